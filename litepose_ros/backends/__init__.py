@@ -1,0 +1,22 @@
+"""Inference backends. Importing this package registers every backend that ships with it;
+each backend imports its runtime (onnxruntime, tensorrt, ai_edge_litert) only when loading."""
+from . import onnxruntime_backend  # noqa: F401  (registers "onnxruntime")
+from .base import (
+    Backend,
+    BackendError,
+    available_backends,
+    backend_for_file,
+    create_backend,
+    order_outputs,
+    register_backend,
+)
+
+__all__ = [
+    "Backend",
+    "BackendError",
+    "available_backends",
+    "backend_for_file",
+    "create_backend",
+    "order_outputs",
+    "register_backend",
+]

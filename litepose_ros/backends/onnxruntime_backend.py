@@ -1,0 +1,50 @@
+"""ONNX Runtime backend: the CPU reference runtime (and CUDA where onnxruntime-gpu is installed)."""
+from typing import Sequence, Tuple
+
+import numpy as np
+
+from ..metadata import METADATA_KEY, ModelMetadata, ModelMetadataError
+from .base import Backend, BackendError, order_outputs, register_backend
+
+
+class OnnxRuntimeBackend(Backend):
+    name = "onnxruntime"
+
+    def __init__(self, model_path: str, threads: int = 0, providers: Sequence[str] = ("CPUExecutionProvider",)) -> None:
+        super(OnnxRuntimeBackend, self).__init__(model_path)
+        try:
+            import onnxruntime
+        except ImportError:
+            raise BackendError("onnxruntime is not installed: pip install onnxruntime") from None
+        options = onnxruntime.SessionOptions()
+        if threads > 0:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        try:
+            self._session = onnxruntime.InferenceSession(model_path, sess_options=options, providers=list(providers))
+        except Exception as error:  # onnxruntime raises its own exception types
+            raise BackendError("cannot load ONNX model {}: {}".format(model_path, error)) from None
+        props = self._session.get_modelmeta().custom_metadata_map
+        try:
+            self.metadata = ModelMetadata.from_json(props.get(METADATA_KEY), source=model_path)
+        except ModelMetadataError as error:
+            raise BackendError(str(error)) from None
+        self._check_io()
+        self._input_name = self._session.get_inputs()[0].name
+
+    def _check_io(self) -> None:
+        inputs = self._session.get_inputs()
+        expected = list(self.metadata.input_shape)
+        if len(inputs) != 1 or list(inputs[0].shape) != expected:
+            raise BackendError(
+                "{}: expected one input of shape {}, found {}".format(
+                    self.model_path, expected, [(i.name, i.shape) for i in inputs]
+                )
+            )
+
+    def run(self, tensor: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        outputs = self._session.run(None, {self._input_name: tensor})
+        return order_outputs(outputs, self.metadata)
+
+
+register_backend("onnxruntime", OnnxRuntimeBackend, suffixes=(".onnx",))

@@ -1,0 +1,49 @@
+"""`litepose`: one command line for people with images, exports, engines and bags."""
+import argparse
+import importlib
+import sys
+from typing import List, Optional
+
+# Subcommand modules, in --help order. Each registers itself with add_parser(subparsers);
+# heavy imports (torch, tensorrt) happen inside their run() so the CLI starts fast anywhere.
+COMMAND_MODULES = (
+    "predict_cmd",
+    "eval_cmd",
+    "export_cmd",
+    "export_tflite_cmd",
+    "build_engine_cmd",
+    "verify_cmd",
+    "train_cmd",
+    "bag_cmd",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="litepose", description=__doc__)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module("litepose_ros.commands." + name)
+        except ImportError as error:
+            if error.name != "litepose_ros.commands." + name:
+                raise
+            continue  # that command is not part of this installation
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of the ``litepose`` command line; each module exposes ``add_parser(subparsers)``."""

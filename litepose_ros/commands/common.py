@@ -1,0 +1,88 @@
+"""Arguments and helpers shared by the subcommands that run a model on images."""
+import argparse
+import os
+import sys
+from typing import Iterator, List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+# "official": the reference evaluation protocol (flip test, heatmaps projected to input size).
+# "fast": what the robot runs (no flip, grouping at stride-2 heatmap resolution).
+PROTOCOLS = {
+    "official": {"flip_test": True, "project_to_input": True},
+    "fast": {"flip_test": False, "project_to_input": False},
+}
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, default_protocol: str) -> None:
+    group = parser.add_argument_group("model")
+    group.add_argument("--model", required=True, help="exported model (.onnx, .tflite, .engine)")
+    group.add_argument("--backend", default="auto", help="backend id, or auto to pick by file suffix")
+    group.add_argument("--threads", type=int, default=0, help="inference threads (0: runtime default)")
+    group.add_argument(
+        "--protocol", choices=sorted(PROTOCOLS), default=default_protocol,
+        help="official: flip test + input-resolution decoding; fast: the robot's settings (default: %(default)s)",
+    )
+    group.add_argument("--detection-threshold", type=float, default=0.1)
+    group.add_argument("--tag-threshold", type=float, default=1.0)
+    group.add_argument("--max-people", type=int, default=30)
+
+
+def estimator_from_args(args: argparse.Namespace):  # -> PoseEstimator (imported lazily)
+    from ..pipeline import PoseEstimator
+
+    protocol = PROTOCOLS[args.protocol]
+    return PoseEstimator.from_model(
+        args.model,
+        backend=args.backend,
+        threads=args.threads,
+        flip_test=protocol["flip_test"],
+        project_to_input=protocol["project_to_input"],
+        detection_threshold=args.detection_threshold,
+        tag_threshold=args.tag_threshold,
+        max_num_people=args.max_people,
+    )
+
+
+def list_images(paths: Sequence[str]) -> List[str]:
+    """Image files named directly, plus those found (non-recursively) in named directories."""
+    found: List[str] = []
+    for path in paths:
+        if os.path.isdir(path):
+            found.extend(
+                os.path.join(path, name) for name in sorted(os.listdir(path))
+                if name.lower().endswith(IMAGE_SUFFIXES)
+            )
+        else:
+            found.append(path)
+    return found
+
+
+def read_image(path: str) -> Optional[np.ndarray]:
+    """BGR image, or None if it cannot be read. EXIF rotation is ignored, as the datasets' labels are."""
+    image = cv2.imread(path, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    return image if image is not None and image.size else None
+
+
+def read_images(paths: Sequence[str]) -> Iterator[Tuple[str, np.ndarray]]:
+    """Yield readable images; report unreadable ones on stderr and go on."""
+    for path in paths:
+        image = read_image(path)
+        if image is None:
+            print("warning: skipping unreadable image {}".format(path), file=sys.stderr)
+            continue
+        yield path, image
+
+
+def progress(iterable, total: int, description: str, enabled: bool = True):
+    """tqdm progress bar when available and wanted, else the plain iterable."""
+    if not enabled:
+        return iterable
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return iterable
+    return tqdm(iterable, total=total, desc=description, unit="img", file=sys.stderr)

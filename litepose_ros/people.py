@@ -1,0 +1,57 @@
+"""The decoder's result: every person's keypoints and score, in one coordinate frame."""
+from typing import Dict, List, NamedTuple
+
+import numpy as np
+
+
+class People(NamedTuple):
+    """``keypoints`` is float32 [N, J, 3] (x, y, score); ``scores`` is float32 [N].
+
+    A keypoint with score 0 was not found. Coordinates are continuous pixel coordinates
+    (pixel i spans [i, i+1)) of whatever image the producer states: network input for the
+    decoder, source image after ``Letterbox.to_source``.
+    """
+
+    keypoints: np.ndarray
+    scores: np.ndarray
+
+    @classmethod
+    def empty(cls, num_joints: int) -> "People":
+        return cls(np.zeros((0, num_joints, 3), np.float32), np.zeros((0,), np.float32))
+
+    def __len__(self) -> int:
+        return int(self.scores.shape[0])
+
+    @property
+    def num_joints(self) -> int:
+        return int(self.keypoints.shape[1])
+
+    def boxes(self) -> np.ndarray:
+        """Tight [N, 4] boxes (x_min, y_min, x_max, y_max) around each person's found keypoints."""
+        boxes = np.zeros((len(self), 4), np.float32)
+        for i, person in enumerate(self.keypoints):
+            found = person[person[:, 2] > 0, :2]
+            if len(found):
+                boxes[i, :2] = found.min(axis=0)
+                boxes[i, 2:] = found.max(axis=0)
+        return boxes
+
+    def filtered(self, min_score: float = 0.0, max_people: int = 0) -> "People":
+        """People with score >= min_score, best first, at most max_people (0 = no limit)."""
+        order = np.argsort(-self.scores, kind="stable")
+        order = order[self.scores[order] >= min_score]
+        if max_people > 0:
+            order = order[:max_people]
+        return People(self.keypoints[order], self.scores[order])
+
+    def to_coco_results(self, image_id: int, category_id: int = 1) -> List[Dict[str, object]]:
+        """COCO keypoint results, one dict per person."""
+        return [
+            {
+                "image_id": int(image_id),
+                "category_id": int(category_id),
+                "keypoints": [round(float(v), 3) for v in person.reshape(-1)],
+                "score": float(score),
+            }
+            for person, score in zip(self.keypoints, self.scores)
+        ]

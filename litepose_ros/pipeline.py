@@ -1,0 +1,82 @@
+"""image -> tensor -> network -> heatmaps -> people, with the time each stage took.
+
+This is the one place the stages are chained; the CLI, the ROS node and the bag analyser
+all call ``PoseEstimator.estimate``.
+"""
+import threading
+import time
+from typing import NamedTuple, Tuple
+
+import numpy as np
+
+from .backends import Backend, create_backend
+from .decoding import DecoderConfig, decode
+from .people import People
+from .preprocess import Preprocessor, flip_tensor
+
+
+class StageTimings(NamedTuple):
+    preprocess_ms: float
+    inference_ms: float
+    decode_ms: float
+
+    @property
+    def total_ms(self) -> float:
+        return self.preprocess_ms + self.inference_ms + self.decode_ms
+
+
+def _ms_since(start: float) -> float:
+    return (time.perf_counter() - start) * 1000.0
+
+
+class PoseEstimator(object):
+    """Runs one model on BGR frames and returns people in source-image pixels."""
+
+    def __init__(self, backend: Backend, flip_test: bool = False, **decoder_options: object) -> None:
+        self.backend = backend
+        self.metadata = backend.metadata
+        self.flip_test = flip_test
+        self.preprocess = Preprocessor(self.metadata)
+        self._lock = threading.Lock()
+        self._decoder = DecoderConfig.from_keypoint_set(self.metadata.keypoint_set(), **decoder_options)
+
+    @classmethod
+    def from_model(
+        cls, model_path: str, backend: str = "auto", threads: int = 0, flip_test: bool = False,
+        **decoder_options: object
+    ) -> "PoseEstimator":
+        return cls(create_backend(model_path, backend, threads=threads), flip_test=flip_test, **decoder_options)
+
+    @property
+    def decoder_config(self) -> DecoderConfig:
+        return self._decoder
+
+    def update_decoder(self, **changes: object) -> DecoderConfig:
+        """Replace decoder settings (e.g. thresholds) between frames; safe from another thread."""
+        with self._lock:
+            self._decoder = self._decoder._replace(**changes)
+            return self._decoder
+
+    def estimate(self, image: np.ndarray) -> Tuple[People, StageTimings]:
+        start = time.perf_counter()
+        tensor, box = self.preprocess(image)
+        preprocess_ms = _ms_since(start)
+
+        start = time.perf_counter()
+        outputs = self.backend.run(tensor)
+        flipped = self.backend.run(flip_tensor(tensor)) if self.flip_test else None
+        inference_ms = _ms_since(start)
+
+        start = time.perf_counter()
+        people = box.people_to_source(decode(outputs, self._decoder, flipped_outputs=flipped))
+        decode_ms = _ms_since(start)
+        return people, StageTimings(preprocess_ms, inference_ms, decode_ms)
+
+    def describe(self) -> str:
+        return "{}; flip test {}, heatmaps decoded at {} resolution".format(
+            self.backend.describe(), "on" if self.flip_test else "off",
+            "input" if self._decoder.project_to_input else "stride-2",
+        )
+
+    def close(self) -> None:
+        self.backend.close()

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Create (or update) the project's virtual environment in .venv with everything the CLI,
+# the ROS node and the tests need on a CPU-only machine. Safe to run repeatedly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3.11}
+VENV=${VENV:-.venv}
+
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PYTHON" -m venv "$VENV"
+fi
+stamp="$VENV/.installed-$(cat requirements/*.txt setup.py | sha256sum | cut -c1-16)"
+if [ ! -e "$stamp" ]; then
+  "$VENV/bin/python" -m pip install -q --upgrade pip wheel setuptools
+  "$VENV/bin/python" -m pip install -q -r requirements/dev.txt
+  "$VENV/bin/python" -m pip install -q --no-deps -e .
+  touch "$stamp"
+fi
