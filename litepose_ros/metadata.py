@@ -7,6 +7,7 @@ import json
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .keypoints import KeypointSet, get_keypoint_set
+from .model.configs import input_size_problem
 
 METADATA_KEY = "litepose"
 FORMAT_VERSION = 1
@@ -105,10 +106,9 @@ class ModelMetadata(object):
     def validate(self) -> None:
         j = self.num_joints
         problems = []
-        if self.input_width % 16 or self.input_height % 16 or min(self.input_width, self.input_height) <= 0:
-            problems.append(
-                "input size {}x{} must be positive multiples of 16".format(self.input_width, self.input_height)
-            )
+        size_problem = input_size_problem(self.input_width, self.input_height)
+        if size_problem:
+            problems.append(size_problem)
         for name, values in (("flip_index", self.flip_index), ("joint_order", self.joint_order)):
             if sorted(values) != list(range(j)):
                 problems.append("{} is not a permutation of 0..{}".format(name, j - 1))

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 RUNTIME_MODULES=(
   litepose_ros/__init__.py litepose_ros/keypoints.py litepose_ros/metadata.py litepose_ros/people.py
   litepose_ros/preprocess.py litepose_ros/pipeline.py litepose_ros/draw.py
-  litepose_ros/backends litepose_ros/decoding litepose_ros/model/configs.py
+  litepose_ros/backends litepose_ros/decoding litepose_ros/model/__init__.py litepose_ros/model/configs.py
 )
 existing=()
 for path in "${RUNTIME_MODULES[@]}"; do [ -e "$path" ] && existing+=("$path"); done

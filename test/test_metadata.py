@@ -31,7 +31,7 @@ def test_unknown_format_version_is_rejected():
 @pytest.mark.parametrize(
     "field, value, message",
     [
-        ("input_width", 450, "multiples of 16"),
+        ("input_width", 450, "multiple of 16"),
         ("flip_index", list(range(16)) + [0], "flip_index"),
         ("sigmas", [0.1], "sigmas"),
         ("skeleton", [[0, 40]], "skeleton"),

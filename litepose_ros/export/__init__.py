@@ -1,0 +1,4 @@
+"""Exporters from the PyTorch model to deployable files (ONNX; TensorRT and TFLite start from it).
+
+Import ``litepose_ros.export.onnx_export`` explicitly: it needs torch, onnx and onnxruntime.
+"""
