@@ -1,0 +1,343 @@
+"""Runtime decoder: LitePose bottom-up outputs (heatmaps + associative-embedding tags) to people.
+
+Same people as the official algorithm (``reference.decode_reference``), computed with
+vectorised numpy / OpenCV / scipy. Runs on Python 3.6 and numpy 1.19 (Jetson Nano):
+keep the syntax and the numpy API that old, and never import torch here.
+"""
+from typing import Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from ..people import People
+from .config import DecoderConfig
+from .matching import matching_cost
+
+Outputs = Sequence[np.ndarray]
+
+
+# ----------------------------------------------------------------------------- dense maps
+def _check_outputs(outputs: Outputs, num_joints: int, name: str) -> Tuple[np.ndarray, np.ndarray]:
+    if len(outputs) != 2:
+        raise ValueError("{}: expected (stage1, stage2), got {} arrays".format(name, len(outputs)))
+    stage1, stage2 = (np.asarray(o, dtype=np.float32) for o in outputs)
+    j = num_joints
+    if stage1.ndim != 4 or stage2.ndim != 4 or stage1.shape[0] != 1 or stage2.shape[0] != 1:
+        raise ValueError("{}: expected 4-D batch-1 arrays, got {} and {}".format(name, stage1.shape, stage2.shape))
+    if stage1.shape[1] != 2 * j or stage2.shape[1] != j:
+        raise ValueError(
+            "{}: expected {} and {} channels for {} joints, got {} and {}".format(
+                name, 2 * j, j, j, stage1.shape[1], stage2.shape[1])
+        )
+    if stage2.shape[2:] != (stage1.shape[2] * 2, stage1.shape[3] * 2):
+        raise ValueError("{}: stage2 {} is not twice stage1 {}".format(name, stage2.shape[2:], stage1.shape[2:]))
+    return stage1[0], stage2[0]
+
+
+def _resize(maps: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Bilinear, align_corners=False semantics (OpenCV's INTER_LINEAR uses the same pixel-centre mapping)."""
+    out = np.empty((maps.shape[0], height, width), np.float32)
+    for c in range(maps.shape[0]):
+        out[c] = cv2.resize(maps[c], (width, height), interpolation=cv2.INTER_LINEAR)
+    return out
+
+
+def _stage_heatmaps(stage1: np.ndarray, stage2: np.ndarray, num_joints: int) -> np.ndarray:
+    """Mean of both stages' heatmaps at stage-2 resolution."""
+    heat = _resize(stage1[:num_joints], stage2.shape[1], stage2.shape[2])
+    np.add(heat, stage2, out=heat)
+    heat *= np.float32(0.5)  # exact halving, same as the reference's / 2
+    return heat
+
+
+class _DenseMaps(object):
+    """Heatmaps [J, H, W] and, computed only once something needs them, tags [L, J, H, W]
+    (L = 2 with flip test), at the grouping resolution, as the official inference builds them."""
+
+    def __init__(self, outputs: Outputs, config: DecoderConfig, flipped_outputs: Optional[Outputs]) -> None:
+        j = config.num_joints
+        self._stages = [_check_outputs(outputs, j, "outputs")]
+        if flipped_outputs is not None:
+            self._stages.append(_check_outputs(flipped_outputs, j, "flipped_outputs"))
+        self._flip = list(config.flip_index)
+        self._project = config.project_to_input
+        heats = [_stage_heatmaps(s1, s2, j) for s1, s2 in self._stages]
+        if len(heats) == 2:
+            heats[1] = heats[1][self._flip, :, ::-1]
+        heats = [self._projected(m) for m in heats]
+        final = (heats[0] + heats[1]) / 2.0 if len(heats) == 2 else heats[0]
+        self.heatmaps = np.ascontiguousarray(final, np.float32)
+        self._tags = None  # type: Optional[np.ndarray]
+
+    def _projected(self, maps: np.ndarray) -> np.ndarray:
+        if not self._project:
+            return maps
+        return _resize(maps, maps.shape[1] * 2, maps.shape[2] * 2)
+
+    @property
+    def tags(self) -> np.ndarray:
+        if self._tags is None:
+            j = len(self._flip)
+            tags = []
+            for i, (stage1, stage2) in enumerate(self._stages):
+                tag = _resize(stage1[j:], stage2.shape[1], stage2.shape[2])
+                tags.append(self._projected(tag[self._flip, :, ::-1] if i == 1 else tag))
+            self._tags = np.ascontiguousarray(np.stack(tags), np.float32)
+        return self._tags
+
+
+def _float32_floor(value: float) -> np.float32:
+    """Largest float32 <= value, so float32 ``x > result`` equals float64 ``x > value``."""
+    low = np.float32(value)
+    if float(low) > value:
+        low = np.nextafter(low, np.float32(-np.inf))
+    return low
+
+
+class _Candidates(object):
+    """Per joint: NMS peaks above threshold, best first (ties by index), at most max_num_people.
+
+    A peak equals the max of its kernel x kernel window (max-pool NMS). Done channel by
+    channel so each map stays in cache; the replicated border of cv2.dilate equals -inf
+    padding because the edge pixel is always inside its own window.
+    """
+
+    def __init__(self, dense: _DenseMaps, config: DecoderConfig) -> None:
+        heatmaps = dense.heatmaps
+        num_joints, h, w = heatmaps.shape
+        element = np.ones((config.nms_kernel, config.nms_kernel), np.uint8)
+        threshold = _float32_floor(config.detection_threshold)
+        peaks = []
+        for j in range(num_joints):
+            heat = heatmaps[j]
+            pooled = cv2.dilate(heat, element, borderType=cv2.BORDER_REPLICATE)
+            ind = np.flatnonzero((heat > threshold) & (pooled == heat))
+            values = heat.ravel()[ind]
+            order = np.argsort(-values, kind="mergesort")[: config.max_num_people]
+            peaks.append((ind[order], values[order]))
+        self.joints = []  # type: List[np.ndarray]  # float64 rows: x, y, value, tags...
+        self.tags = []  # type: List[np.ndarray]  # float32 [n, L]
+        if not any(len(ind) for ind, _ in peaks):
+            return  # nobody: never build the tag maps
+        tags = dense.tags
+        flat_tags = tags.reshape(tags.shape[0], num_joints, -1)
+        for j, (ind, values) in enumerate(peaks):
+            tag = np.ascontiguousarray(flat_tags[:, j, ind].T)
+            self.tags.append(tag)
+            self.joints.append(np.column_stack((ind % w, ind // w, values, tag)).astype(np.float64))
+
+
+# ----------------------------------------------------------------------------- grouping
+class _Groups(object):
+    """People under construction, in the reference's order: keyed by the first tag value of the
+    joint that started them (a later joint with the same first tag value lands in that person)."""
+
+    def __init__(self, num_joints: int, tag_dim: int, capacity: int) -> None:
+        self.joints = np.zeros((capacity, num_joints, 3 + tag_dim))
+        self.tag_sum = np.zeros((capacity, tag_dim), np.float32)
+        self.tag_count = np.zeros(capacity, np.int64)
+        self.keys = {}  # type: Dict[float, int]
+        self.size = 0
+
+    def start(self, joint_id: int, joint: np.ndarray, tag: np.ndarray) -> None:
+        key = float(tag[0])
+        person = self.keys.get(key)
+        if person is None:
+            person = self.keys[key] = self.size
+            self.size += 1
+        self.joints[person, joint_id] = joint
+        self.tag_sum[person] = tag
+        self.tag_count[person] = 1
+
+    def add(self, person: int, joint_id: int, joint: np.ndarray, tag: np.ndarray) -> None:
+        self.joints[person, joint_id] = joint
+        self.tag_sum[person] += tag
+        self.tag_count[person] += 1
+
+    def mean_tags(self, count: int) -> np.ndarray:
+        return self.tag_sum[:count] / self.tag_count[:count, None].astype(np.float32)
+
+
+def _match_joint(groups: _Groups, joint_id: int, joints: np.ndarray, tags: np.ndarray, config: DecoderConfig) -> None:
+    num_grouped = min(groups.size, config.max_num_people)
+    if config.ignore_too_much and num_grouped == config.max_num_people:
+        return
+    diff = joints[:, None, 3:] - groups.mean_tags(num_grouped)[None, :, :]
+    dist = np.linalg.norm(diff, ord=2, axis=2)
+    rows, cols = linear_sum_assignment(matching_cost(dist, joints[:, 2], config.use_detection_val))
+    partner = np.full(len(joints), -1, np.int64)
+    accepted = dist[rows, cols] < config.tag_threshold
+    partner[rows[accepted]] = cols[accepted]
+    for row in range(len(joints)):  # row order decides the order of new people
+        if partner[row] >= 0:
+            groups.add(int(partner[row]), joint_id, joints[row], tags[row])
+        else:
+            groups.start(joint_id, joints[row], tags[row])
+
+
+def _group(cands: _Candidates, config: DecoderConfig, tag_dim: int) -> np.ndarray:
+    capacity = sum(len(joints) for joints in cands.joints)
+    groups = _Groups(config.num_joints, tag_dim, max(capacity, 1))
+    for joint_id in config.joint_order:
+        joints, tags = cands.joints[joint_id], cands.tags[joint_id]
+        if len(joints) == 0:
+            continue
+        if groups.size == 0:
+            for row in range(len(joints)):
+                groups.start(joint_id, joints[row], tags[row])
+        else:
+            _match_joint(groups, joint_id, joints, tags, config)
+    return groups.joints[: groups.size].astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- adjust / refine
+def _quarter_offsets(heatmaps: np.ndarray, joint: np.ndarray, x: np.ndarray, y: np.ndarray):
+    """+0.5 to the pixel centre, then a quarter pixel toward the larger neighbour (ties go down)."""
+    _, h, w = heatmaps.shape
+    right = heatmaps[joint, y, np.minimum(x + 1, w - 1)] > heatmaps[joint, y, np.maximum(x - 1, 0)]
+    down = heatmaps[joint, np.minimum(y + 1, h - 1), x] > heatmaps[joint, np.maximum(y - 1, 0), x]
+    return x + np.where(right, 0.75, 0.25), y + np.where(down, 0.75, 0.25)
+
+
+def _adjust(people: np.ndarray, heatmaps: np.ndarray) -> None:
+    person, joint = np.nonzero(people[:, :, 2] > 0)
+    x = people[person, joint, 0].astype(np.int64)
+    y = people[person, joint, 1].astype(np.int64)
+    people[person, joint, 0], people[person, joint, 1] = _quarter_offsets(heatmaps, joint, x, y)
+
+
+_TILE = 8
+# Below this many missing joints, scoring whole maps is cheaper than building the tiles.
+_FEW_MISSING = 6
+
+
+def _best_full_map(heat: np.ndarray, tags: np.ndarray, person_tag: np.ndarray) -> int:
+    """First flat argmax of heat - round(|tag - person_tag|) over one joint's whole map."""
+    diff = tags.reshape(len(tags), -1) - person_tag.astype(np.float32)[:, None]
+    return int(np.argmax(heat.ravel() - np.round(np.sqrt(np.sum(diff * diff, axis=0)))))
+
+
+class _Tiles(object):
+    """All joints' heatmaps and tags cut into square tiles (_TILE = 8), with per-tile heat maximum
+    and tag range, for the refine step's argmax(heat - round(|tag - person tag|)).
+
+    round(|.|) only grows with the distance (also in float32 arithmetic), so a tile's tag
+    range bounds it. Where the bound is tight the tile's best value is its heat maximum;
+    only tiles whose range straddles a rounding step, and that could still win, are scored
+    pixel by pixel. Ties resolve to the first maximum in row-major order, as argmax does.
+    """
+
+    def __init__(self, heatmaps: np.ndarray, tags: np.ndarray) -> None:
+        b = _TILE
+        j, h, w = heatmaps.shape
+        hb, wb = -(-h // b), -(-w // b)
+        if (hb * b, wb * b) != (h, w):
+            pad = ((0, 0), (0, hb * b - h), (0, wb * b - w))
+            # Padded pixels never win (-inf heat); edge tags leave the tag ranges unchanged.
+            heatmaps = np.pad(heatmaps, pad, mode="constant", constant_values=-np.inf)
+            tags = np.stack([np.pad(t, pad, mode="edge") for t in tags])
+        self.width, self.padded_width = w, wb * b
+        self.heat = heatmaps.reshape(j, -1)
+        self.tags = tags.reshape(len(tags), j, -1)
+        self.tile_max = self._reduce(np.maximum, heatmaps, hb, wb)  # [J, T]
+        self.tag_lo = np.stack([self._reduce(np.minimum, t, hb, wb) for t in tags])  # [L, J, T]
+        self.tag_hi = np.stack([self._reduce(np.maximum, t, hb, wb) for t in tags])
+        tile = np.arange(hb * wb)
+        self.tile_origin = tile // wb * b * self.padded_width + tile % wb * b
+        dy, dx = np.divmod(np.arange(b * b), b)
+        self.tile_offsets = dy * self.padded_width + dx
+
+    @staticmethod
+    def _reduce(ufunc: np.ufunc, maps: np.ndarray, hb: int, wb: int) -> np.ndarray:
+        """[J, hb*b, wb*b] to per-tile [J, hb*wb]. Rows first, over a middle axis, then the
+        eight times smaller result column by column: numpy is slow on short inner axes."""
+        b = _TILE
+        rows = ufunc.reduce(maps.reshape(len(maps), hb, b, wb * b), axis=2)
+        out = rows[:, :, 0::b]
+        for i in range(1, b):
+            out = ufunc(out, rows[:, :, i::b])
+        return out.reshape(len(maps), -1)
+
+    def best(self, joint: int, person_tags: np.ndarray) -> np.ndarray:
+        """Flat (unpadded) index of the first maximum of heat - round(|tag - t|) for each t in [P, L]."""
+        tag = person_tags.astype(np.float32).T[:, :, None]  # [L, P, 1]
+        lo, hi = self.tag_lo[:, joint][:, None, :], self.tag_hi[:, joint][:, None, :]  # [L, 1, T]
+        near = np.maximum(np.maximum(lo - tag, tag - hi), np.float32(0))
+        far = np.maximum(np.abs(lo - tag), np.abs(hi - tag))
+        r_lo = np.round(np.sqrt(np.sum(near * near, axis=0)))  # [P, T]
+        r_hi = np.round(np.sqrt(np.sum(far * far, axis=0)))
+        upper = self.tile_max[joint] - r_lo  # exact where r_lo == r_hi
+        exact = r_lo == r_hi
+        floor = np.where(exact, upper, -np.inf).max(axis=1, keepdims=True)
+        # Tiles that may hold the maximum: exact ones reaching it, straddling ones that could.
+        maybe = (upper > floor) & ~exact | (upper == floor)
+        out = np.empty(len(person_tags), np.int64)
+        for p in range(len(person_tags)):
+            tiles = np.flatnonzero(maybe[p])
+            pixels = (self.tile_origin[tiles][:, None] + self.tile_offsets[None, :]).ravel()
+            diff = self.tags[:, joint, pixels] - tag[:, p]
+            values = self.heat[joint, pixels] - np.round(np.sqrt(np.sum(diff * diff, axis=0)))
+            first = pixels[values == values.max()].min()
+            out[p] = first // self.padded_width * self.width + first % self.padded_width
+        return out
+
+
+def _refine(people: np.ndarray, heatmaps: np.ndarray, tags: np.ndarray) -> None:
+    """Fill each person's missing joints where the heatmap is high and the tag is the person's."""
+    num_people, num_joints = people.shape[:2]
+    found = people[:, :, 2] > 0
+    if found.all():
+        return
+    w = heatmaps.shape[2]
+    x = people[:, :, 0].astype(np.int64)
+    y = people[:, :, 1].astype(np.int64)
+    joint_ids = np.broadcast_to(np.arange(num_joints), found.shape)
+    joint_tags = tags[:, joint_ids, y, x]  # [L, P, J], tags where the found joints were detected
+    person_tags = np.empty((num_people, tags.shape[0]), np.float32)
+    for p in range(num_people):
+        person_tags[p] = np.mean(np.ascontiguousarray(joint_tags[:, p, found[p]].T), axis=0)
+    tiles = _Tiles(heatmaps, tags) if np.count_nonzero(~found) > _FEW_MISSING else None
+    for j in range(num_joints):
+        missing = np.flatnonzero(~found[:, j])
+        if len(missing) == 0:
+            continue
+        if tiles is not None:
+            pos = tiles.best(j, person_tags[missing])
+        else:
+            pos = np.array([_best_full_map(heatmaps[j], tags[:, j], t) for t in person_tags[missing]], np.int64)
+        py, px = pos // w, pos % w
+        val = heatmaps[j, py, px]
+        keep = val > 0
+        if not keep.any():
+            continue
+        qx, qy = _quarter_offsets(heatmaps, np.full(int(keep.sum()), j), px[keep], py[keep])
+        people[missing[keep], j, 0] = qx
+        people[missing[keep], j, 1] = qy
+        people[missing[keep], j, 2] = val[keep]
+
+
+# ----------------------------------------------------------------------------- entry point
+def decode(outputs: Outputs, config: DecoderConfig, flipped_outputs: Optional[Outputs] = None) -> People:
+    """Decode one image's network outputs into people, in network-input pixel coordinates.
+
+    ``outputs`` = (stage1 [1, 2J, H/4, W/4], stage2 [1, J, H/2, W/2]); ``flipped_outputs``
+    the same for the horizontally flipped input (flip test), or None.
+    """
+    config = config.validated()
+    dense = _DenseMaps(outputs, config, flipped_outputs)
+    cands = _Candidates(dense, config)
+    if not cands.joints:
+        return People.empty(config.num_joints)
+    heatmaps, tags = dense.heatmaps, dense.tags
+    people = _group(cands, config, tags.shape[0])
+    if config.adjust:
+        _adjust(people, heatmaps)
+    scores = people[:, :, 2].mean(axis=1)
+    if config.refine:
+        _refine(people, heatmaps, tags)
+    keypoints = np.ascontiguousarray(people[:, :, :3])
+    stage2 = np.asarray(outputs[1])
+    keypoints[:, :, 0] *= np.float32(stage2.shape[3] * 2 / heatmaps.shape[2])
+    keypoints[:, :, 1] *= np.float32(stage2.shape[2] * 2 / heatmaps.shape[1])
+    return People(keypoints, scores.astype(np.float32))

@@ -1,0 +1,196 @@
+"""Straightforward numpy port of the official LitePose / HigherHRNet inference and grouping.
+
+Ground truth for tests and benchmarks only: per-joint Python loops, dicts keyed by the
+first tag value, ``munkres`` for matching, a naive sliding-window max-pool, a full sort
+for top-k and a full-map refine for every joint of every person. Slow on purpose; the
+runtime decoder is ``fast.decode``. The one deliberate difference from the official
+code is the tie-break in the matching cost (see ``matching.py``).
+"""
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..people import People
+from .config import DecoderConfig
+from .matching import matching_cost
+
+Outputs = Sequence[np.ndarray]
+
+
+# ----------------------------------------------------------------------------- dense steps
+def _source_index(out_size: int, in_size: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """align_corners=False source taps and weights for one axis."""
+    src = (np.arange(out_size, dtype=np.float64) + 0.5) * (in_size / out_size) - 0.5
+    src = np.maximum(src, 0.0)
+    i0 = np.minimum(np.floor(src).astype(np.int64), in_size - 1)
+    i1 = np.minimum(i0 + 1, in_size - 1)
+    w1 = (src - i0).astype(np.float32)
+    return i0, i1, w1
+
+
+def bilinear_resize(maps: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
+    """Bilinear resize of [C, H, W] like torch F.interpolate(mode='bilinear', align_corners=False)."""
+    y0, y1, wy = _source_index(out_h, maps.shape[1])
+    x0, x1, wx = _source_index(out_w, maps.shape[2])
+    rows = maps[:, :, x0] * (1 - wx) + maps[:, :, x1] * wx
+    return (rows[:, y0, :] * (1 - wy)[:, None] + rows[:, y1, :] * wy[:, None]).astype(np.float32)
+
+
+def max_pool_nms(heatmaps: np.ndarray, kernel: int) -> np.ndarray:
+    """Keep values equal to the max of their kernel x kernel window (stride 1, -inf padding)."""
+    pad = kernel // 2
+    padded = np.pad(heatmaps, ((0, 0), (pad, pad), (pad, pad)), constant_values=-np.inf)
+    h, w = heatmaps.shape[1:]
+    pooled = np.full_like(heatmaps, -np.inf)
+    for dy in range(kernel):
+        for dx in range(kernel):
+            pooled = np.maximum(pooled, padded[:, dy:dy + h, dx:dx + w])
+    return heatmaps * (pooled == heatmaps)
+
+
+def _stage_maps(outputs: Outputs, num_joints: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Mean heatmaps of both stages and the stage-1 tags, at stage-2 resolution."""
+    stage1, stage2 = (np.asarray(o, dtype=np.float32)[0] for o in outputs)
+    h, w = stage2.shape[1:]
+    stage1 = bilinear_resize(stage1, h, w)
+    heatmaps = (stage1[:num_joints] + stage2) / 2
+    return heatmaps, stage1[num_joints:]
+
+
+def dense_maps(
+    outputs: Outputs, config: DecoderConfig, flipped_outputs: Optional[Outputs] = None
+) -> Tuple[np.ndarray, np.ndarray]:
+    """Heatmaps [J, H, W] and tags [J, H, W, L] at the grouping resolution, as the official inference."""
+    j = config.num_joints
+    heat, tag = _stage_maps(outputs, j)
+    heatmaps, tags = [heat], [tag]
+    if flipped_outputs is not None:
+        flip = list(config.flip_index)
+        heat_f, tag_f = _stage_maps(flipped_outputs, j)
+        heatmaps.append(heat_f[:, :, ::-1][flip])
+        tags.append(tag_f[:, :, ::-1][flip])
+    if config.project_to_input:
+        h, w = heat.shape[1] * 2, heat.shape[2] * 2
+        heatmaps = [bilinear_resize(m, h, w) for m in heatmaps]
+        tags = [bilinear_resize(np.ascontiguousarray(t), h, w) for t in tags]
+    final = (heatmaps[0] + heatmaps[1]) / 2.0 if len(heatmaps) == 2 else heatmaps[0]
+    return final.astype(np.float32), np.stack(tags, axis=3).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- grouping
+def top_k(heatmaps: np.ndarray, tags: np.ndarray, config: DecoderConfig):
+    """Per joint: the k highest NMS peaks (value order, ties by index), their tags and (x, y)."""
+    det = max_pool_nms(heatmaps, config.nms_kernel)
+    num_joints, h, w = det.shape
+    flat = det.reshape(num_joints, -1)
+    k = config.max_num_people
+    ind = np.argsort(-flat, axis=1, kind="stable")[:, :k]
+    val_k = np.take_along_axis(flat, ind, axis=1)
+    flat_tags = tags.reshape(num_joints, h * w, -1)
+    tag_k = np.stack([np.take_along_axis(flat_tags[:, :, i], ind, axis=1) for i in range(tags.shape[3])], axis=2)
+    loc_k = np.stack((ind % w, ind // w), axis=2)
+    return tag_k, loc_k, val_k
+
+
+def _assign(cost: np.ndarray) -> List[Tuple[int, int]]:
+    from munkres import Munkres  # test/benchmark dependency only
+
+    return [(int(r), int(c)) for r, c in Munkres().compute(cost.tolist())]
+
+
+def match_by_tag(tag_k: np.ndarray, loc_k: np.ndarray, val_k: np.ndarray, config: DecoderConfig) -> np.ndarray:
+    default = np.zeros((config.num_joints, 3 + tag_k.shape[2]))
+    joint_dict = {}  # type: Dict[float, np.ndarray]
+    tag_dict = {}  # type: Dict[float, List[np.ndarray]]
+    for i in range(config.num_joints):
+        idx = config.joint_order[i]
+        tags = tag_k[idx]
+        joints = np.concatenate((loc_k[idx], val_k[idx, :, None], tags), 1)
+        mask = joints[:, 2] > config.detection_threshold
+        tags, joints = tags[mask], joints[mask]
+        if joints.shape[0] == 0:
+            continue
+        if i == 0 or len(joint_dict) == 0:
+            for tag, joint in zip(tags, joints):
+                key = float(tag[0])
+                joint_dict.setdefault(key, np.copy(default))[idx] = joint
+                tag_dict[key] = [tag]
+            continue
+        grouped_keys = list(joint_dict.keys())[: config.max_num_people]
+        if config.ignore_too_much and len(grouped_keys) == config.max_num_people:
+            continue
+        grouped_tags = [np.mean(tag_dict[key], axis=0) for key in grouped_keys]
+        diff = joints[:, None, 3:] - np.array(grouped_tags)[None, :, :]
+        dist = np.linalg.norm(diff, ord=2, axis=2)
+        pairs = _assign(matching_cost(dist, joints[:, 2], config.use_detection_val))
+        assigned = dict(pairs)
+        for row in range(joints.shape[0]):
+            col = assigned.get(row, -1)
+            if col >= 0 and dist[row][col] < config.tag_threshold:
+                key = grouped_keys[col]
+                joint_dict[key][idx] = joints[row]
+                tag_dict[key].append(tags[row])
+            else:
+                key = float(tags[row][0])
+                joint_dict.setdefault(key, np.copy(default))[idx] = joints[row]
+                tag_dict[key] = [tags[row]]
+    if not joint_dict:
+        return np.zeros((0, config.num_joints, 3 + tag_k.shape[2]), np.float32)
+    return np.array([joint_dict[key] for key in joint_dict]).astype(np.float32)
+
+
+def _quarter_offset(heatmap: np.ndarray, x: int, y: int) -> Tuple[float, float]:
+    """Shift toward the larger neighbour by a quarter pixel (ties go down), plus the half-pixel centre."""
+    h, w = heatmap.shape
+    dx = 0.25 if heatmap[y, min(x + 1, w - 1)] > heatmap[y, max(x - 1, 0)] else -0.25
+    dy = 0.25 if heatmap[min(y + 1, h - 1), x] > heatmap[max(y - 1, 0), x] else -0.25
+    return x + 0.5 + dx, y + 0.5 + dy
+
+
+def adjust(people: np.ndarray, heatmaps: np.ndarray) -> np.ndarray:
+    for person in people:
+        for joint_id, joint in enumerate(person):
+            if joint[2] > 0:
+                person[joint_id, 0:2] = _quarter_offset(heatmaps[joint_id], int(joint[0]), int(joint[1]))
+    return people
+
+
+def refine(heatmaps: np.ndarray, tags: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
+    """Fill each missing joint with the best heatmap location whose tag is near the person's mean tag."""
+    found = []
+    for i in range(keypoints.shape[0]):
+        if keypoints[i, 2] > 0:
+            x, y = keypoints[i][:2].astype(np.int32)
+            found.append(tags[i, y, x])
+    prev_tag = np.mean(np.array(found), axis=0)
+    num_joints, h, w = heatmaps.shape
+    dist = np.sqrt(((tags - prev_tag[None, None, None, :]) ** 2).sum(axis=3))
+    positions = (heatmaps - np.round(dist)).reshape(num_joints, -1).argmax(axis=1)
+    for i in range(num_joints):
+        y, x = divmod(int(positions[i]), w)
+        val = heatmaps[i, y, x]
+        if val > 0 and keypoints[i, 2] == 0:
+            keypoints[i, :2] = _quarter_offset(heatmaps[i], x, y)
+            keypoints[i, 2] = val
+    return keypoints
+
+
+def decode_reference(
+    outputs: Outputs, config: DecoderConfig, flipped_outputs: Optional[Outputs] = None
+) -> People:
+    """People in network-input pixel coordinates, decoded the way the official code does."""
+    config = config.validated()
+    heatmaps, tags = dense_maps(outputs, config, flipped_outputs)
+    people = match_by_tag(*top_k(heatmaps, tags, config), config=config)
+    if config.adjust:
+        people = adjust(people, heatmaps)
+    scores = np.array([person[:, 2].mean() for person in people], dtype=np.float32)
+    if config.refine:
+        for i in range(len(people)):
+            people[i] = refine(heatmaps, tags, people[i])
+    keypoints = np.ascontiguousarray(people[:, :, :3], dtype=np.float32)
+    stage2 = np.asarray(outputs[1])
+    input_h, input_w = stage2.shape[2] * 2, stage2.shape[3] * 2
+    keypoints[:, :, 0] *= np.float32(input_w / heatmaps.shape[2])
+    keypoints[:, :, 1] *= np.float32(input_h / heatmaps.shape[1])
+    return People(keypoints, scores)
