@@ -44,6 +44,26 @@ class People(NamedTuple):
             order = order[:max_people]
         return People(self.keypoints[order], self.scores[order])
 
+    def clipped_to_image(self, width: int, height: int, margin_fraction: float = 0.02) -> "People":
+        """Keep keypoints on the image, as consumers of source-pixel coordinates expect.
+
+        The decoder can place keypoints in the letterbox padding, mostly when refinement fills
+        in joints it did not find. Those more than a small margin outside the image become
+        "not found" (score 0), every coordinate is clamped into [0, width] x [0, height], and
+        people left without any found keypoint are dropped.
+        """
+        if len(self) == 0:
+            return self
+        keypoints = self.keypoints.copy()
+        margin = margin_fraction * max(width, height)
+        x, y = keypoints[..., 0], keypoints[..., 1]
+        outside = (x < -margin) | (x > width + margin) | (y < -margin) | (y > height + margin)
+        keypoints[..., 2][outside] = 0.0
+        np.clip(x, 0.0, float(width), out=x)
+        np.clip(y, 0.0, float(height), out=y)
+        keep = (keypoints[..., 2] > 0).any(axis=1)
+        return People(keypoints[keep], self.scores[keep])
+
     def to_coco_results(self, image_id: int, category_id: int = 1) -> List[Dict[str, object]]:
         """COCO keypoint results, one dict per person."""
         return [

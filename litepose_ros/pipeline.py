@@ -30,7 +30,7 @@ def _ms_since(start: float) -> float:
 
 
 class PoseEstimator(object):
-    """Runs one model on BGR frames and returns people in source-image pixels."""
+    """Runs one model on BGR frames and returns people in source-image pixels, on the image."""
 
     def __init__(self, backend: Backend, flip_test: bool = False, **decoder_options: object) -> None:
         self.backend = backend
@@ -69,6 +69,7 @@ class PoseEstimator(object):
 
         start = time.perf_counter()
         people = box.people_to_source(decode(outputs, self._decoder, flipped_outputs=flipped))
+        people = people.clipped_to_image(box.source_width, box.source_height)
         decode_ms = _ms_since(start)
         return people, StageTimings(preprocess_ms, inference_ms, decode_ms)
 

@@ -13,6 +13,8 @@ stamp="$VENV/.installed-$(cat requirements/*.txt setup.py | sha256sum | cut -c1-
 if [ ! -e "$stamp" ]; then
   "$VENV/bin/python" -m pip install -q --upgrade pip wheel setuptools
   "$VENV/bin/python" -m pip install -q -r requirements/dev.txt
+  "$VENV/bin/python" -m pip install -q --no-deps -r requirements/engines-nodeps.txt
   "$VENV/bin/python" -m pip install -q --no-deps -e .
   touch "$stamp"
 fi
+VENV="$VENV" bash scripts/build_ros.sh  # ROS 2 wheels + our messages (own stamps; ~1 min first time)

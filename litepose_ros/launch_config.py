@@ -1,0 +1,119 @@
+"""Platform -> pose_node parameters, for the launch files (kept here so it is testable).
+
+The launch files only collect their arguments as strings and call ``resolve``; the result
+names the config file to load and the parameter overrides to apply on top of it. Nothing
+here imports ROS.
+"""
+import os
+from typing import Any, Dict, List, NamedTuple, Optional
+
+PACKAGE = "litepose_ros"
+EXECUTABLE = "pose_node"
+NODE_NAME = "pose_node"
+PLATFORMS = ("cpu", "jetson", "rpi")
+BACKENDS = ("auto", "onnxruntime", "tensorrt", "tflite")
+
+# Launch argument -> (node parameter, type). An empty argument keeps the config file's value.
+OVERRIDABLE = {
+    "model": ("model_path", str),
+    "backend": ("backend", str),
+    "threads": ("threads", int),
+    "image_topic": ("image_topic", str),
+    "image_transport": ("image_transport", str),
+    "qos_reliability": ("qos_reliability", str),
+    "publish_debug_image": ("publish_debug_image", bool),
+    "detection_threshold": ("detection_threshold", float),
+    "max_people": ("max_people", int),
+}
+
+_CHOICES = {
+    "backend": BACKENDS,
+    "image_transport": ("raw", "compressed"),
+    "qos_reliability": ("best_effort", "reliable"),
+}
+
+
+class LaunchPlan(NamedTuple):
+    package: str
+    executable: str
+    node_name: str
+    namespace: str
+    config_file: str
+    overrides: Dict[str, Any]
+
+    @property
+    def parameters(self) -> List[Any]:
+        """The ``parameters=`` list for launch_ros' Node: the file, then the overrides."""
+        return [self.config_file, dict(self.overrides)] if self.overrides else [self.config_file]
+
+
+def config_file(platform: str, share_dir: str) -> str:
+    """Path of ``config/<platform>.yaml`` under the package's share directory."""
+    if platform not in PLATFORMS:
+        raise ValueError("unknown platform {!r}; expected one of {}".format(platform, ", ".join(PLATFORMS)))
+    return os.path.join(share_dir, "config", platform + ".yaml")
+
+
+def parse_value(name: str, text: str, kind: type) -> Any:
+    """A launch argument string -> the parameter's type, or ValueError naming the argument."""
+    text = text.strip()
+    if kind is bool:
+        lowered = text.lower()
+        if lowered in ("true", "1", "yes", "on"):
+            return True
+        if lowered in ("false", "0", "no", "off"):
+            return False
+        raise ValueError("{}:={} is not a boolean (true/false)".format(name, text))
+    try:
+        value = kind(text)
+    except ValueError:
+        raise ValueError("{}:={} is not a valid {}".format(name, text, kind.__name__)) from None
+    choices = _CHOICES.get(name)
+    if choices and value not in choices:
+        raise ValueError("{}:={} must be one of {}".format(name, text, ", ".join(choices)))
+    return value
+
+
+def resolve(
+    platform: str,
+    share_dir: str,
+    arguments: Optional[Dict[str, str]] = None,
+    namespace: str = "",
+    base_dir: Optional[str] = None,
+) -> LaunchPlan:
+    """Everything the launch file needs to start pose_node for ``platform``.
+
+    ``arguments`` are the launch arguments as strings ('' = not given); unknown names are an
+    error so a typo does not silently do nothing. A relative ``model`` is made absolute
+    against ``base_dir`` (default: the current directory, which the node inherits).
+    """
+    path = config_file(platform, share_dir)
+    if not os.path.isfile(path):
+        raise ValueError("config file for platform {} not found: {}".format(platform, path))
+    overrides = {}  # type: Dict[str, Any]
+    for name, text in sorted((arguments or {}).items()):
+        if name not in OVERRIDABLE:
+            raise ValueError("unknown launch argument {!r}; known: {}".format(name, ", ".join(sorted(OVERRIDABLE))))
+        if text is None or not str(text).strip():
+            continue
+        parameter, kind = OVERRIDABLE[name]
+        overrides[parameter] = parse_value(name, str(text), kind)
+    model = overrides.get("model_path")
+    if model:
+        overrides["model_path"] = os.path.abspath(os.path.join(base_dir or os.getcwd(), os.path.expanduser(model)))
+    return LaunchPlan(PACKAGE, EXECUTABLE, NODE_NAME, namespace.strip(), path, overrides)
+
+# Help text of each launch argument (pose.launch.py declares them from this table).
+ARGUMENT_HELP = {
+    "platform": "cpu (ONNX Runtime), jetson (TensorRT) or rpi (TFLite): picks config/<platform>.yaml",
+    "namespace": "namespace for the node and its topics (e.g. robot1)",
+    "model": "model/engine file; relative paths are taken from the current directory",
+    "backend": "auto, onnxruntime, tensorrt or tflite",
+    "threads": "CPU threads for inference (0 = runtime default)",
+    "image_topic": "camera image topic (base name for compressed transport)",
+    "image_transport": "raw or compressed",
+    "qos_reliability": "best_effort or reliable, to match the camera driver",
+    "publish_debug_image": "true to publish debug_image with skeletons drawn",
+    "detection_threshold": "keypoint detection threshold (0..1)",
+    "max_people": "most people per image",
+}

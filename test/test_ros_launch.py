@@ -1,0 +1,136 @@
+"""Launch files, configs, messages and the CMake install, checked without `launch`/colcon.
+
+`launch` and `launch_ros` are not installable here, so the launch files are checked on their
+syntax tree: they define generate_launch_description, import only what a ROS install
+provides, and every name they use from litepose_ros.launch_config exists. The platform ->
+parameters logic itself is litepose_ros.launch_config, tested directly.
+"""
+import ast
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from litepose_ros import launch_config
+from litepose_ros.launch_config import OVERRIDABLE, PLATFORMS, resolve
+
+REPO = Path(__file__).resolve().parent.parent
+ROS_MODULES = {"launch", "launch_ros", "ament_index_python", "os"}
+
+
+def _node_parameters():
+    """The node's declared parameters, read from its source (importing it needs rclpy only)."""
+    from litepose_ros.ros.pose_node import DYNAMIC_PARAMETERS, STATIC_PARAMETERS
+
+    merged = dict(STATIC_PARAMETERS)
+    merged.update(DYNAMIC_PARAMETERS)
+    return {name: default for name, (default, _) in merged.items()}
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_config_files_set_every_node_parameter_with_the_right_type(platform):
+    data = yaml.safe_load((REPO / "config" / (platform + ".yaml")).read_text())
+    params = data["/**"]["ros__parameters"]
+    declared = _node_parameters()
+    assert set(params) == set(declared), "config and node parameters differ"
+    for name, value in params.items():
+        assert type(value) is type(declared[name]), "{}: {!r} is not a {}".format(
+            name, value, type(declared[name]).__name__)
+    assert params["backend"] == {"cpu": "onnxruntime", "jetson": "tensorrt", "rpi": "tflite"}[platform]
+    suffix = {"cpu": ".onnx", "jetson": ".engine", "rpi": ".tflite"}[platform]
+    assert params["model_path"].startswith("engines/") and params["model_path"].endswith(suffix)
+
+
+def test_resolve_platform_and_overrides(tmp_path):
+    plan = resolve("jetson", str(REPO), {"model": "engines/x.engine", "threads": "3", "image_topic": "",
+                                         "publish_debug_image": "true", "qos_reliability": "reliable"},
+                   namespace="robot1", base_dir=str(tmp_path))
+    assert plan.config_file == str(REPO / "config" / "jetson.yaml")
+    assert plan.overrides == {"model_path": str(tmp_path / "engines" / "x.engine"), "threads": 3,
+                              "publish_debug_image": True, "qos_reliability": "reliable"}
+    assert plan.parameters == [plan.config_file, plan.overrides]
+    assert (plan.package, plan.executable, plan.node_name, plan.namespace) == (
+        "litepose_ros", "pose_node", "pose_node", "robot1")
+    assert resolve("cpu", str(REPO)).parameters == [str(REPO / "config" / "cpu.yaml")]
+
+
+@pytest.mark.parametrize("platform,arguments,message", [
+    ("gpu", {}, "unknown platform"),
+    ("cpu", {"modle": "x"}, "unknown launch argument"),
+    ("cpu", {"threads": "many"}, "not a valid int"),
+    ("cpu", {"backend": "cuda"}, "must be one of"),
+    ("cpu", {"publish_debug_image": "maybe"}, "not a boolean"),
+])
+def test_resolve_rejects_bad_arguments(platform, arguments, message):
+    with pytest.raises(ValueError, match=message):
+        resolve(platform, str(REPO), arguments)
+
+
+def test_resolve_needs_the_installed_config(tmp_path):
+    with pytest.raises(ValueError, match="config file for platform cpu not found"):
+        resolve("cpu", str(tmp_path))
+
+
+def _tree(name):
+    return ast.parse((REPO / "launch" / name).read_text(), filename=name)
+
+
+@pytest.mark.parametrize("name", ["pose.launch.py", "jetson.launch.py", "rpi.launch.py"])
+def test_launch_files_are_thin_and_consistent(name):
+    tree = _tree(name)
+    functions = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    assert "generate_launch_description" in functions
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            root = node.module.split(".")[0]
+            if root == "litepose_ros":
+                assert node.module == "litepose_ros.launch_config"
+                for alias in node.names:
+                    assert hasattr(launch_config, alias.name), alias.name
+            else:
+                assert root in ROS_MODULES, node.module
+        elif isinstance(node, ast.Import):
+            assert all(alias.name.split(".")[0] in ROS_MODULES for alias in node.names)
+    strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    if name != "pose.launch.py":
+        assert "pose.launch.py" in strings and (REPO / "launch" / "pose.launch.py").exists()
+        assert name.split(".")[0] in strings and name.split(".")[0] in PLATFORMS
+
+
+def test_pose_launch_declares_every_argument():
+    tree = _tree("pose.launch.py")
+    declared = {n.args[0].value for n in ast.walk(tree) if isinstance(n, ast.Call)
+                and getattr(n.func, "id", "") == "DeclareLaunchArgument" and n.args
+                and isinstance(n.args[0], ast.Constant)}
+    # the rest are declared in a loop over OVERRIDABLE
+    assert declared == {"platform", "namespace"}
+    assert "OVERRIDABLE" in {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    assert set(launch_config.ARGUMENT_HELP) == {"platform", "namespace"} | set(OVERRIDABLE)
+
+
+def test_cmake_installs_what_launch_and_ros2_run_need():
+    cmake = (REPO / "CMakeLists.txt").read_text()
+    assert re.search(r"install\(PROGRAMS scripts/pose_node DESTINATION lib/\$\{PROJECT_NAME\}\)", cmake)
+    assert re.search(r"install\(DIRECTORY launch config DESTINATION share/\$\{PROJECT_NAME\}\)", cmake)
+    assert launch_config.EXECUTABLE == "pose_node" and (REPO / "scripts" / "pose_node").stat().st_mode & 0o111
+    script = (REPO / "scripts" / "pose_node").read_text()
+    assert script.startswith("#!/usr/bin/env python3") and "litepose_ros.ros.pose_node import main" in script
+    msgs = sorted(p.name for p in (REPO / "msg").glob("*.msg"))
+    for msg in msgs:
+        assert '"msg/{}"'.format(msg) in cmake
+    package = (REPO / "package.xml").read_text()
+    assert '<package format="3">' in package and "<name>litepose_ros</name>" in package
+    for dep in ("rclpy", "sensor_msgs", "std_msgs", "diagnostic_msgs", "cv_bridge", "rosidl_default_runtime"):
+        assert "<exec_depend>{}</exec_depend>".format(dep) in package or "<depend>{}</depend>".format(dep) in package
+    assert "<member_of_group>rosidl_interface_packages</member_of_group>" in package
+
+
+@pytest.mark.parametrize("msg", ["Keypoint.msg", "Limb.msg", "Person.msg", "PoseArray.msg"])
+def test_every_message_field_is_documented(msg):
+    lines = (REPO / "msg" / msg).read_text().splitlines()
+    for i, line in enumerate(lines):
+        if line.strip() and not line.startswith("#"):
+            comment_above = i > 0 and lines[i - 1].startswith("#")
+            same_block = any(lines[k].startswith("#") for k in range(max(0, i - 4), i))
+            assert comment_above or same_block or "#" in line, "undocumented field in {}: {}".format(msg, line)
