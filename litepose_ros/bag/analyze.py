@@ -1,0 +1,290 @@
+"""`litepose bag analyze`: run the pose node's pipeline over a camera topic of a bag.
+
+Per frame, exactly what pose_node does: decode, ``PoseEstimator.estimate``, then
+``People.filtered(min_person_score, max_people)``; the PoseArray carries the source header.
+"""
+import json
+import os
+import signal
+import sys
+import time
+from typing import Any, Callable, Dict, List, Tuple
+
+from ..node_settings import NODE_NAME, defaults, estimator_from_settings, parameters_from_file, select_people
+from ..pose_fields import pose_array_fields
+from . import BagError
+from .reader import Frame, FrameSource, open_bag
+from .stats import FrameRecord, FrameTable, format_summary, summarize
+from .types import IMAGE, IMAGE_TYPES, POSE_ARRAY, typestore
+
+# The node parameters that change what analyze computes.
+USED_PARAMETERS = ("model_path", "backend", "threads", "flip_test", "project_to_input", "detection_threshold",
+                   "tag_threshold", "max_people", "min_person_score", "image_topic", "image_transport")
+NODE_NAMES = ["/**", NODE_NAME, "/" + NODE_NAME]
+POSES_TOPIC = "/poses"  # the node publishes relative "poses" and "debug_image"
+DEBUG_TOPIC = "/debug_image"
+EXIT_INTERRUPTED = 130
+
+
+def load_params_file(path: str) -> Dict[str, Any]:
+    """ros__parameters of pose_node from a ROS 2 parameters file (as in config/*.yaml)."""
+    import yaml
+
+    try:
+        with open(path) as stream:
+            document = yaml.safe_load(stream) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise BagError("cannot read parameters file {}: {}".format(path, error)) from None
+    params = parameters_from_file(document, NODE_NAMES) if isinstance(document, dict) else None
+    if params is None:
+        raise BagError("{}: no '<node>: ros__parameters:' section".format(path))
+    return params
+
+
+def resolve_settings(args: Any) -> Dict[str, Any]:
+    """Node defaults < parameters file < command-line options."""
+    settings = {name: value for name, value in defaults().items() if name in USED_PARAMETERS}
+    if args.params:
+        params = load_params_file(args.params)
+        settings.update({k: v for k, v in params.items() if k in USED_PARAMETERS})
+    overrides = {
+        "model_path": args.model, "backend": args.backend, "threads": args.threads, "flip_test": args.flip_test,
+        "project_to_input": args.project_to_input, "detection_threshold": args.detection_threshold,
+        "tag_threshold": args.tag_threshold, "max_people": args.max_people, "min_person_score": args.min_person_score,
+    }
+    settings.update({k: v for k, v in overrides.items() if v is not None})
+    if not settings["model_path"]:
+        raise BagError("no model: pass --model or a --params file with model_path")
+    if not os.path.isfile(os.path.expanduser(str(settings["model_path"]))):
+        raise BagError("model file not found: {}".format(settings["model_path"]))
+    settings["model_path"] = os.path.expanduser(str(settings["model_path"]))
+    return settings
+
+
+def load_estimator(settings: Dict[str, Any]):  # -> PoseEstimator
+    from ..backends import BackendError
+    from ..metadata import ModelMetadataError
+
+    try:
+        return estimator_from_settings(settings)
+    except (BackendError, ModelMetadataError, OSError, ValueError) as error:
+        raise BagError("cannot load model {}: {}".format(settings["model_path"], error)) from None
+
+
+def choose_topic(args: Any, settings: Dict[str, Any]) -> str:
+    """--topic, else the params file's image topic, else the bag's only image topic."""
+    if args.topic:
+        return args.topic
+    if args.params and settings["image_topic"]:
+        topic = "/" + str(settings["image_topic"]).strip("/")
+        return topic + "/compressed" if settings["image_transport"] == "compressed" else topic
+    reader = open_bag(args.input)
+    try:
+        images = sorted({c.topic for c in reader.connections if c.msgtype in IMAGE_TYPES})
+    finally:
+        reader.close()
+    if len(images) != 1:
+        raise BagError("pass --topic; image topics in the bag: {}".format(", ".join(images) or "none"))
+    return images[0]
+
+
+class StopFlag(object):
+    """First Ctrl-C: finish the frame in hand, then stop and close everything properly.
+    A second Ctrl-C interrupts at once (the default behaviour)."""
+
+    def __init__(self) -> None:
+        self.stopped = False
+        self._previous: Any = None
+
+    def __enter__(self) -> "StopFlag":
+        try:
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        except ValueError:  # not the main thread: KeyboardInterrupt is caught instead
+            self._previous = None
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.stopped:
+            raise KeyboardInterrupt
+        self.stopped = True
+        print("\nstopping after this frame (Ctrl-C again to abort)", file=sys.stderr)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+class PosesWriter(object):
+    """The output rosbag2: PoseArray on /poses (and annotated images), log times from the source."""
+
+    def __init__(self, path: str, storage: str, debug_images: bool) -> None:
+        from rosbags.rosbag2 import StoragePlugin, Writer, WriterError
+
+        self.store = typestore()
+        plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
+        try:
+            # Version 8: Humble's metadata parser cannot read version 9 QoS lists.
+            self.writer = Writer(path, version=8, storage_plugin=plugin)
+            self.writer.open()
+        except (WriterError, OSError) as error:
+            raise BagError("cannot create output bag: {}".format(error)) from None
+        self.poses = self.writer.add_connection(POSES_TOPIC, POSE_ARRAY, typestore=self.store)
+        self.debug = self.writer.add_connection(DEBUG_TOPIC, IMAGE, typestore=self.store) if debug_images else None
+        self.count = 0
+
+    def header(self, source: Any) -> Any:
+        types = self.store.types
+        stamp = types["builtin_interfaces/msg/Time"](sec=int(source.stamp.sec), nanosec=int(source.stamp.nanosec))
+        return types["std_msgs/msg/Header"](stamp=stamp, frame_id=str(source.frame_id))
+
+    def write(self, frame: Frame, fields: Dict[str, Any], annotated: Any = None) -> None:
+        header = self.header(frame.header)
+        message = pose_array_message(self.store, header, fields)
+        self.writer.write(self.poses, frame.log_time_ns, self.store.serialize_cdr(message, POSE_ARRAY))
+        if self.debug is not None and annotated is not None:
+            height, width = annotated.shape[:2]
+            image = self.store.types[IMAGE](header=header, height=height, width=width, encoding="bgr8",
+                                            is_bigendian=0, step=width * 3, data=annotated.reshape(-1))
+            self.writer.write(self.debug, frame.log_time_ns, self.store.serialize_cdr(image, IMAGE))
+        self.count += 1
+
+    def close(self) -> None:
+        self.writer.close()  # writes the index and metadata.yaml: the bag is valid from here
+
+
+def pose_array_message(store: Any, header: Any, fields: Dict[str, Any]) -> Any:
+    """A rosbags litepose_ros/msg/PoseArray from pose_array_fields() values."""
+    types = store.types
+    keypoint, limb = types["litepose_ros/msg/Keypoint"], types["litepose_ros/msg/Limb"]
+    person = types["litepose_ros/msg/Person"]
+    values = dict(fields)
+    values["skeleton"] = [limb(joint_a=a, joint_b=b) for a, b in fields["skeleton"]]
+    values["people"] = [
+        person(**dict(p, keypoints=[keypoint(x=x, y=y, score=s) for x, y, s in p["keypoints"]]))
+        for p in fields["people"]
+    ]
+    return types[POSE_ARRAY](header=header, **values)
+
+
+def process_frames(
+    source: FrameSource,
+    estimator: Any,
+    settings: Dict[str, Any],
+    on_frame: Callable[[Frame, FrameRecord, Any], None],
+    stop: StopFlag,
+    show_progress: bool,
+    records: List[FrameRecord],
+) -> None:
+    """Appends to records as it goes, so an abort keeps what was done."""
+    from ..commands.common import progress
+
+    for frame in progress(source, source.total, "analyze", enabled=show_progress):
+        people, timings = estimator.estimate(frame.image)
+        people = select_people(people, settings)
+        stages = {"preprocess": timings.preprocess_ms, "inference": timings.inference_ms, "decode": timings.decode_ms}
+        record = FrameRecord(frame.index, frame.stamp_ns, people, timings.total_ms, stages)
+        records.append(record)
+        on_frame(frame, record, people)
+        if stop.stopped:
+            break
+
+
+def analyze_frames(
+    args: Any, settings: Dict[str, Any], source: FrameSource, estimator: Any, stop: StopFlag
+) -> Tuple[Dict[str, Any], List[FrameRecord]]:
+    """Everything after the bag and the model are open: the summary, and the records to plot."""
+    from ..draw import draw_people
+
+    metadata = estimator.metadata
+    writer = PosesWriter(args.output, args.storage, args.debug_images) if args.output else None
+    table = FrameTable(args.csv, metadata.keypoint_names) if args.csv else None
+
+    def on_frame(frame: Frame, record: FrameRecord, people: Any) -> None:
+        if table:
+            table.add(record)
+        if writer:
+            height, width = frame.image.shape[:2]
+            fields = pose_array_fields(people, metadata, (width, height), settings["model_path"],
+                                       estimator.backend.name, record.processing_ms)
+            annotated = draw_people(frame.image, people, metadata.skeleton) if args.debug_images else None
+            writer.write(frame, fields, annotated)
+
+    records: List[FrameRecord] = []
+    started = time.perf_counter()
+    try:
+        process_frames(source, estimator, settings, on_frame, stop, not args.no_progress, records)
+    except KeyboardInterrupt:  # second Ctrl-C, or no handler outside the main thread
+        stop.stopped = True
+    finally:
+        with _sigint_ignored():  # a valid bag even if Ctrl-C is pressed again now
+            if writer:
+                writer.close()
+            if table:
+                table.close()
+    wall_s = time.perf_counter() - started
+    summary = summarize(records, metadata.keypoint_names, source.counts(), source.read_stamps_ns,
+                        args.visibility_threshold)
+    summary["run"] = {
+        "input": args.input, "topic": source.topic, "msgtype": source.msgtype, "output": args.output,
+        "poses_written": writer.count if writer else 0, "interrupted": stop.stopped,
+        "wall_s": round(wall_s, 3), "frames_per_s": round(len(records) / wall_s, 3) if wall_s > 0 else None,
+        "model": os.path.basename(settings["model_path"]), "model_arch": metadata.arch,
+        "dataset": metadata.dataset, "backend": estimator.backend.name,
+        "settings": {k: v for k, v in settings.items() if k not in ("image_topic", "image_transport")},
+    }
+    return summary, records
+
+
+class _sigint_ignored(object):
+    def __enter__(self) -> None:
+        try:
+            self._previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        except ValueError:
+            self._previous = None
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def run(args: Any, estimator: Any = None) -> int:
+    """CLI entry; ``estimator`` may be injected (tests). Returns the exit code."""
+    try:
+        settings = resolve_settings(args)
+        if args.output and os.path.exists(args.output):
+            raise BagError("output {} exists already; not overwriting".format(args.output))
+        # Bag and topic first: their errors should not wait for a model to load.
+        with FrameSource(args.input, choose_topic(args, settings), args.start, args.end, args.every) as source:
+            if estimator is None:
+                estimator = load_estimator(settings)
+            with StopFlag() as stop:
+                summary, records = analyze_frames(args, settings, source, estimator, stop)
+    except BagError as error:
+        print("error: {}".format(error), file=sys.stderr)
+        return 1
+    finish(summary, records, args, title="{} on {}".format(summary["run"]["model"], summary["run"]["topic"]))
+    if summary["run"]["interrupted"]:
+        print("interrupted: outputs hold the {} frames processed".format(summary["frames"]["processed"]),
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return 1 if summary["frames"]["read_error"] else 0
+
+
+def finish(summary: Dict[str, Any], records: List[FrameRecord], args: Any, title: str) -> None:
+    """Print the summary, write its JSON and the plots (shared with `bag summary`)."""
+    from .plots import write_plots
+
+    print(format_summary(summary))
+    run_info = summary.get("run", {})
+    if run_info.get("frames_per_s"):
+        print("throughput: {} frames/s over {} s (model {}, backend {})".format(
+            run_info["frames_per_s"], run_info["wall_s"], run_info.get("model"), run_info.get("backend")))
+    if args.summary:
+        with open(args.summary, "w") as stream:
+            json.dump(summary, stream, indent=2)
+        print("summary: {}".format(args.summary))
+    if args.plots:
+        if records:
+            print("plots: {}".format(", ".join(write_plots(records, summary, args.plots, title))))
+        else:
+            print("plots: nothing to plot (no frames processed)")

@@ -1,0 +1,216 @@
+"""Camera frames out of a rosbag2 (sqlite3 or MCAP), as validated BGR images.
+
+A frame that cannot be decoded is skipped and counted with its reason; a bag or topic that
+cannot be used at all raises BagError with a message meant for the user.
+"""
+import collections
+from pathlib import Path
+from typing import Any, Counter, Dict, Iterator, List, NamedTuple, Optional
+
+import cv2
+import numpy as np
+
+from ..preprocess import as_bgr8
+from . import BagError
+from .types import COMPRESSED_IMAGE, IMAGE_TYPES, typestore_for
+
+# Raw encodings (sensor_msgs/image_encodings) -> (channels, numpy dtype, cv2 conversion to BGR).
+_RAW_ENCODINGS = {
+    "bgr8": (3, np.uint8, None),
+    "rgb8": (3, np.uint8, cv2.COLOR_RGB2BGR),
+    "bgra8": (4, np.uint8, cv2.COLOR_BGRA2BGR),
+    "rgba8": (4, np.uint8, cv2.COLOR_RGBA2BGR),
+    "mono8": (1, np.uint8, cv2.COLOR_GRAY2BGR),
+    "8uc1": (1, np.uint8, cv2.COLOR_GRAY2BGR),
+    "8uc3": (3, np.uint8, None),
+    "mono16": (1, np.uint16, cv2.COLOR_GRAY2BGR),
+    "bgr16": (3, np.uint16, None),
+    "rgb16": (3, np.uint16, cv2.COLOR_RGB2BGR),
+    "bayer_rggb8": (1, np.uint8, cv2.COLOR_BayerBG2BGR),  # OpenCV names Bayer by the 2nd row
+    "bayer_bggr8": (1, np.uint8, cv2.COLOR_BayerRG2BGR),
+    "bayer_gbrg8": (1, np.uint8, cv2.COLOR_BayerGR2BGR),
+    "bayer_grbg8": (1, np.uint8, cv2.COLOR_BayerGB2BGR),
+    "uyvy": (2, np.uint8, cv2.COLOR_YUV2BGR_UYVY),
+    "yuv422": (2, np.uint8, cv2.COLOR_YUV2BGR_UYVY),
+    "yuyv": (2, np.uint8, cv2.COLOR_YUV2BGR_YUYV),
+    "yuv422_yuy2": (2, np.uint8, cv2.COLOR_YUV2BGR_YUYV),
+}
+
+
+class FrameError(ValueError):
+    """One message that is not a usable image; str() is the skip reason (short, groupable)."""
+
+
+class Frame(NamedTuple):
+    index: int  # position of the message on the topic within the selected time window
+    log_time_ns: int  # when the recorder received it (the bag's own timestamp)
+    header: Any  # the source std_msgs/Header, copied into what we publish about it
+    image: np.ndarray  # HxWx3 uint8 BGR
+
+    @property
+    def stamp_ns(self) -> int:
+        return stamp_to_ns(self.header.stamp)
+
+
+def stamp_to_ns(stamp: Any) -> int:
+    return int(stamp.sec) * 1000000000 + int(stamp.nanosec)
+
+
+def decode_raw(message: Any) -> np.ndarray:
+    encoding = str(message.encoding).lower()
+    if encoding not in _RAW_ENCODINGS:
+        raise FrameError("unsupported encoding '{}'".format(message.encoding))
+    channels, dtype, conversion = _RAW_ENCODINGS[encoding]
+    height, width, step = int(message.height), int(message.width), int(message.step)
+    row_bytes = width * channels * np.dtype(dtype).itemsize
+    data = np.asarray(message.data, np.uint8)
+    if height == 0 or width == 0:
+        raise FrameError("empty image")
+    if step < row_bytes or data.size < step * height:
+        raise FrameError("image data shorter than height x step")
+    rows = data[: step * height].reshape(height, step)[:, :row_bytes]
+    big_endian = bool(message.is_bigendian)
+    image = np.ascontiguousarray(rows).view(np.dtype(dtype).newbyteorder(">" if big_endian else "<"))
+    image = image.reshape(height, width, channels) if channels > 1 else image.reshape(height, width)
+    if dtype == np.uint16:  # the network wants 8 bits: keep the most significant ones
+        image = (image >> 8).astype(np.uint8)
+    return cv2.cvtColor(image, conversion) if conversion is not None else image
+
+
+def decode_compressed(message: Any) -> np.ndarray:
+    fmt = str(message.format).lower()
+    if "compresseddepth" in fmt or "16uc1" in fmt or "32fc1" in fmt:
+        raise FrameError("unsupported compressed format '{}'".format(message.format))
+    data = np.asarray(message.data, np.uint8)
+    if data.size == 0:
+        raise FrameError("empty image")
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if image is None:
+        raise FrameError("corrupt compressed image")
+    return image
+
+
+def decode_image(message: Any, msgtype: str) -> np.ndarray:
+    image = decode_compressed(message) if msgtype == COMPRESSED_IMAGE else decode_raw(message)
+    try:
+        return as_bgr8(image)
+    except ValueError as error:
+        raise FrameError("invalid image: {}".format(error)) from None
+
+
+class FrameSource(object):
+    """Frames of one image topic, with counts of everything read and skipped.
+
+    start_s / end_s are seconds from the first message in the bag (any topic), compared with
+    the bag's receive timestamps; every=N keeps frames 0, N, 2N, ... of the window.
+    """
+
+    def __init__(
+        self, path: str, topic: str, start_s: float = 0.0, end_s: Optional[float] = None, every: int = 1
+    ) -> None:
+        if every < 1:
+            raise BagError("--every must be at least 1")
+        self.path, self.topic, self.every = path, topic, every
+        self.start_s, self.end_s = start_s, end_s
+        self.read = 0  # messages on the topic inside the window
+        self.selected = 0  # of those, kept by --every
+        self.decoded = 0
+        self.skipped: Counter[str] = collections.Counter()
+        self.read_stamps_ns: List[int] = []  # header stamps of every message read (for gaps)
+        self.read_error: Optional[str] = None  # set when the bag breaks off mid-way
+        self._reader = open_bag(path)
+        self.connections = topic_connections(self._reader, topic, IMAGE_TYPES)
+        self.msgtype = self.connections[0].msgtype
+        self.total = sum(c.msgcount for c in self.connections)
+
+    def close(self) -> None:
+        self._reader.close()
+
+    def __enter__(self) -> "FrameSource":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def counts(self) -> Dict[str, Any]:
+        return {
+            "read": self.read,
+            "selected": self.selected,
+            "decoded": self.decoded,
+            "skipped": dict(sorted(self.skipped.items())),
+            "read_error": self.read_error,
+        }
+
+    def _window_ns(self) -> Dict[str, Optional[int]]:
+        begin = self._reader.start_time
+        return {
+            "start": begin + int(round(self.start_s * 1e9)) if self.start_s else None,
+            "stop": begin + int(round(self.end_s * 1e9)) if self.end_s is not None else None,
+        }
+
+    def __iter__(self) -> Iterator[Frame]:
+        for connection, log_time, raw in read_messages(self._reader, self.connections, self, **self._window_ns()):
+            index = self.read
+            self.read += 1
+            try:
+                message = typestore_for(connection).deserialize_cdr(raw, connection.msgtype)
+            except Exception:  # rosbags raises assorted errors on malformed CDR
+                self.skipped["undecodable message (bad CDR)"] += 1
+                continue
+            self.read_stamps_ns.append(stamp_to_ns(message.header.stamp))
+            if index % self.every:
+                continue
+            self.selected += 1
+            try:
+                image = decode_image(message, connection.msgtype)
+            except FrameError as error:
+                self.skipped[str(error)] += 1
+                continue
+            self.decoded += 1
+            yield Frame(index, log_time, message.header, image)
+
+
+def open_bag(path: str):  # -> rosbags.rosbag2.Reader, open
+    """Open a rosbag2 directory (or a bare .db3/.mcap file); BagError if it is not readable."""
+    from rosbags.rosbag2 import Reader
+
+    if not Path(path).exists():
+        raise BagError("{}: no such bag".format(path))
+    try:
+        reader = Reader(path)
+        reader.open()
+    except Exception as error:  # sqlite3, mcap, yaml and rosbags errors all mean "unreadable"
+        raise BagError("{}: cannot read bag ({}: {})".format(path, type(error).__name__, error)) from None
+    return reader
+
+
+def topic_connections(reader: Any, topic: str, msgtypes: Any = None) -> list:
+    """The bag's connections on topic; BagError listing the bag's topics if there are none,
+    or if their type is not one of msgtypes."""
+    connections = [c for c in reader.connections if c.topic == topic]
+    if not connections:
+        raise BagError("topic {} not in bag; it has: {}".format(topic, describe_topics(reader) or "no topics"))
+    types = sorted({c.msgtype for c in connections})
+    if msgtypes and any(t not in msgtypes for t in types):
+        raise BagError(
+            "topic {} has type {}, expected {}".format(topic, ", ".join(types), " or ".join(msgtypes))
+        )
+    return connections
+
+
+def describe_topics(reader: Any) -> str:
+    return ", ".join(
+        "{} ({}, {})".format(c.topic, c.msgtype, c.msgcount) for c in sorted(reader.connections, key=lambda c: c.topic)
+    )
+
+
+def read_messages(reader: Any, connections: list, owner: Any, start: Optional[int], stop: Optional[int]) -> Iterator:
+    """reader.messages(), but a bag that breaks off mid-way (truncated file, corrupt page) ends
+    the stream with owner.read_error set instead of raising."""
+    try:
+        for item in reader.messages(connections, start=start, stop=stop):
+            yield item
+    except Exception as error:  # storage plugins raise sqlite3/mcap/lz4/zstd errors
+        owner.read_error = "{}: {}".format(type(error).__name__, error)
+
+

@@ -1,0 +1,72 @@
+"""`litepose bag summary`: the analyze statistics and plots from a bag of PoseArray messages
+(written by `bag analyze`, or recorded from the live node with `ros2 bag record`); no model."""
+import collections
+import sys
+from typing import Any, Counter, Dict, List, Sequence, Tuple
+
+from ..pose_fields import people_from_message
+from . import BagError
+from .reader import open_bag, read_messages, stamp_to_ns, topic_connections
+from .stats import FrameRecord, FrameTable, summarize
+from .types import POSE_ARRAY, typestore_for
+
+
+class _ReadStatus(object):
+    """Where read_messages() reports a bag that breaks off mid-way."""
+
+    read_error = None
+
+
+def read_poses(path: str, topic: str) -> Tuple[List[FrameRecord], List[str], Dict[str, Any], Dict[str, Any]]:
+    """(records, keypoint names, frame counts, model info) of every PoseArray on topic."""
+    reader = open_bag(path)
+    try:
+        connections = topic_connections(reader, topic, (POSE_ARRAY,))
+        records: List[FrameRecord] = []
+        skipped: Counter[str] = collections.Counter()
+        names: Sequence[str] = ()
+        info: Dict[str, Any] = {}
+        status = _ReadStatus()
+        for index, (connection, _, raw) in enumerate(read_messages(reader, connections, status, None, None)):
+            try:
+                message = typestore_for(connection).deserialize_cdr(raw, connection.msgtype)
+                people = people_from_message(message)
+            except Exception:  # malformed CDR, or people whose keypoint count disagrees
+                skipped["undecodable message"] += 1
+                continue
+            if not names:
+                names = list(message.keypoint_names)
+                info = {"model": message.model, "model_arch": message.model_arch, "dataset": message.dataset,
+                        "backend": message.backend}
+            records.append(FrameRecord(index, stamp_to_ns(message.header.stamp), people,
+                                       float(message.processing_ms)))
+        read = len(records) + sum(skipped.values())
+        counts = {"read": read, "selected": read, "decoded": len(records), "skipped": dict(skipped),
+                  "read_error": status.read_error}
+        return records, list(names), counts, info
+    finally:
+        reader.close()
+
+
+def summarize_poses_bag(path: str, topic: str, visibility_threshold: float) -> Tuple[Dict[str, Any], List[FrameRecord]]:
+    records, names, counts, info = read_poses(path, topic)
+    summary = summarize(records, names, counts, [r.stamp_ns for r in records], visibility_threshold)
+    summary["run"] = dict(info, input=path, topic=topic)
+    return summary, records
+
+
+def run(args: Any) -> int:
+    from .analyze import finish
+
+    try:
+        summary, records = summarize_poses_bag(args.input, args.topic, args.visibility_threshold)
+    except BagError as error:
+        print("error: {}".format(error), file=sys.stderr)
+        return 1
+    if args.csv and records:
+        table = FrameTable(args.csv, list(summary["keypoint_visibility"]["fraction"]))
+        for record in records:
+            table.add(record)
+        table.close()
+    finish(summary, records, args, title="{} ({})".format(args.input, args.topic))
+    return 1 if summary["frames"]["read_error"] else 0
