@@ -1,6 +1,6 @@
 """Inference backends. Importing this package registers every backend that ships with it;
 each backend imports its runtime (onnxruntime, tensorrt, ai_edge_litert) only when loading."""
-from . import onnxruntime_backend  # noqa: F401  (registers "onnxruntime")
+from . import onnxruntime_backend, tensorrt_backend, tflite_backend  # noqa: F401  (each registers itself)
 from .base import (
     Backend,
     BackendError,
