@@ -33,7 +33,8 @@ class PoseArrayBuilder(object):
         """``people`` in source-image pixels of the image whose ``header`` is given."""
         expected = len(self.metadata.keypoint_names)
         if people.num_joints != expected:
-            raise ValueError("people have {} keypoints, the model's keypoint set {}".format(people.num_joints, expected))
+            raise ValueError("people have {} keypoints, the model's keypoint set {}".format(
+                people.num_joints, expected))
         fields = pose_array_fields(people, self.metadata, (image_width, image_height), self.model_path,
                                    self.backend, processing_ms)
         fields["skeleton"] = [Limb(joint_a=a, joint_b=b) for a, b in fields["skeleton"]]
