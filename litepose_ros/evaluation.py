@@ -8,10 +8,7 @@ hard crowd-index splits.
 import contextlib
 import io
 import json
-import sys
 import tempfile
-import types
-import warnings
 from collections import OrderedDict
 from typing import Any, Dict, List, Sequence, Tuple
 
@@ -34,22 +31,12 @@ def _xtcocotools() -> Tuple[Any, Any]:
     try:
         from xtcocotools.coco import COCO
         from xtcocotools.cocoeval import COCOeval
-    except ValueError as error:
-        # Published xtcocotools wheels are compiled against numpy 1.x; under numpy 2 only their
-        # mask extension fails to load. Keypoint evaluation never touches masks, so stand in an
-        # empty module for it rather than lose the evaluator.
-        if "numpy.dtype size changed" not in str(error):
-            raise
-        warnings.warn("xtcocotools.mask is binary-incompatible with this numpy; keypoint evaluation only", stacklevel=3)
-        for name in [n for n in sys.modules if n.startswith("xtcocotools")]:
-            del sys.modules[name]
-        import xtcocotools
-
-        stub = types.ModuleType("xtcocotools.mask")
-        sys.modules["xtcocotools.mask"] = stub
-        xtcocotools.mask = stub
-        from xtcocotools.coco import COCO
-        from xtcocotools.cocoeval import COCOeval
+    except (ImportError, ValueError) as error:
+        # ValueError: the published wheels are compiled against numpy 1.x and fail under numpy 2.
+        raise RuntimeError(
+            "CrowdPose evaluation needs xtcocotools built for this numpy ({}); install it with "
+            "`pip install cython && pip install --no-binary xtcocotools --no-build-isolation xtcocotools`".format(error)
+        ) from None
     return COCO, COCOeval
 
 

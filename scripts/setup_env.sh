@@ -14,6 +14,8 @@ if [ ! -e "$stamp" ]; then
   "$VENV/bin/python" -m pip install -q --upgrade pip wheel setuptools
   "$VENV/bin/python" -m pip install -q -r requirements/dev.txt
   "$VENV/bin/python" -m pip install -q --no-deps -r requirements/engines-nodeps.txt
+  # CrowdPose evaluation: xtcocotools' wheels are built against numpy 1.x, so build it here.
+  "$VENV/bin/python" -m pip install -q --no-binary xtcocotools --no-build-isolation xtcocotools
   "$VENV/bin/python" -m pip install -q --no-deps -e .
   touch "$stamp"
 fi
