@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the shared sample data: export a model, find people in the sample photos and
-# video frames (drawn skeletons + COCO results), and evaluate on the annotated COCO photos.
+# video frames (drawn skeletons + COCO results), evaluate on the annotated COCO photos, then run
+# pose_node end to end (camera frames over DDS in, PoseArray out).
 # Set LITEPOSE_CHECKPOINT to an official-format checkpoint (COCO, arch XS) for meaningful people;
 # without it the network has random weights and the run only demonstrates the pipeline.
 set -euo pipefail
@@ -20,4 +21,7 @@ checkpoint=()
 .venv/bin/litepose eval --model "$OUT/litepose_${ARCH}_coco.onnx" \
   --annotations "$DATA/coco/person_keypoints_mmpose_test.json" --images "$DATA/coco" \
   --output "$OUT/eval_metrics.json"
+# The robot path on this machine: pose_node as a process over real DDS, fed the video frames.
+.venv/bin/python scripts/run_demo_ros.py --model "$OUT/litepose_${ARCH}_coco.onnx" \
+  --frames "$DATA/video/face-demographics-walking_frames" --output "$OUT/ros_demo_poses.jsonl"
 echo "demo outputs in $OUT"
