@@ -39,7 +39,7 @@ def _resize(maps: np.ndarray, height: int, width: int) -> np.ndarray:
     """Bilinear, align_corners=False semantics (OpenCV's INTER_LINEAR uses the same pixel-centre mapping)."""
     out = np.empty((maps.shape[0], height, width), np.float32)
     for c in range(maps.shape[0]):
-        out[c] = cv2.resize(maps[c], (width, height), interpolation=cv2.INTER_LINEAR)
+        cv2.resize(maps[c], (width, height), dst=out[c], interpolation=cv2.INTER_LINEAR)
     return out
 
 
@@ -49,6 +49,28 @@ def _stage_heatmaps(stage1: np.ndarray, stage2: np.ndarray, num_joints: int) -> 
     np.add(heat, stage2, out=heat)
     heat *= np.float32(0.5)  # exact halving, same as the reference's / 2
     return heat
+
+
+def _projected_stage_heatmaps(stage1: np.ndarray, stage2: np.ndarray, num_joints: int) -> np.ndarray:
+    """_stage_heatmaps, then 2x to the input size, channel by channel so each map stays in cache."""
+    h, w = stage2.shape[1:]
+    out = np.empty((num_joints, 2 * h, 2 * w), np.float32)
+    heat = np.empty((h, w), np.float32)
+    half = np.float32(0.5)
+    for c in range(num_joints):
+        cv2.resize(stage1[c], (w, h), dst=heat, interpolation=cv2.INTER_LINEAR)
+        np.add(heat, stage2[c], out=heat)
+        heat *= half
+        cv2.resize(heat, (2 * w, 2 * h), dst=out[c], interpolation=cv2.INTER_LINEAR)
+    return out
+
+
+def _projected_tags(tags: np.ndarray, h: int, w: int, out: np.ndarray) -> None:
+    """Stage-1 tags [J, h/2, w/2] to [J, 2h, 2w] (stage-2 size, then 2x), into ``out``."""
+    mid = np.empty((h, w), np.float32)
+    for c in range(len(tags)):
+        cv2.resize(tags[c], (w, h), dst=mid, interpolation=cv2.INTER_LINEAR)
+        cv2.resize(mid, (2 * w, 2 * h), dst=out[c], interpolation=cv2.INTER_LINEAR)
 
 
 class _DenseMaps(object):
@@ -62,28 +84,36 @@ class _DenseMaps(object):
             self._stages.append(_check_outputs(flipped_outputs, j, "flipped_outputs"))
         self._flip = list(config.flip_index)
         self._project = config.project_to_input
-        heats = [_stage_heatmaps(s1, s2, j) for s1, s2 in self._stages]
+        if self._project:
+            heats = [_projected_stage_heatmaps(s1, s2, j) for s1, s2 in self._stages]
+        else:
+            heats = [_stage_heatmaps(s1, s2, j) for s1, s2 in self._stages]
         if len(heats) == 2:
             heats[1] = heats[1][self._flip, :, ::-1]
-        heats = [self._projected(m) for m in heats]
         final = (heats[0] + heats[1]) / 2.0 if len(heats) == 2 else heats[0]
         self.heatmaps = np.ascontiguousarray(final, np.float32)
         self._tags = None  # type: Optional[np.ndarray]
-
-    def _projected(self, maps: np.ndarray) -> np.ndarray:
-        if not self._project:
-            return maps
-        return _resize(maps, maps.shape[1] * 2, maps.shape[2] * 2)
 
     @property
     def tags(self) -> np.ndarray:
         if self._tags is None:
             j = len(self._flip)
-            tags = []
-            for i, (stage1, stage2) in enumerate(self._stages):
-                tag = _resize(stage1[j:], stage2.shape[1], stage2.shape[2])
-                tags.append(self._projected(tag[self._flip, :, ::-1] if i == 1 else tag))
-            self._tags = np.ascontiguousarray(np.stack(tags), np.float32)
+            h, w = self._stages[0][1].shape[1:]
+            size = (2 * h, 2 * w) if self._project else (h, w)
+            out = np.empty((len(self._stages), j) + size, np.float32)
+            for i, (stage1, _) in enumerate(self._stages):
+                if i == 0:
+                    dst = out[0]
+                else:
+                    dst = np.empty((j,) + size, np.float32)
+                if self._project:
+                    _projected_tags(stage1[j:], h, w, dst)
+                else:
+                    for c in range(j):
+                        cv2.resize(stage1[j + c], (w, h), dst=dst[c], interpolation=cv2.INTER_LINEAR)
+                if i == 1:
+                    out[1] = dst[self._flip, :, ::-1]
+            self._tags = out
         return self._tags
 
 
@@ -214,8 +244,14 @@ _FEW_MISSING = 6
 
 def _best_full_map(heat: np.ndarray, tags: np.ndarray, person_tag: np.ndarray) -> int:
     """First flat argmax of heat - round(|tag - person_tag|) over one joint's whole map."""
-    diff = tags.reshape(len(tags), -1) - person_tag.astype(np.float32)[:, None]
-    return int(np.argmax(heat.ravel() - np.round(np.sqrt(np.sum(diff * diff, axis=0)))))
+    if len(tags) == 1:  # sqrt(x * x) == |x| exactly in float32, so round(|x|) is the same
+        dist = np.abs(tags[0] - np.float32(person_tag[0]))
+    else:
+        diff = tags.reshape(len(tags), -1) - person_tag.astype(np.float32)[:, None]
+        dist = np.sqrt(np.sum(diff * diff, axis=0))
+    np.round(dist, out=dist)
+    np.subtract(heat, dist.reshape(heat.shape), out=dist.reshape(heat.shape))
+    return int(np.argmax(dist))
 
 
 class _Tiles(object):
@@ -231,6 +267,7 @@ class _Tiles(object):
     def __init__(self, heatmaps: np.ndarray, tags: np.ndarray) -> None:
         b = _TILE
         j, h, w = heatmaps.shape
+        self.maps, self.tag_maps = heatmaps, tags
         hb, wb = -(-h // b), -(-w // b)
         if (hb * b, wb * b) != (h, w):
             pad = ((0, 0), (0, hb * b - h), (0, wb * b - w))
@@ -259,27 +296,42 @@ class _Tiles(object):
             out = ufunc(out, rows[:, :, i::b])
         return out.reshape(len(maps), -1)
 
-    def best(self, joint: int, person_tags: np.ndarray) -> np.ndarray:
-        """Flat (unpadded) index of the first maximum of heat - round(|tag - t|) for each t in [P, L]."""
-        tag = person_tags.astype(np.float32).T[:, :, None]  # [L, P, 1]
-        lo, hi = self.tag_lo[:, joint][:, None, :], self.tag_hi[:, joint][:, None, :]  # [L, 1, T]
+    def best(self, joints: np.ndarray, person_tags: np.ndarray) -> np.ndarray:
+        """Flat (unpadded) index of the first maximum of heat[j] - round(|tag[:, j] - t|) for each
+        pair (j, t) of ``joints`` [N] and ``person_tags`` [N, L], all pairs at once."""
+        tag = person_tags.astype(np.float32).T[:, :, None]  # [L, N, 1]
+        lo, hi = self.tag_lo[:, joints], self.tag_hi[:, joints]  # [L, N, T]
         near = np.maximum(np.maximum(lo - tag, tag - hi), np.float32(0))
         far = np.maximum(np.abs(lo - tag), np.abs(hi - tag))
-        r_lo = np.round(np.sqrt(np.sum(near * near, axis=0)))  # [P, T]
+        r_lo = np.round(np.sqrt(np.sum(near * near, axis=0)))  # [N, T]
         r_hi = np.round(np.sqrt(np.sum(far * far, axis=0)))
-        upper = self.tile_max[joint] - r_lo  # exact where r_lo == r_hi
+        upper = self.tile_max[joints] - r_lo  # exact where r_lo == r_hi
         exact = r_lo == r_hi
         floor = np.where(exact, upper, -np.inf).max(axis=1, keepdims=True)
         # Tiles that may hold the maximum: exact ones reaching it, straddling ones that could.
         maybe = (upper > floor) & ~exact | (upper == floor)
-        out = np.empty(len(person_tags), np.int64)
-        for p in range(len(person_tags)):
-            tiles = np.flatnonzero(maybe[p])
-            pixels = (self.tile_origin[tiles][:, None] + self.tile_offsets[None, :]).ravel()
-            diff = self.tags[:, joint, pixels] - tag[:, p]
-            values = self.heat[joint, pixels] - np.round(np.sqrt(np.sum(diff * diff, axis=0)))
-            first = pixels[values == values.max()].min()
-            out[p] = first // self.padded_width * self.width + first % self.padded_width
+        # Pairs that need most of the map: scoring it whole, contiguously, is cheaper than gathering.
+        heavy = np.count_nonzero(maybe, axis=1) * 4 > maybe.shape[1]
+        maybe[heavy] = False
+        out = np.empty(len(joints), np.int64)
+        for n in np.flatnonzero(heavy):
+            out[n] = _best_full_map(self.maps[joints[n]], self.tag_maps[:, joints[n]], person_tags[n])
+        if heavy.all():
+            return out
+        light = np.flatnonzero(~heavy)
+        pair, tiles = np.nonzero(maybe)
+        pixels = self.tile_origin[tiles][:, None] + self.tile_offsets[None, :]  # [M, b*b], row-major
+        joint = joints[pair][:, None]
+        diff = self.tags[:, joint, pixels] - tag[:, pair]
+        values = self.heat[joint, pixels] - np.round(np.sqrt(np.sum(diff * diff, axis=0)))
+        col = values.argmax(axis=1)  # first maximum within each tile
+        rows = np.arange(len(pair))
+        value, pixel = values[rows, col], pixels[rows, col]
+        # Per pair: the largest value, then the smallest index.
+        order = np.lexsort((pixel, -value, pair))
+        first = order[np.flatnonzero(np.diff(pair[order], prepend=-1))]
+        best = pixel[first]
+        out[light] = best // self.padded_width * self.width + best % self.padded_width
         return out
 
 
@@ -289,7 +341,7 @@ def _refine(people: np.ndarray, heatmaps: np.ndarray, tags: np.ndarray) -> None:
     found = people[:, :, 2] > 0
     if found.all():
         return
-    w = heatmaps.shape[2]
+    h, w = heatmaps.shape[1:]
     x = people[:, :, 0].astype(np.int64)
     y = people[:, :, 1].astype(np.int64)
     joint_ids = np.broadcast_to(np.arange(num_joints), found.shape)
@@ -297,24 +349,23 @@ def _refine(people: np.ndarray, heatmaps: np.ndarray, tags: np.ndarray) -> None:
     person_tags = np.empty((num_people, tags.shape[0]), np.float32)
     for p in range(num_people):
         person_tags[p] = np.mean(np.ascontiguousarray(joint_tags[:, p, found[p]].T), axis=0)
-    tiles = _Tiles(heatmaps, tags) if np.count_nonzero(~found) > _FEW_MISSING else None
-    for j in range(num_joints):
-        missing = np.flatnonzero(~found[:, j])
-        if len(missing) == 0:
-            continue
-        if tiles is not None:
-            pos = tiles.best(j, person_tags[missing])
-        else:
-            pos = np.array([_best_full_map(heatmaps[j], tags[:, j], t) for t in person_tags[missing]], np.int64)
-        py, px = pos // w, pos % w
-        val = heatmaps[j, py, px]
-        keep = val > 0
-        if not keep.any():
-            continue
-        qx, qy = _quarter_offsets(heatmaps, np.full(int(keep.sum()), j), px[keep], py[keep])
-        people[missing[keep], j, 0] = qx
-        people[missing[keep], j, 1] = qy
-        people[missing[keep], j, 2] = val[keep]
+    missing, joint = np.nonzero(~found.T)  # joint-major, as the reference fills them
+    missing, joint = joint, missing
+    if len(missing) > _FEW_MISSING:
+        pos = _Tiles(heatmaps, tags).best(joint, person_tags[missing])
+    else:
+        pos = np.array([_best_full_map(heatmaps[j], tags[:, j], person_tags[p]) for p, j in zip(missing, joint)],
+                       np.int64)
+    py, px = pos // w, pos % w
+    val = heatmaps[joint, py, px]
+    keep = val > 0
+    if not keep.any():
+        return
+    missing, joint, px, py, val = missing[keep], joint[keep], px[keep], py[keep], val[keep]
+    qx, qy = _quarter_offsets(heatmaps, joint, px, py)
+    people[missing, joint, 0] = qx
+    people[missing, joint, 1] = qy
+    people[missing, joint, 2] = val
 
 
 # ----------------------------------------------------------------------------- entry point
