@@ -9,13 +9,17 @@ VENV=${VENV:-.venv}
 if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
-stamp="$VENV/.installed-$(cat requirements/*.txt setup.py | sha256sum | cut -c1-16)"
+stamp="$VENV/.installed-$(cat requirements/*.txt setup.py "$0" | sha256sum | cut -c1-16)"
 if [ ! -e "$stamp" ]; then
   "$VENV/bin/python" -m pip install -q --upgrade pip wheel setuptools
   "$VENV/bin/python" -m pip install -q -r requirements/dev.txt
   "$VENV/bin/python" -m pip install -q --no-deps -r requirements/engines-nodeps.txt
-  # CrowdPose evaluation: xtcocotools' wheels are built against numpy 1.x, so build it here.
-  "$VENV/bin/python" -m pip install -q --no-binary xtcocotools --no-build-isolation xtcocotools
+  # CrowdPose evaluation: xtcocotools' wheels are built against numpy 1.x, so build it here
+  # (also replacing a wheel an older environment may hold).
+  if ! "$VENV/bin/python" -c "import xtcocotools._mask" 2>/dev/null; then
+    "$VENV/bin/python" -m pip install -q --no-binary xtcocotools --no-build-isolation --force-reinstall \
+      --no-deps "xtcocotools==$(sed -n 's/^xtcocotools==//p' requirements/constraints.txt)"
+  fi
   "$VENV/bin/python" -m pip install -q --no-deps -e .
   touch "$stamp"
 fi

@@ -58,7 +58,11 @@ def run(args: argparse.Namespace) -> int:
         print("error: none of the {} annotated images could be read".format(len(images)), file=sys.stderr)
         return 1
 
-    metrics = evaluate(results, args.annotations, dataset)
+    try:
+        metrics = evaluate(results, args.annotations, dataset)
+    except RuntimeError as error:  # the evaluator is missing or broken; says how to fix it
+        print("error: {}".format(error), file=sys.stderr)
+        return 1
     print(format_table(metrics))
     report = {
         "model": args.model, "dataset": dataset, "protocol": args.protocol,
