@@ -9,7 +9,7 @@ VENV=${VENV:-.venv}
 if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
-stamp="$VENV/.installed-$(cat requirements/*.txt setup.py "$0" | sha256sum | cut -c1-16)"
+stamp="$VENV/.installed-$(cat requirements/*.txt setup.py scripts/setup_env.sh | sha256sum | cut -c1-16)"
 if [ ! -e "$stamp" ]; then
   "$VENV/bin/python" -m pip install -q --upgrade pip wheel setuptools
   "$VENV/bin/python" -m pip install -q -r requirements/dev.txt
