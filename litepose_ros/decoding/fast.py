@@ -237,102 +237,123 @@ def _adjust(people: np.ndarray, heatmaps: np.ndarray) -> None:
     people[person, joint, 0], people[person, joint, 1] = _quarter_offsets(heatmaps, joint, x, y)
 
 
-_TILE = 8
+# Tiles per side of the map: 8 x 8 pixels at stage-2 size (224), 16 x 16 at input size.
+_TILES_PER_SIDE = 28
 # Below this many missing joints, scoring whole maps is cheaper than building the tiles.
-_FEW_MISSING = 6
+_FEW_MISSING = 48
+# Hottest tiles per joint scored for all its pairs: a base plus a few per person.
+_HOT_TILES = 16
+
+
+def _dist(tags: np.ndarray, person_tags: np.ndarray) -> np.ndarray:
+    """|tags - person tag| as the reference computes it in float32: tags [L, ...] broadcast
+    against person_tags [L, ...] (sqrt(x * x) == |x| exactly for one dimension)."""
+    if len(tags) == 1:
+        return np.abs(tags[0] - person_tags[0])
+    diff = tags - person_tags
+    return np.sqrt(np.sum(diff * diff, axis=0))
 
 
 def _best_full_map(heat: np.ndarray, tags: np.ndarray, person_tag: np.ndarray) -> int:
     """First flat argmax of heat - round(|tag - person_tag|) over one joint's whole map."""
-    if len(tags) == 1:  # sqrt(x * x) == |x| exactly in float32, so round(|x|) is the same
-        dist = np.abs(tags[0] - np.float32(person_tag[0]))
-    else:
-        diff = tags.reshape(len(tags), -1) - person_tag.astype(np.float32)[:, None]
-        dist = np.sqrt(np.sum(diff * diff, axis=0))
+    dist = _dist(tags, person_tag.astype(np.float32)[:, None, None])
     np.round(dist, out=dist)
-    np.subtract(heat, dist.reshape(heat.shape), out=dist.reshape(heat.shape))
+    np.subtract(heat, dist, out=dist)
     return int(np.argmax(dist))
 
 
+def _reduce(ufunc: np.ufunc, maps: np.ndarray, b: int) -> np.ndarray:
+    """[N, hb*b, wb*b] to per-tile [N, hb*wb]. Rows first, over a middle axis, then the
+    b times smaller result column by column: numpy is slow on short inner axes."""
+    n, h, w = maps.shape
+    rows = ufunc.reduce(maps.reshape(n, h // b, b, w), axis=2)
+    out = rows[:, :, 0::b]
+    for i in range(1, b):
+        out = ufunc(out, rows[:, :, i::b])
+    return out.reshape(n, -1)
+
+
 class _Tiles(object):
-    """All joints' heatmaps and tags cut into square tiles (_TILE = 8), with per-tile heat maximum
-    and tag range, for the refine step's argmax(heat - round(|tag - person tag|)).
+    """The refine step's argmax(heat - round(|tag - person tag|)), exactly, without scoring
+    whole maps: the joints' maps cut into square tiles with per-tile heat maximum and tag range.
 
     round(|.|) only grows with the distance (also in float32 arithmetic), so a tile's tag
-    range bounds it. Where the bound is tight the tile's best value is its heat maximum;
-    only tiles whose range straddles a rounding step, and that could still win, are scored
-    pixel by pixel. Ties resolve to the first maximum in row-major order, as argmax does.
+    range and heat maximum bound every value in it. Each joint's hottest tiles are scored
+    pixel by pixel for all its pairs at once; their best value then prunes every other tile
+    whose bound is below it, and the few that remain are scored too. Ties resolve to the
+    first maximum in row-major order, as argmax does.
     """
 
-    def __init__(self, heatmaps: np.ndarray, tags: np.ndarray) -> None:
-        b = _TILE
+    def __init__(self, heatmaps: np.ndarray, tags: np.ndarray, joints: np.ndarray, hot_tiles: int) -> None:
         j, h, w = heatmaps.shape
-        self.maps, self.tag_maps = heatmaps, tags
+        b = max(8, -(-max(h, w) // _TILES_PER_SIDE))
         hb, wb = -(-h // b), -(-w // b)
+        self.rows = np.full(j, -1, np.int64)
+        self.rows[joints] = np.arange(len(joints))
+        if len(joints) < j:
+            heatmaps, tags = heatmaps[joints], tags[:, joints]
         if (hb * b, wb * b) != (h, w):
             pad = ((0, 0), (0, hb * b - h), (0, wb * b - w))
             # Padded pixels never win (-inf heat); edge tags leave the tag ranges unchanged.
             heatmaps = np.pad(heatmaps, pad, mode="constant", constant_values=-np.inf)
             tags = np.stack([np.pad(t, pad, mode="edge") for t in tags])
         self.width, self.padded_width = w, wb * b
-        self.heat = heatmaps.reshape(j, -1)
-        self.tags = tags.reshape(len(tags), j, -1)
-        self.tile_max = self._reduce(np.maximum, heatmaps, hb, wb)  # [J, T]
-        self.tag_lo = np.stack([self._reduce(np.minimum, t, hb, wb) for t in tags])  # [L, J, T]
-        self.tag_hi = np.stack([self._reduce(np.maximum, t, hb, wb) for t in tags])
+        n = len(joints)
+        self.heat = heatmaps.reshape(n, -1)
+        self.tags = tags.reshape(len(tags), n, -1)
+        self.tile_max = _reduce(np.maximum, heatmaps, b)  # [N, T]
+        self.tag_lo = np.stack([_reduce(np.minimum, t, b) for t in tags])  # [L, N, T]
+        self.tag_hi = np.stack([_reduce(np.maximum, t, b) for t in tags])
         tile = np.arange(hb * wb)
         self.tile_origin = tile // wb * b * self.padded_width + tile % wb * b
         dy, dx = np.divmod(np.arange(b * b), b)
         self.tile_offsets = dy * self.padded_width + dx
-
-    @staticmethod
-    def _reduce(ufunc: np.ufunc, maps: np.ndarray, hb: int, wb: int) -> np.ndarray:
-        """[J, hb*b, wb*b] to per-tile [J, hb*wb]. Rows first, over a middle axis, then the
-        eight times smaller result column by column: numpy is slow on short inner axes."""
-        b = _TILE
-        rows = ufunc.reduce(maps.reshape(len(maps), hb, b, wb * b), axis=2)
-        out = rows[:, :, 0::b]
-        for i in range(1, b):
-            out = ufunc(out, rows[:, :, i::b])
-        return out.reshape(len(maps), -1)
+        # Each joint's hot pixels: above its hot_tiles-th largest tile maximum (so at most
+        # hot_tiles tiles hold them), scored for every pair of the joint. Every other pixel
+        # of the joint is at most that threshold.
+        k = min(hot_tiles, hb * wb)
+        self.threshold = -np.partition(-self.tile_max, k - 1, axis=1)[:, k - 1]  # [N]
+        hot = [np.flatnonzero(self.heat[i] > self.threshold[i]) for i in range(n)]
+        size = max(1, max(len(h) for h in hot))
+        self.hot_pixels = np.full((n, size), self.heat.shape[1], np.int64)  # padding: never wins
+        self.hot_heat = np.full((n, size), -np.inf, np.float32)
+        self.hot_tags = np.zeros((len(tags), n, size), np.float32)
+        for i, pixels in enumerate(hot):
+            self.hot_pixels[i, :len(pixels)] = pixels
+            self.hot_heat[i, :len(pixels)] = self.heat[i, pixels]
+            self.hot_tags[:, i, :len(pixels)] = self.tags[:, i, pixels]
+        self.cold_max = np.minimum(self.tile_max, self.threshold[:, None])  # bound of the other pixels
 
     def best(self, joints: np.ndarray, person_tags: np.ndarray) -> np.ndarray:
         """Flat (unpadded) index of the first maximum of heat[j] - round(|tag[:, j] - t|) for each
-        pair (j, t) of ``joints`` [N] and ``person_tags`` [N, L], all pairs at once."""
-        tag = person_tags.astype(np.float32).T[:, :, None]  # [L, N, 1]
-        lo, hi = self.tag_lo[:, joints], self.tag_hi[:, joints]  # [L, N, T]
+        pair (j, t) of ``joints`` [P] and ``person_tags`` [P, L], all pairs at once."""
+        rows = self.rows[joints]
+        tag = person_tags.astype(np.float32).T[:, :, None]  # [L, P, 1]
+        values = self.hot_heat[rows] - np.round(_dist(self.hot_tags[:, rows], tag))  # [P, M]
+        best_value = values.max(axis=1)
+        pixels = self.hot_pixels[rows]
+        big = np.iinfo(np.int64).max
+        best = np.where(values == best_value[:, None], pixels, big).min(axis=1)
+        # Every other tile: its bound, and whether it could reach the best value so far.
+        lo, hi = self.tag_lo[:, rows], self.tag_hi[:, rows]  # [L, P, T]
         near = np.maximum(np.maximum(lo - tag, tag - hi), np.float32(0))
-        far = np.maximum(np.abs(lo - tag), np.abs(hi - tag))
-        r_lo = np.round(np.sqrt(np.sum(near * near, axis=0)))  # [N, T]
-        r_hi = np.round(np.sqrt(np.sum(far * far, axis=0)))
-        upper = self.tile_max[joints] - r_lo  # exact where r_lo == r_hi
-        exact = r_lo == r_hi
-        floor = np.where(exact, upper, -np.inf).max(axis=1, keepdims=True)
-        # Tiles that may hold the maximum: exact ones reaching it, straddling ones that could.
-        maybe = (upper > floor) & ~exact | (upper == floor)
-        # Pairs that need most of the map: scoring it whole, contiguously, is cheaper than gathering.
-        heavy = np.count_nonzero(maybe, axis=1) * 4 > maybe.shape[1]
-        maybe[heavy] = False
-        out = np.empty(len(joints), np.int64)
-        for n in np.flatnonzero(heavy):
-            out[n] = _best_full_map(self.maps[joints[n]], self.tag_maps[:, joints[n]], person_tags[n])
-        if heavy.all():
-            return out
-        light = np.flatnonzero(~heavy)
-        pair, tiles = np.nonzero(maybe)
-        pixels = self.tile_origin[tiles][:, None] + self.tile_offsets[None, :]  # [M, b*b], row-major
-        joint = joints[pair][:, None]
-        diff = self.tags[:, joint, pixels] - tag[:, pair]
-        values = self.heat[joint, pixels] - np.round(np.sqrt(np.sum(diff * diff, axis=0)))
-        col = values.argmax(axis=1)  # first maximum within each tile
-        rows = np.arange(len(pair))
-        value, pixel = values[rows, col], pixels[rows, col]
-        # Per pair: the largest value, then the smallest index.
-        order = np.lexsort((pixel, -value, pair))
-        first = order[np.flatnonzero(np.diff(pair[order], prepend=-1))]
-        best = pixel[first]
-        out[light] = best // self.padded_width * self.width + best % self.padded_width
-        return out
+        r_lo = np.round(np.sqrt(np.sum(near * near, axis=0))) if len(near) > 1 else np.round(near[0])
+        maybe = self.cold_max[rows] - r_lo >= best_value[:, None]
+        if maybe.any():
+            pair, tiles = np.nonzero(maybe)
+            pix = self.tile_origin[tiles][:, None] + self.tile_offsets[None, :]  # [S, b*b], row-major
+            joint = rows[pair][:, None]
+            val = self.heat[joint, pix] - np.round(_dist(self.tags[:, joint, pix], tag[:, pair]))
+            col = val.argmax(axis=1)  # first maximum within each tile
+            idx = np.arange(len(pair))
+            value, pixel = val[idx, col], pix[idx, col]
+            # Per pair: the largest value, then the smallest index, hot tiles included.
+            pair = np.concatenate((pair, np.arange(len(rows))))
+            value = np.concatenate((value, best_value))
+            pixel = np.concatenate((pixel, best))
+            order = np.lexsort((pixel, -value, pair))
+            best = pixel[order[np.flatnonzero(np.diff(pair[order], prepend=-1))]]
+        return best // self.padded_width * self.width + best % self.padded_width
 
 
 def _refine(people: np.ndarray, heatmaps: np.ndarray, tags: np.ndarray) -> None:
@@ -352,7 +373,8 @@ def _refine(people: np.ndarray, heatmaps: np.ndarray, tags: np.ndarray) -> None:
     missing, joint = np.nonzero(~found.T)  # joint-major, as the reference fills them
     missing, joint = joint, missing
     if len(missing) > _FEW_MISSING:
-        pos = _Tiles(heatmaps, tags).best(joint, person_tags[missing])
+        joints = np.unique(joint)
+        pos = _Tiles(heatmaps, tags, joints, _HOT_TILES + 4 * num_people).best(joint, person_tags[missing])
     else:
         pos = np.array([_best_full_map(heatmaps[j], tags[:, j], person_tags[p]) for p, j in zip(missing, joint)],
                        np.int64)
