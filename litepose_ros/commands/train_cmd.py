@@ -1,0 +1,91 @@
+"""``litepose train``: train or fine-tune LitePose on COCO / CrowdPose (single process or torchrun DDP).
+
+torch is imported inside ``run`` so that the CLI starts on machines without it.
+"""
+import argparse
+import sys
+from typing import Any
+
+from ..keypoints import DATASETS
+from ..model.configs import ARCHS
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "train", help="train or fine-tune a LitePose network",
+        description="Train LitePose on COCO 2017 or CrowdPose (official layouts). Under torchrun, one "
+        "process per GPU (or CPU process with gloo) trains with PyTorch DDP. See docs/training.md.",
+    )
+    parser.add_argument("--arch", required=True, type=str.upper, choices=sorted(ARCHS))
+    parser.add_argument("--dataset", required=True, type=str.lower, choices=sorted(DATASETS))
+    parser.add_argument("--data-root", required=True, help="dataset root in its official layout")
+    parser.add_argument("--output", required=True, help="run directory (checkpoints, logs)")
+    parser.add_argument("--init", help="start from this checkpoint (official or litepose_ros; heads re-initialised "
+                        "when its joint count differs)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --output exactly where it stopped")
+    parser.add_argument("--epochs", type=int, default=500, help="default: %(default)s (LitePose CrowdPose recipe)")
+    parser.add_argument("--batch-size", type=int, default=16, help="images per process and step (default: 16)")
+    parser.add_argument("--lr", type=float, help="peak learning rate (default: 4e-3 x sqrt(total batch / 16))")
+    parser.add_argument("--lr-steps", type=int, nargs="+",
+                        help="epochs at which lr drops x0.1 (default: 70%% and 96%%)")
+    parser.add_argument("--warmup-steps", type=int, default=500, help="linear lr warm-up steps (default: 500)")
+    parser.add_argument("--input-size", type=int, help="square input side, multiple of 16 (default: the arch's)")
+    parser.add_argument("--amp", action="store_true", help="mixed precision (fp16 on GPU, bf16 on CPU)")
+    parser.add_argument("--grad-clip", type=float, default=0.0, help="max gradient norm (default: off)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--deterministic", action="store_true", help="deterministic algorithms where PyTorch allows")
+    parser.add_argument("--workers", type=int, default=4, help="data-loader processes per training process")
+    parser.add_argument("--no-augment", action="store_true", help="no random affine/flip (overfitting checks)")
+    parser.add_argument("--train-split", help="default: train (COCO), trainval (CrowdPose)")
+    parser.add_argument("--val-split", help="default: val (COCO), test (CrowdPose)")
+    parser.add_argument("--val-every", type=int, default=10, help="validate every N epochs (and after the last)")
+    parser.add_argument("--val-protocol", choices=("official", "fast"), default="official")
+    parser.add_argument("--val-max-images", type=int, default=0, help="validate on the first N images (0: all)")
+    parser.add_argument("--no-val", action="store_true", help="no validation (no best.pth)")
+    parser.add_argument("--max-steps", type=int, default=0, help="stop resumably after N steps in total (smoke runs)")
+    parser.add_argument("--log-every", type=int, default=20, help="CSV log period in steps")
+    parser.add_argument("--device", default="", help="e.g. cpu, cuda:0 (default: cuda when available)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> Any:
+    from ..training.trainer import TrainConfig
+
+    return TrainConfig(
+        arch=args.arch, dataset=args.dataset, data_root=args.data_root, output=args.output,
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, lr_steps=args.lr_steps,
+        warmup_steps=args.warmup_steps, input_size=args.input_size, amp=args.amp, grad_clip=args.grad_clip,
+        seed=args.seed, deterministic=args.deterministic, workers=args.workers, augment=not args.no_augment,
+        init=args.init, resume=args.resume, train_split=args.train_split, val_split=args.val_split,
+        val_every=args.val_every, val_protocol=args.val_protocol, val_max_images=args.val_max_images,
+        no_val=args.no_val, max_steps=args.max_steps, log_every=args.log_every, progress=not args.no_progress,
+        device=args.device,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of ``litepose train``; returns the process exit code."""
+    try:
+        from ..model.configs import input_size_problem
+        from ..training.trainer import Trainer
+    except ImportError as error:
+        sys.stderr.write("litepose train: needs torch ({}); pip install -r requirements/train.txt\n".format(error))
+        return 1
+    if args.input_size is not None and input_size_problem(args.input_size, args.input_size):
+        sys.stderr.write("litepose train: error: --input-size: {}\n".format(
+            input_size_problem(args.input_size, args.input_size)))
+        return 2
+    trainer = None
+    try:
+        trainer = Trainer(config_from_args(args))
+        trainer.train()
+    except (ValueError, OSError, FloatingPointError) as error:
+        # AnnotationError, CheckpointError, bad settings, unreadable files: one readable line.
+        sys.stderr.write("litepose train: error: {}\n".format(error))
+        return 1
+    finally:
+        if trainer is not None:
+            trainer.close()
+    return 0
