@@ -22,13 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="litepose", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module("litepose_ros.commands." + name)
-        except ImportError as error:
-            if error.name != "litepose_ros.commands." + name:
-                raise
-            continue  # that command is not part of this installation
-        module.add_parser(subparsers)
+        importlib.import_module("litepose_ros.commands." + name).add_parser(subparsers)
     return parser
 
 

@@ -9,7 +9,6 @@ from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 import numpy as np
 
 from .backends.base import Backend
-from .decoding import DecoderConfig, decode
 from .metadata import ModelMetadata
 from .people import People
 from .preprocess import Preprocessor
@@ -145,6 +144,8 @@ def compare_backends(model: Backend, reference: Backend, images: Sequence[np.nda
     tolerance = tolerance or Tolerance()
     _check_same_model(model, reference)
     metadata = reference.metadata
+    from .decoding import DecoderConfig, decode  # scipy: only when verifying, not for `litepose --help`
+
     config = DecoderConfig.from_keypoint_set(metadata.keypoint_set(), **(decoder_options or {}))
     preprocess = Preprocessor(metadata)
     inputs = [preprocess(image) for image in images] if len(images) else [(fixed_input(metadata), None)]
