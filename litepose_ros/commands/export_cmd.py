@@ -6,7 +6,7 @@ and the other subcommands start fast on machines (the robot) without them.
 import argparse
 import os
 import sys
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from ..keypoints import DATASETS
 from ..model.configs import ARCHS, get_arch, input_size_problem
@@ -36,16 +36,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Export a LitePose network (official or litepose_ros checkpoint) to one ONNX file "
         "with embedded metadata, then check it against PyTorch with ONNX Runtime.",
     )
-    parser.add_argument(
-        "--arch", type=str.upper, choices=sorted(ARCHS), help="architecture (default: from the checkpoint)"
-    )
-    parser.add_argument(
-        "--dataset", type=str.lower, choices=sorted(DATASETS), help="keypoint set (default: from the checkpoint)"
-    )
-    parser.add_argument("--checkpoint", help="weights (.pth); without it, random weights are exported")
-    parser.add_argument(
-        "--input-size", help="network input, N (square) or WxH, multiples of 16 (default: the arch's official size)"
-    )
+    add_model_source_arguments(parser)
     parser.add_argument("--opset", type=int, default=11, help="ONNX opset (default: 11, for TensorRT 8.0)")
     parser.add_argument("--output", required=True, help="ONNX file to write")
     parser.set_defaults(func=run)
@@ -89,10 +80,24 @@ def _load_weights(args: argparse.Namespace) -> Tuple[Dict[str, Any], str]:
     return stored, describe_weights(args.checkpoint)
 
 
-def _export(args: argparse.Namespace) -> int:
+def add_model_source_arguments(parser: argparse.ArgumentParser) -> None:
+    """--arch/--dataset/--checkpoint/--input-size, shared by the export commands."""
+    parser.add_argument(
+        "--arch", type=str.upper, choices=sorted(ARCHS), help="architecture (default: from the checkpoint)"
+    )
+    parser.add_argument(
+        "--dataset", type=str.lower, choices=sorted(DATASETS), help="keypoint set (default: from the checkpoint)"
+    )
+    parser.add_argument("--checkpoint", help="weights (.pth); without it, random weights are exported")
+    parser.add_argument(
+        "--input-size", help="network input, N (square) or WxH, multiples of 16 (default: the arch's official size)"
+    )
+
+
+def model_from_args(args: argparse.Namespace) -> Tuple[Any, Any]:
+    """(PyTorch LitePose with the checkpoint's or reproducible random weights, its ModelMetadata)."""
     import torch
 
-    from ..export.onnx_export import export_onnx
     from ..metadata import ModelMetadata
     from ..model.checkpoint import load_checkpoint
     from ..model.litepose import build_model
@@ -102,34 +107,46 @@ def _export(args: argparse.Namespace) -> int:
     dataset = _resolve("dataset", args.dataset, stored.get("dataset")).lower()
     width, height = parse_input_size(args.input_size, arch)
     metadata = ModelMetadata.for_dataset(arch, dataset, width, height, weights=weights)
-
     torch.manual_seed(RANDOM_SEED)
     model = build_model(arch, metadata.num_joints)
     if args.checkpoint is None:
         sys.stderr.write(_BANNER)
     else:
         load_checkpoint(model, args.checkpoint)
-    out_dir = os.path.dirname(os.path.abspath(args.output))
-    os.makedirs(out_dir, exist_ok=True)
+    return model, metadata
+
+
+def run_reporting_errors(command: str, export: Callable[[argparse.Namespace], int], args: argparse.Namespace,
+                         needs: str) -> int:
+    """Run an export; usage errors exit 2, everything else expected exits 1 with one readable line."""
+    try:
+        return export(args)
+    except UsageError as error:
+        sys.stderr.write("litepose {}: error: {}\n".format(command, error))
+        return 2
+    except ImportError as error:
+        sys.stderr.write("litepose {}: needs {} ({})\n".format(command, needs, error))
+        return 1
+    except (ValueError, RuntimeError, OSError) as error:
+        # CheckpointError, export/parity errors, ModelMetadataError and file errors.
+        sys.stderr.write("litepose {}: error: {}\n".format(command, error))
+        return 1
+
+
+def _export(args: argparse.Namespace) -> int:
+    from ..export.onnx_export import export_onnx
+
+    model, metadata = model_from_args(args)
+    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     report = export_onnx(model, metadata, args.output, opset=args.opset)
     print("wrote {} ({:.1f} MB): LitePose-{} {} {}x{}, opset {}, weights {}".format(
-        args.output, report.size_bytes / 1e6, arch, dataset, width, height, report.opset, weights))
+        args.output, report.size_bytes / 1e6, metadata.arch, metadata.dataset, metadata.input_width,
+        metadata.input_height, report.opset, metadata.weights))
     print(report.summary())
     return 0
 
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``litepose export``; returns the process exit code."""
-    try:
-        return _export(args)
-    except UsageError as error:
-        sys.stderr.write("litepose export: error: {}\n".format(error))
-        return 2
-    except ImportError as error:
-        sys.stderr.write("litepose export: needs torch, onnx and onnxruntime ({}); "
-                         "pip install -r requirements/dev.txt\n".format(error))
-        return 1
-    except (ValueError, RuntimeError, OSError) as error:
-        # CheckpointError, ExportError, ModelMetadataError and file errors: one readable line.
-        sys.stderr.write("litepose export: error: {}\n".format(error))
-        return 1
+    return run_reporting_errors("export", _export, args, "torch, onnx and onnxruntime: "
+                                "pip install -r requirements/dev.txt")

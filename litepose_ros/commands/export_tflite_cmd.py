@@ -4,11 +4,9 @@ torch, litert-torch and ai-edge-quantizer are imported inside ``run`` only.
 """
 import argparse
 import os
-import sys
 from typing import Any, List
 
-from ..keypoints import DATASETS
-from ..model.configs import ARCHS
+from .export_cmd import RANDOM_WEIGHTS, add_model_source_arguments, model_from_args, run_reporting_errors
 
 # Real frames for int8 calibration unless --calibration says otherwise (repository sample data).
 DEFAULT_CALIBRATION_DIRS = ("../shared/data/video/face-demographics-walking_frames", "../shared/data/video")
@@ -22,10 +20,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "quantise it (fp16 weights, or int8 calibrated on real images), embed the metadata and check the "
         "result against PyTorch.",
     )
-    parser.add_argument("--arch", type=str.upper, choices=sorted(ARCHS), help="architecture (default: checkpoint)")
-    parser.add_argument("--dataset", type=str.lower, choices=sorted(DATASETS), help="keypoint set")
-    parser.add_argument("--checkpoint", help="weights (.pth); without it, random weights are exported")
-    parser.add_argument("--input-size", help="N or WxH, multiples of 16 (default: the arch's official size)")
+    add_model_source_arguments(parser)
     parser.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp32")
     parser.add_argument("--calibration", metavar="DIR", help="folder of real images for int8 calibration "
                         "(default: the sample video frames); 'random' uses noise, for tests only")
@@ -59,19 +54,8 @@ def _random_images(count: int, size: int = 256) -> List[Any]:
 
 
 def _export(args: argparse.Namespace) -> int:
-    import torch
-
     from ..engines.tflite_export import export_tflite
-    from ..metadata import ModelMetadata
-    from ..model.checkpoint import load_checkpoint
-    from ..model.litepose import build_model
-    from .export_cmd import _BANNER, RANDOM_SEED, RANDOM_WEIGHTS, _load_weights, _resolve, parse_input_size
 
-    stored, weights = _load_weights(args)
-    arch = _resolve("arch", args.arch, stored.get("arch")).upper()
-    dataset = _resolve("dataset", args.dataset, stored.get("dataset")).lower()
-    width, height = parse_input_size(args.input_size, arch)
-    metadata = ModelMetadata.for_dataset(arch, dataset, width, height, weights=weights)
     if args.calibration == RANDOM_CALIBRATION:
         print("WARNING: --calibration random: calibrating/checking on NOISE as requested")
         images = _random_images(min(args.calibration_count, 8))
@@ -80,16 +64,12 @@ def _export(args: argparse.Namespace) -> int:
     if args.precision == "int8" and not images:
         raise ValueError("int8 needs real calibration images: pass --calibration DIR (the default sample "
                          "frames {} were not found)".format(DEFAULT_CALIBRATION_DIRS[0]))
-    torch.manual_seed(RANDOM_SEED)
-    model = build_model(arch, metadata.num_joints)
-    if args.checkpoint is None:
-        sys.stderr.write(_BANNER)
-    else:
-        load_checkpoint(model, args.checkpoint)
+    model, metadata = model_from_args(args)
     report = export_tflite(model, metadata, args.output, args.precision, calibration_images=images,
-                           strict_people=weights != RANDOM_WEIGHTS)
+                           strict_people=metadata.weights != RANDOM_WEIGHTS)
     print("wrote {} ({:.1f} MB): LitePose-{} {} {}x{}, {}, weights {}{}".format(
-        args.output, report.size_bytes / 1e6, arch, dataset, width, height, args.precision, weights,
+        args.output, report.size_bytes / 1e6, metadata.arch, metadata.dataset, metadata.input_width,
+        metadata.input_height, args.precision, metadata.weights,
         ", calibrated on {} images".format(report.calibration_images) if args.precision == "int8" else ""))
     print(report.summary())
     if not report.passed:
@@ -98,17 +78,5 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .export_cmd import UsageError
-
-    try:
-        return _export(args)
-    except UsageError as error:
-        sys.stderr.write("litepose export-tflite: error: {}\n".format(error))
-        return 2
-    except ImportError as error:
-        sys.stderr.write("litepose export-tflite: needs torch, litert-torch and ai-edge-quantizer ({}); "
-                         "pip install -r requirements/engines.txt\n".format(error))
-        return 1
-    except (ValueError, RuntimeError, OSError) as error:
-        sys.stderr.write("litepose export-tflite: error: {}\n".format(error))
-        return 1
+    return run_reporting_errors("export-tflite", _export, args, "torch, litert-torch and ai-edge-quantizer: "
+                                "pip install -r requirements/engines.txt")

@@ -11,13 +11,13 @@ After writing the plan and its sidecar, the engine is loaded through ``TensorRTB
 compared with ONNX Runtime on the CPU (heatmaps and decoded people), so a build that succeeds
 is known to find the same people as the ONNX file on this very device.
 """
-import hashlib
 import os
 import time
 from typing import Any, List, NamedTuple, Optional, Sequence
 
 import numpy as np
 
+from ..files import file_sha256
 from ..metadata import METADATA_KEY, ModelMetadata, ModelMetadataError
 from .sidecar import EngineSidecar, format_compute_capability, write_sidecar
 
@@ -40,12 +40,6 @@ class BuildReport(NamedTuple):
     size_bytes: int
 
 
-def file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def onnx_metadata(onnx_path: str) -> ModelMetadata:

@@ -10,13 +10,14 @@ Loading is strict: any missing key, unexpected key or shape mismatch raises
 ``CheckpointError`` naming all of them, because a silently half-loaded pose network
 still produces plausible-looking but wrong heatmaps.
 """
-import hashlib
 import os
 import pickle
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 import torch
 from torch import nn
+
+from ..files import file_sha256
 
 PathLike = Union[str, "os.PathLike[str]"]
 StateDict = Dict[str, torch.Tensor]
@@ -32,12 +33,6 @@ class CheckpointError(ValueError):
     """A checkpoint cannot be read or does not fit the model; the message lists every problem."""
 
 
-def file_sha256(path: PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def describe_weights(path: PathLike) -> str:
