@@ -12,6 +12,7 @@ STATIC_PARAMETERS: Dict[str, Any] = {
     "model_path": ("", "model file: .onnx (onnxruntime), TensorRT engine, or .tflite"),
     "backend": ("auto", "auto (from the file suffix), onnxruntime, tensorrt or tflite"),
     "threads": (0, "CPU threads for inference; 0 lets the runtime choose"),
+    "tflite_xnnpack": (True, "tflite backend only: use the XNNPACK delegate (benchmark both on your device)"),
     "flip_test": (False, "also run the mirrored image and average (twice the inference time)"),
     "project_to_input": (False, "decode heatmaps at network-input resolution (more precise, slower)"),
     "image_topic": ("image_raw", "camera topic (base name; /compressed is appended for that transport)"),
@@ -61,11 +62,16 @@ def decoder_changes(values: Dict[str, Any]) -> Dict[str, Any]:
 
 def estimator_from_settings(settings: Dict[str, Any]):  # -> PoseEstimator
     """Load the model the way the node does; raises BackendError/ModelMetadataError/OSError."""
+    from .backends import backend_for_file
     from .pipeline import PoseEstimator
 
+    backend = settings["backend"]
+    backend_options = {}
+    if (backend_for_file(settings["model_path"]) if backend == "auto" else backend) == "tflite":
+        backend_options["xnnpack"] = bool(settings["tflite_xnnpack"])
     return PoseEstimator.from_model(
-        settings["model_path"], backend=settings["backend"], threads=int(settings["threads"]),
-        flip_test=bool(settings["flip_test"]), **decoder_changes(settings)
+        settings["model_path"], backend=backend, threads=int(settings["threads"]),
+        flip_test=bool(settings["flip_test"]), backend_options=backend_options, **decoder_changes(settings)
     )
 
 

@@ -5,7 +5,7 @@ all call ``PoseEstimator.estimate``.
 """
 import threading
 import time
-from typing import NamedTuple, Tuple
+from typing import Dict, NamedTuple, Optional, Tuple
 
 import numpy as np
 
@@ -43,9 +43,11 @@ class PoseEstimator(object):
     @classmethod
     def from_model(
         cls, model_path: str, backend: str = "auto", threads: int = 0, flip_test: bool = False,
-        **decoder_options: object
+        backend_options: Optional[Dict[str, object]] = None, **decoder_options: object
     ) -> "PoseEstimator":
-        return cls(create_backend(model_path, backend, threads=threads), flip_test=flip_test, **decoder_options)
+        """``backend_options`` go to the backend (e.g. ``xnnpack`` for tflite); the rest to the decoder."""
+        return cls(create_backend(model_path, backend, threads=threads, **(backend_options or {})),
+                   flip_test=flip_test, **decoder_options)
 
     @property
     def decoder_config(self) -> DecoderConfig:

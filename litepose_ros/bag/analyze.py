@@ -18,8 +18,9 @@ from .stats import FrameRecord, FrameTable, format_summary, summarize
 from .types import IMAGE, IMAGE_TYPES, POSE_ARRAY, typestore
 
 # The node parameters that change what analyze computes.
-USED_PARAMETERS = ("model_path", "backend", "threads", "flip_test", "project_to_input", "detection_threshold",
-                   "tag_threshold", "max_people", "min_person_score", "image_topic", "image_transport")
+USED_PARAMETERS = ("model_path", "backend", "threads", "tflite_xnnpack", "flip_test", "project_to_input",
+                   "detection_threshold", "tag_threshold", "max_people", "min_person_score", "image_topic",
+                   "image_transport")
 NODE_NAMES = ["/**", NODE_NAME, "/" + NODE_NAME]
 POSES_TOPIC = "/poses"  # the node publishes relative "poses" and "debug_image"
 DEBUG_TOPIC = "/debug_image"
