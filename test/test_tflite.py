@@ -1,4 +1,7 @@
 """Real LiteRT conversion (litert-torch) and the real interpreter: fp32 parity, fp16/int8, metadata, I/O."""
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -15,15 +18,20 @@ META = ModelMetadata.for_dataset("XS", "crowdpose", 128, 128, weights="random")
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    """(model, fp32 .tflite path): one conversion shared by the module (~30 s)."""
-    from litepose_ros.engines.tflite_export import export_tflite
+    """(model, fp32 .tflite path): one `litepose export-tflite` run shared by the module (~30 s).
+
+    Random exports are seeded, so the same PyTorch model can be rebuilt here for parity checks."""
+    from litepose_ros.commands.export_cmd import RANDOM_SEED
     from litepose_ros.model.litepose import build_model
 
-    torch.manual_seed(0)
-    model = build_model("XS", META.num_joints).eval()
     path = str(tmp_path_factory.mktemp("tflite") / "xs.tflite")
-    report = export_tflite(model, META, path, "fp32")
-    assert report.passed and report.fp32_max_abs_diff <= 1e-4
+    done = subprocess.run([sys.executable, "-m", "litepose_ros.cli", "export-tflite", "--arch", "XS", "--dataset",
+                           "crowdpose", "--input-size", "128", "--precision", "fp32", "--output", path],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "RANDOMLY INITIALISED" in done.stderr and "max |diff|" in done.stdout
+    torch.manual_seed(RANDOM_SEED)
+    model = build_model("XS", META.num_joints).eval()
     return model, path
 
 
