@@ -1,6 +1,7 @@
 """The runtime decoder against the straightforward port of the official algorithm, the port's
 dense steps against torch, and both against the ground truth of real annotations."""
 import json
+import zlib
 from pathlib import Path
 from typing import Tuple
 
@@ -22,6 +23,11 @@ from litepose_ros.keypoints import COCO, CROWDPOSE, KeypointSet
 from litepose_ros.people import People
 
 KEYPOINT_SETS = {"coco": COCO, "crowdpose": CROWDPOSE}
+
+
+def stable_seed(*parts) -> int:
+    """The same seed in every process (``hash`` of a str varies with PYTHONHASHSEED)."""
+    return zlib.crc32(repr(parts).encode("utf-8")) % 2 ** 31
 
 
 def assert_same_people(fast: People, ref: People) -> None:
@@ -62,14 +68,17 @@ def synthetic_case(rng, kps: KeypointSet, count: int, size: Tuple[int, int], fli
 
 
 # ----------------------------------------------------------------------------- (a) fast == reference
+RANDOM_CASES = 12  # per (dataset, project, flip)
+
+
 @pytest.mark.parametrize("dataset", ["coco", "crowdpose"])
 @pytest.mark.parametrize("project", [False, True])
 @pytest.mark.parametrize("flip", [False, True])
 def test_fast_matches_reference_random_maps(dataset: str, project: bool, flip: bool) -> None:
     kps = KEYPOINT_SETS[dataset]
     config = DecoderConfig.from_keypoint_set(kps, project_to_input=project)
-    rng = np.random.RandomState(hash((dataset, project, flip)) % 2 ** 31)
-    for case in range(6):
+    rng = np.random.RandomState(stable_seed(dataset, project, flip))
+    for case in range(RANDOM_CASES):
         h, w = rng.randint(4, 14, size=2)
         tag_scale = [0.3, 2.0, 8.0][case % 3]
         outputs = random_outputs(rng, kps.num_joints, h, w, tag_scale)
@@ -85,7 +94,7 @@ def test_fast_matches_reference_random_maps(dataset: str, project: bool, flip: b
 def test_fast_matches_reference_synthetic_people(dataset: str, project: bool, flip: bool) -> None:
     kps = KEYPOINT_SETS[dataset]
     config = DecoderConfig.from_keypoint_set(kps, project_to_input=project)
-    rng = np.random.RandomState(7 + hash((dataset, project, flip)) % 2 ** 31)
+    rng = np.random.RandomState(7 + stable_seed(dataset, project, flip))
     for count in (1, 4, 12):
         outputs, flipped = synthetic_case(rng, kps, count, (128, 96), flip)
         ref = decode_reference(outputs, config, flipped)

@@ -35,47 +35,70 @@ def _check_outputs(outputs: Outputs, num_joints: int, name: str) -> Tuple[np.nda
     return stage1[0], stage2[0]
 
 
-def _resize(maps: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Bilinear, align_corners=False semantics (OpenCV's INTER_LINEAR uses the same pixel-centre mapping)."""
-    out = np.empty((maps.shape[0], height, width), np.float32)
-    for c in range(maps.shape[0]):
-        cv2.resize(maps[c], (width, height), dst=out[c], interpolation=cv2.INTER_LINEAR)
-    return out
+_QUARTER, _THREE_QUARTERS = np.float32(0.25), np.float32(0.75)
+_ONE, _ZERO = np.float32(1), np.float32(0)
 
 
-def _stage_heatmaps(stage1: np.ndarray, stage2: np.ndarray, num_joints: int) -> np.ndarray:
-    """Mean of both stages' heatmaps at stage-2 resolution."""
-    heat = _resize(stage1[:num_joints], stage2.shape[1], stage2.shape[2])
-    np.add(heat, stage2, out=heat)
-    heat *= np.float32(0.5)  # exact halving, same as the reference's / 2
-    return heat
+class _Upsample2x(object):
+    """Bilinear 2x (align_corners=False) of [h, w] maps with the reference's float32 arithmetic,
+    bit for bit: columns first, then rows, each value x[i] * w0 + x[i'] * w1 rounded after
+    every product and the sum, weights 0.25 and 0.75 (the first column copies the edge as
+    x[0] * 1 + x[1] * 0, the last is x * 0.75 + x * 0.25).
+
+    Not cv2.resize: OpenCV computes the same values in another order (fused multiply-adds in
+    its vectorised row pass, depending on the CPU), an ulp off here and there. The decoder
+    compares values exactly (NMS plateaus, the quarter offsets, groups keyed by tag value,
+    round(distance) at .5 and the tag threshold), and an ulp flips such a comparison now and
+    then, so the maps must be the reference's to the bit for both decoders to agree.
+    """
+
+    def __init__(self, h: int, w: int) -> None:
+        self.h, self.w = h, w
+        self._a, self._b, self._even, self._odd = (np.empty(h * w, np.float32) for _ in range(4))
+        self._rows = np.empty((h, w, 2), np.float32)
+        self._ra, self._rb = np.empty(2 * h * w, np.float32), np.empty(2 * h * w, np.float32)
+
+    def __call__(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """x [h, w] (any strides) into out [2h, 2w] (C-contiguous)."""
+        h, w = self.h, self.w
+        x = np.ascontiguousarray(x)
+        a, b, even, odd = self._a, self._b, self._even, self._odd
+        np.multiply(x.reshape(-1), _QUARTER, out=a)  # exact: a power of two
+        np.multiply(x.reshape(-1), _THREE_QUARTERS, out=b)
+        # Column 2i = x[i-1] * 0.25 + x[i] * 0.75 and 2i+1 = x[i] * 0.75 + x[i+1] * 0.25, shifted
+        # on the flat arrays (one contiguous pass each); the sums across row ends land in the
+        # edge columns, set right below.
+        np.add(a[:-1], b[1:], out=even[1:])
+        np.add(b[:-1], a[1:], out=odd[:-1])
+        even2, odd2 = even.reshape(h, w), odd.reshape(h, w)
+        even2[:, 0] = x[:, 0] * _ONE + x[:, min(1, w - 1)] * _ZERO
+        odd2[:, -1] = b.reshape(h, w)[:, -1] + a.reshape(h, w)[:, -1]
+        rows = cv2.merge((even2, odd2), dst=self._rows).reshape(h, 2 * w)  # interleave: data movement only
+        ra, rb = self._ra.reshape(h, 2 * w), self._rb.reshape(h, 2 * w)
+        np.multiply(rows, _QUARTER, out=ra)
+        np.multiply(rows, _THREE_QUARTERS, out=rb)
+        pairs = out.reshape(h, 2, 2 * w)  # rows 2i and 2i+1
+        np.add(ra[:-1], rb[1:], out=pairs[1:, 0])
+        np.add(rb[:-1], ra[1:], out=pairs[:-1, 1])
+        pairs[0, 0] = rows[0] * _ONE + rows[min(1, h - 1)] * _ZERO
+        pairs[-1, 1] = rb[-1] + ra[-1]
+        return out
 
 
-def _projected_stage_heatmaps(stage1: np.ndarray, stage2: np.ndarray, num_joints: int) -> np.ndarray:
-    """_stage_heatmaps, then 2x to the input size, channel by channel so each map stays in cache."""
-    h, w = stage2.shape[1:]
-    out = np.empty((num_joints, 2 * h, 2 * w), np.float32)
-    heat = np.empty((h, w), np.float32)
-    half = np.float32(0.5)
-    for c in range(num_joints):
-        cv2.resize(stage1[c], (w, h), dst=heat, interpolation=cv2.INTER_LINEAR)
-        np.add(heat, stage2[c], out=heat)
-        heat *= half
-        cv2.resize(heat, (2 * w, 2 * h), dst=out[c], interpolation=cv2.INTER_LINEAR)
-    return out
-
-
-def _projected_tags(tags: np.ndarray, h: int, w: int, out: np.ndarray) -> None:
-    """Stage-1 tags [J, h/2, w/2] to [J, 2h, 2w] (stage-2 size, then 2x), into ``out``."""
-    mid = np.empty((h, w), np.float32)
-    for c in range(len(tags)):
-        cv2.resize(tags[c], (w, h), dst=mid, interpolation=cv2.INTER_LINEAR)
-        cv2.resize(mid, (2 * w, 2 * h), dst=out[c], interpolation=cv2.INTER_LINEAR)
+def _stage_heat(up: _Upsample2x, stage1: np.ndarray, stage2: np.ndarray, out: np.ndarray) -> None:
+    """One joint's mean of both stages' heatmaps at stage-2 resolution, into ``out``."""
+    up(stage1, out)
+    np.add(out, stage2, out=out)
+    out *= np.float32(0.5)  # exact halving, same as the reference's / 2
 
 
 class _DenseMaps(object):
     """Heatmaps [J, H, W] and, computed only once something needs them, tags [L, J, H, W]
-    (L = 2 with flip test), at the grouping resolution, as the official inference builds them."""
+    (L = 2 with flip test), at the grouping resolution, as the official inference builds them
+    and with the reference's arithmetic (``_Upsample2x``). Channel by channel, so each map
+    stays in cache. The flipped outputs are flipped at stage-2 size, before the projection
+    to the input size, as the reference does (the 2x upsampling is not mirror-symmetric to
+    the bit at the edges)."""
 
     def __init__(self, outputs: Outputs, config: DecoderConfig, flipped_outputs: Optional[Outputs]) -> None:
         j = config.num_joints
@@ -84,15 +107,34 @@ class _DenseMaps(object):
             self._stages.append(_check_outputs(flipped_outputs, j, "flipped_outputs"))
         self._flip = list(config.flip_index)
         self._project = config.project_to_input
-        if self._project:
-            heats = [_projected_stage_heatmaps(s1, s2, j) for s1, s2 in self._stages]
-        else:
-            heats = [_stage_heatmaps(s1, s2, j) for s1, s2 in self._stages]
-        if len(heats) == 2:
-            heats[1] = heats[1][self._flip, :, ::-1]
+        h, w = self._stages[0][1].shape[1:]
+        self._up = _Upsample2x(h // 2, w // 2)
+        self._up_input = _Upsample2x(h, w) if self._project else None
+        heats = []
+        for i, (stage1, stage2) in enumerate(self._stages):
+            heat = np.empty((j, h, w), np.float32)
+            for c in range(j):
+                _stage_heat(self._up, stage1[c], stage2[c], heat[c])
+            if i == 1:
+                heat = heat[self._flip, :, ::-1]
+            heats.append(self._projected(heat))
         final = (heats[0] + heats[1]) / 2.0 if len(heats) == 2 else heats[0]
         self.heatmaps = np.ascontiguousarray(final, np.float32)
         self._tags = None  # type: Optional[np.ndarray]
+
+    def _projected(self, maps: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
+        """Stage-2 size maps [J, h, w] to the grouping size: as they are, or 2x to the input size."""
+        if self._up_input is None:
+            if out is None:
+                return maps
+            out[...] = maps
+            return out
+        h, w = maps.shape[1:]
+        if out is None:
+            out = np.empty((len(maps), 2 * h, 2 * w), np.float32)
+        for c in range(len(maps)):
+            self._up_input(maps[c], out[c])
+        return out
 
     @property
     def tags(self) -> np.ndarray:
@@ -102,17 +144,12 @@ class _DenseMaps(object):
             size = (2 * h, 2 * w) if self._project else (h, w)
             out = np.empty((len(self._stages), j) + size, np.float32)
             for i, (stage1, _) in enumerate(self._stages):
-                if i == 0:
-                    dst = out[0]
-                else:
-                    dst = np.empty((j,) + size, np.float32)
-                if self._project:
-                    _projected_tags(stage1[j:], h, w, dst)
-                else:
-                    for c in range(j):
-                        cv2.resize(stage1[j + c], (w, h), dst=dst[c], interpolation=cv2.INTER_LINEAR)
-                if i == 1:
-                    out[1] = dst[self._flip, :, ::-1]
+                direct = i == 0 and not self._project
+                mid = out[0] if direct else np.empty((j, h, w), np.float32)
+                for c in range(j):
+                    self._up(stage1[j + c], mid[c])
+                if not direct:
+                    self._projected(mid[self._flip, :, ::-1] if i == 1 else mid, out[i])
             self._tags = out
         return self._tags
 
@@ -167,6 +204,9 @@ class _Groups(object):
         self.joints = np.zeros((capacity, num_joints, 3 + tag_dim))
         self.tag_sum = np.zeros((capacity, tag_dim), np.float32)
         self.tag_count = np.zeros(capacity, np.int64)
+        # One tag dimension (no flip test): the reference's np.mean over a person's [n, 1] tags
+        # sums them pairwise from n = 8 on, not in order; keep the tags to do the same.
+        self.tag_rows = np.zeros((capacity, num_joints), np.float32) if tag_dim == 1 else None
         self.keys = {}  # type: Dict[float, int]
         self.size = 0
 
@@ -179,14 +219,28 @@ class _Groups(object):
         self.joints[person, joint_id] = joint
         self.tag_sum[person] = tag
         self.tag_count[person] = 1
+        if self.tag_rows is not None:
+            self.tag_rows[person, 0] = tag[0]
 
     def add(self, person: int, joint_id: int, joint: np.ndarray, tag: np.ndarray) -> None:
         self.joints[person, joint_id] = joint
+        if self.tag_rows is not None:
+            self.tag_rows[person, self.tag_count[person]] = tag[0]
         self.tag_sum[person] += tag
         self.tag_count[person] += 1
 
     def mean_tags(self, count: int) -> np.ndarray:
-        return self.tag_sum[:count] / self.tag_count[:count, None].astype(np.float32)
+        """The first ``count`` people's mean tags, bit for bit np.mean(person's tags, axis=0) in float32."""
+        means = self.tag_sum[:count] / self.tag_count[:count, None].astype(np.float32)
+        if self.tag_rows is not None:
+            # In-order sums equal numpy's below 8 tags (and for every count with more than one
+            # tag dimension, reduced across rows); from 8 on numpy sums a contiguous run
+            # pairwise, so redo those with np.mean on the same contiguous rows, one call per count.
+            counts = self.tag_count[:count]
+            for n in np.unique(counts[counts >= 8]):
+                rows = np.flatnonzero(counts == n)
+                means[rows, 0] = np.mean(self.tag_rows[rows, :n], axis=1)
+        return means
 
 
 def _match_joint(groups: _Groups, joint_id: int, joints: np.ndarray, tags: np.ndarray, config: DecoderConfig) -> None:

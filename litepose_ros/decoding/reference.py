@@ -1,14 +1,15 @@
 """Straightforward numpy port of the official LitePose / HigherHRNet inference and grouping.
 
 Ground truth for tests and benchmarks only: per-joint Python loops, dicts keyed by the
-first tag value, ``munkres`` for matching, a naive sliding-window max-pool, a full sort
-for top-k and a full-map refine for every joint of every person. Slow on purpose; the
-runtime decoder is ``fast.decode``. The one deliberate difference from the official
-code is the tie-break in the matching cost (see ``matching.py``).
+first tag value, a naive sliding-window max-pool, a full sort for top-k and a full-map
+refine for every joint of every person. Slow on purpose; the runtime decoder is
+``fast.decode``. The deliberate differences from the official code are the tie-break in
+the matching cost and the solver, scipy's instead of ``munkres`` (see ``matching.py``).
 """
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
 from ..people import People
 from .config import DecoderConfig
@@ -29,7 +30,13 @@ def _source_index(out_size: int, in_size: int) -> Tuple[np.ndarray, np.ndarray, 
 
 
 def bilinear_resize(maps: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
-    """Bilinear resize of [C, H, W] like torch F.interpolate(mode='bilinear', align_corners=False)."""
+    """Bilinear resize of [C, H, W] like torch F.interpolate(mode='bilinear', align_corners=False).
+
+    Columns first, then rows, in float32 with every product and sum rounded on its own.
+    torch's kernels (and cv2.resize) agree only to an ulp or so, in an order that depends on
+    the build and the CPU; this order is the one ``fast`` reproduces bit for bit, because
+    the decoders compare map values exactly and an ulp can flip such a comparison.
+    """
     y0, y1, wy = _source_index(out_h, maps.shape[1])
     x0, x1, wx = _source_index(out_w, maps.shape[2])
     rows = maps[:, :, x0] * (1 - wx) + maps[:, :, x1] * wx
@@ -93,9 +100,9 @@ def top_k(heatmaps: np.ndarray, tags: np.ndarray, config: DecoderConfig):
 
 
 def _assign(cost: np.ndarray) -> List[Tuple[int, int]]:
-    from munkres import Munkres  # test/benchmark dependency only
-
-    return [(int(r), int(c)) for r, c in Munkres().compute(cost.tolist())]
+    """The same solver as ``fast``, so that ties the cost leaves go the same way (``matching.py``)."""
+    rows, cols = linear_sum_assignment(cost)
+    return [(int(r), int(c)) for r, c in zip(rows, cols)]
 
 
 def match_by_tag(tag_k: np.ndarray, loc_k: np.ndarray, val_k: np.ndarray, config: DecoderConfig) -> np.ndarray:
