@@ -143,6 +143,7 @@ def _official_total(dist: np.ndarray, scores: np.ndarray, pairs) -> float:
 
 def test_matching_cost_picks_an_official_optimum_and_solvers_agree() -> None:
     """Brute force: the tie-broken optimum is optimal for the official cost; munkres == scipy on it."""
+    pytest.importorskip("munkres", reason="tooling only (not part of the runtime environment)")
     import itertools
 
     from munkres import Munkres
@@ -283,6 +284,7 @@ def decode_annotations(annotation_file: Path, kps: KeypointSet, input_size: Tupl
 
 @pytest.mark.parametrize("project", [False, True])
 def test_decoder_recovers_coco_annotations(coco_dir: Path, project: bool) -> None:
+    pytest.importorskip("pycocotools", reason="the COCO evaluator is tooling, not runtime")
     ann = coco_dir / "person_keypoints_mmpose_test.json"
     results, found = decode_annotations(ann, COCO, (512, 512), project)
     metrics = evaluate(results, str(ann), "coco")
@@ -292,6 +294,7 @@ def test_decoder_recovers_coco_annotations(coco_dir: Path, project: bool) -> Non
 
 @pytest.mark.parametrize("project", [False, True])
 def test_decoder_recovers_crowdpose_annotations(crowdpose_dir: Path, project: bool) -> None:
+    pytest.importorskip("xtcocotools", reason="the CrowdPose evaluator is tooling, not runtime")
     ann = crowdpose_dir / "crowdpose_mmpose_test.json"
     results, found = decode_annotations(ann, CROWDPOSE, (448, 448), project)
     metrics = evaluate(results, str(ann), "crowdpose")

@@ -12,6 +12,7 @@ from scipy.optimize import linear_sum_assignment
 
 from ..people import People
 from .config import DecoderConfig
+from .dense import resize_map
 from .matching import matching_cost
 
 Outputs = Sequence[np.ndarray]
@@ -35,70 +36,13 @@ def _check_outputs(outputs: Outputs, num_joints: int, name: str) -> Tuple[np.nda
     return stage1[0], stage2[0]
 
 
-_QUARTER, _THREE_QUARTERS = np.float32(0.25), np.float32(0.75)
-_ONE, _ZERO = np.float32(1), np.float32(0)
-
-
-class _Upsample2x(object):
-    """Bilinear 2x (align_corners=False) of [h, w] maps with the reference's float32 arithmetic,
-    bit for bit: columns first, then rows, each value x[i] * w0 + x[i'] * w1 rounded after
-    every product and the sum, weights 0.25 and 0.75 (the first column copies the edge as
-    x[0] * 1 + x[1] * 0, the last is x * 0.75 + x * 0.25).
-
-    Not cv2.resize: OpenCV computes the same values in another order (fused multiply-adds in
-    its vectorised row pass, depending on the CPU), an ulp off here and there. The decoder
-    compares values exactly (NMS plateaus, the quarter offsets, groups keyed by tag value,
-    round(distance) at .5 and the tag threshold), and an ulp flips such a comparison now and
-    then, so the maps must be the reference's to the bit for both decoders to agree.
-    """
-
-    def __init__(self, h: int, w: int) -> None:
-        self.h, self.w = h, w
-        self._a, self._b, self._even, self._odd = (np.empty(h * w, np.float32) for _ in range(4))
-        self._rows = np.empty((h, w, 2), np.float32)
-        self._ra, self._rb = np.empty(2 * h * w, np.float32), np.empty(2 * h * w, np.float32)
-
-    def __call__(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """x [h, w] (any strides) into out [2h, 2w] (C-contiguous)."""
-        h, w = self.h, self.w
-        x = np.ascontiguousarray(x)
-        a, b, even, odd = self._a, self._b, self._even, self._odd
-        np.multiply(x.reshape(-1), _QUARTER, out=a)  # exact: a power of two
-        np.multiply(x.reshape(-1), _THREE_QUARTERS, out=b)
-        # Column 2i = x[i-1] * 0.25 + x[i] * 0.75 and 2i+1 = x[i] * 0.75 + x[i+1] * 0.25, shifted
-        # on the flat arrays (one contiguous pass each); the sums across row ends land in the
-        # edge columns, set right below.
-        np.add(a[:-1], b[1:], out=even[1:])
-        np.add(b[:-1], a[1:], out=odd[:-1])
-        even2, odd2 = even.reshape(h, w), odd.reshape(h, w)
-        even2[:, 0] = x[:, 0] * _ONE + x[:, min(1, w - 1)] * _ZERO
-        odd2[:, -1] = b.reshape(h, w)[:, -1] + a.reshape(h, w)[:, -1]
-        rows = cv2.merge((even2, odd2), dst=self._rows).reshape(h, 2 * w)  # interleave: data movement only
-        ra, rb = self._ra.reshape(h, 2 * w), self._rb.reshape(h, 2 * w)
-        np.multiply(rows, _QUARTER, out=ra)
-        np.multiply(rows, _THREE_QUARTERS, out=rb)
-        pairs = out.reshape(h, 2, 2 * w)  # rows 2i and 2i+1
-        np.add(ra[:-1], rb[1:], out=pairs[1:, 0])
-        np.add(rb[:-1], ra[1:], out=pairs[:-1, 1])
-        pairs[0, 0] = rows[0] * _ONE + rows[min(1, h - 1)] * _ZERO
-        pairs[-1, 1] = rb[-1] + ra[-1]
-        return out
-
-
-def _stage_heat(up: _Upsample2x, stage1: np.ndarray, stage2: np.ndarray, out: np.ndarray) -> None:
-    """One joint's mean of both stages' heatmaps at stage-2 resolution, into ``out``."""
-    up(stage1, out)
-    np.add(out, stage2, out=out)
-    out *= np.float32(0.5)  # exact halving, same as the reference's / 2
-
-
 class _DenseMaps(object):
     """Heatmaps [J, H, W] and, computed only once something needs them, tags [L, J, H, W]
-    (L = 2 with flip test), at the grouping resolution, as the official inference builds them
-    and with the reference's arithmetic (``_Upsample2x``). Channel by channel, so each map
-    stays in cache. The flipped outputs are flipped at stage-2 size, before the projection
-    to the input size, as the reference does (the 2x upsampling is not mirror-symmetric to
-    the bit at the edges)."""
+    (L = 2 with flip test), at the grouping resolution, as the official inference builds them,
+    with the reference's resize (``dense.resize_map``) and order of operations, so the maps
+    are the reference's bit for bit. Channel by channel, so each map stays in cache. The
+    flipped outputs are mirrored at stage-2 size, before the projection to the input size,
+    as the reference does (bilinear resizing is not mirror-symmetric to the bit)."""
 
     def __init__(self, outputs: Outputs, config: DecoderConfig, flipped_outputs: Optional[Outputs]) -> None:
         j = config.num_joints
@@ -107,49 +51,50 @@ class _DenseMaps(object):
             self._stages.append(_check_outputs(flipped_outputs, j, "flipped_outputs"))
         self._flip = list(config.flip_index)
         self._project = config.project_to_input
-        h, w = self._stages[0][1].shape[1:]
-        self._up = _Upsample2x(h // 2, w // 2)
-        self._up_input = _Upsample2x(h, w) if self._project else None
+        self._size = self._stages[0][1].shape[1:]
+        h, w = self._size
+        out_h, out_w = (2 * h, 2 * w) if self._project else (h, w)
+        half = np.float32(0.5)
         heats = []
+        mid = np.empty((h, w), np.float32)
         for i, (stage1, stage2) in enumerate(self._stages):
-            heat = np.empty((j, h, w), np.float32)
+            heat = np.empty((j, out_h, out_w), np.float32)
             for c in range(j):
-                _stage_heat(self._up, stage1[c], stage2[c], heat[c])
-            if i == 1:
-                heat = heat[self._flip, :, ::-1]
-            heats.append(self._projected(heat))
+                src = self._flip[c] if i == 1 else c
+                dst = mid if (self._project or i == 1) else heat[c]
+                resize_map(stage1[src], h, w, dst)
+                np.add(dst, stage2[src], out=dst)
+                dst *= half  # exact halving, same as the reference's / 2
+                if i == 1:
+                    dst = dst[:, ::-1]
+                if self._project:
+                    resize_map(dst, out_h, out_w, heat[c])
+                elif i == 1:
+                    heat[c] = dst
+            heats.append(heat)
         final = (heats[0] + heats[1]) / 2.0 if len(heats) == 2 else heats[0]
         self.heatmaps = np.ascontiguousarray(final, np.float32)
         self._tags = None  # type: Optional[np.ndarray]
-
-    def _projected(self, maps: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
-        """Stage-2 size maps [J, h, w] to the grouping size: as they are, or 2x to the input size."""
-        if self._up_input is None:
-            if out is None:
-                return maps
-            out[...] = maps
-            return out
-        h, w = maps.shape[1:]
-        if out is None:
-            out = np.empty((len(maps), 2 * h, 2 * w), np.float32)
-        for c in range(len(maps)):
-            self._up_input(maps[c], out[c])
-        return out
 
     @property
     def tags(self) -> np.ndarray:
         if self._tags is None:
             j = len(self._flip)
-            h, w = self._stages[0][1].shape[1:]
-            size = (2 * h, 2 * w) if self._project else (h, w)
-            out = np.empty((len(self._stages), j) + size, np.float32)
+            h, w = self._size
+            out_h, out_w = (2 * h, 2 * w) if self._project else (h, w)
+            out = np.empty((len(self._stages), j, out_h, out_w), np.float32)
+            mid = np.empty((h, w), np.float32)
             for i, (stage1, _) in enumerate(self._stages):
-                direct = i == 0 and not self._project
-                mid = out[0] if direct else np.empty((j, h, w), np.float32)
                 for c in range(j):
-                    self._up(stage1[j + c], mid[c])
-                if not direct:
-                    self._projected(mid[self._flip, :, ::-1] if i == 1 else mid, out[i])
+                    src = j + (self._flip[c] if i == 1 else c)
+                    dst = mid if (self._project or i == 1) else out[i, c]
+                    resize_map(stage1[src], h, w, dst)
+                    if i == 1:
+                        dst = dst[:, ::-1]
+                    if self._project:
+                        resize_map(dst, out_h, out_w, out[i, c])
+                    elif i == 1:
+                        out[i, c] = dst
             self._tags = out
         return self._tags
 
@@ -229,6 +174,14 @@ class _Groups(object):
         self.tag_sum[person] += tag
         self.tag_count[person] += 1
 
+    def add_many(self, people: np.ndarray, joint_id: int, joints: np.ndarray, tags: np.ndarray) -> None:
+        """``add`` for each row, to distinct ``people``."""
+        self.joints[people, joint_id] = joints
+        if self.tag_rows is not None:
+            self.tag_rows[people, self.tag_count[people]] = tags[:, 0]
+        self.tag_sum[people] += tags
+        self.tag_count[people] += 1
+
     def mean_tags(self, count: int) -> np.ndarray:
         """The first ``count`` people's mean tags, bit for bit np.mean(person's tags, axis=0) in float32."""
         means = self.tag_sum[:count] / self.tag_count[:count, None].astype(np.float32)
@@ -253,11 +206,20 @@ def _match_joint(groups: _Groups, joint_id: int, joints: np.ndarray, tags: np.nd
     partner = np.full(len(joints), -1, np.int64)
     accepted = dist[rows, cols] < config.tag_threshold
     partner[rows[accepted]] = cols[accepted]
-    for row in range(len(joints)):  # row order decides the order of new people
-        if partner[row] >= 0:
-            groups.add(int(partner[row]), joint_id, joints[row], tags[row])
-        else:
-            groups.start(joint_id, joints[row], tags[row])
+    new_rows = np.flatnonzero(partner < 0)
+    if any(float(tags[row, 0]) in groups.keys for row in new_rows):
+        # A new joint's tag value keys a person already there: it restarts that person, and
+        # whether before or after that person's match in this joint depends on the row order.
+        for row in range(len(joints)):
+            if partner[row] >= 0:
+                groups.add(int(partner[row]), joint_id, joints[row], tags[row])
+            else:
+                groups.start(joint_id, joints[row], tags[row])
+        return
+    matched = rows[accepted]
+    groups.add_many(cols[accepted], joint_id, joints[matched], tags[matched])
+    for row in new_rows:  # row order decides the order of new people
+        groups.start(joint_id, joints[row], tags[row])
 
 
 def _group(cands: _Candidates, config: DecoderConfig, tag_dim: int) -> np.ndarray:

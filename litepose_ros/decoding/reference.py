@@ -4,7 +4,8 @@ Ground truth for tests and benchmarks only: per-joint Python loops, dicts keyed 
 first tag value, a naive sliding-window max-pool, a full sort for top-k and a full-map
 refine for every joint of every person. Slow on purpose; the runtime decoder is
 ``fast.decode``. The deliberate differences from the official code are the tie-break in
-the matching cost and the solver, scipy's instead of ``munkres`` (see ``matching.py``).
+the matching cost and the solver, scipy's instead of ``munkres`` (see ``matching.py``),
+and the bilinear resize, OpenCV's instead of torch's (see ``dense.py``).
 """
 from typing import List, Optional, Sequence, Tuple
 
@@ -13,34 +14,21 @@ from scipy.optimize import linear_sum_assignment
 
 from ..people import People
 from .config import DecoderConfig
+from .dense import resize_maps
 from .matching import matching_cost
 
 Outputs = Sequence[np.ndarray]
 
 
 # ----------------------------------------------------------------------------- dense steps
-def _source_index(out_size: int, in_size: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """align_corners=False source taps and weights for one axis."""
-    src = (np.arange(out_size, dtype=np.float64) + 0.5) * (in_size / out_size) - 0.5
-    src = np.maximum(src, 0.0)
-    i0 = np.minimum(np.floor(src).astype(np.int64), in_size - 1)
-    i1 = np.minimum(i0 + 1, in_size - 1)
-    w1 = (src - i0).astype(np.float32)
-    return i0, i1, w1
-
-
 def bilinear_resize(maps: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
     """Bilinear resize of [C, H, W] like torch F.interpolate(mode='bilinear', align_corners=False).
 
-    Columns first, then rows, in float32 with every product and sum rounded on its own.
-    torch's kernels (and cv2.resize) agree only to an ulp or so, in an order that depends on
-    the build and the CPU; this order is the one ``fast`` reproduces bit for bit, because
-    the decoders compare map values exactly and an ulp can flip such a comparison.
+    OpenCV's INTER_LINEAR (``dense.resize_maps``), which matches torch to about an ulp; both
+    decoders resize with it, so their maps agree bit for bit (the decoders compare map values
+    exactly, and an ulp can flip such a comparison).
     """
-    y0, y1, wy = _source_index(out_h, maps.shape[1])
-    x0, x1, wx = _source_index(out_w, maps.shape[2])
-    rows = maps[:, :, x0] * (1 - wx) + maps[:, :, x1] * wx
-    return (rows[:, y0, :] * (1 - wy)[:, None] + rows[:, y1, :] * wy[:, None]).astype(np.float32)
+    return resize_maps(maps, out_h, out_w)
 
 
 def max_pool_nms(heatmaps: np.ndarray, kernel: int) -> np.ndarray:
