@@ -10,6 +10,7 @@ import sys
 import time
 from typing import Any, Callable, Dict, List, Tuple
 
+from ..interrupt import GracefulInterrupt
 from ..node_settings import NODE_NAME, defaults, estimator_from_settings, parameters_from_file, select_people
 from ..pose_fields import pose_array_fields
 from . import BagError
@@ -89,32 +90,6 @@ def choose_topic(args: Any, settings: Dict[str, Any]) -> str:
     return images[0]
 
 
-class StopFlag(object):
-    """First Ctrl-C: finish the frame in hand, then stop and close everything properly.
-    A second Ctrl-C interrupts at once (the default behaviour)."""
-
-    def __init__(self) -> None:
-        self.stopped = False
-        self._previous: Any = None
-
-    def __enter__(self) -> "StopFlag":
-        try:
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        except ValueError:  # not the main thread: KeyboardInterrupt is caught instead
-            self._previous = None
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.stopped:
-            raise KeyboardInterrupt
-        self.stopped = True
-        print("\nstopping after this frame (Ctrl-C again to abort)", file=sys.stderr)
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-
-
 class PosesWriter(object):
     """The output rosbag2: PoseArray on /poses (and annotated images), log times from the source."""
 
@@ -172,7 +147,7 @@ def process_frames(
     estimator: Any,
     settings: Dict[str, Any],
     on_frame: Callable[[Frame, FrameRecord, Any], None],
-    stop: StopFlag,
+    stop: GracefulInterrupt,
     show_progress: bool,
     records: List[FrameRecord],
 ) -> None:
@@ -191,7 +166,7 @@ def process_frames(
 
 
 def analyze_frames(
-    args: Any, settings: Dict[str, Any], source: FrameSource, estimator: Any, stop: StopFlag
+    args: Any, settings: Dict[str, Any], source: FrameSource, estimator: Any, stop: GracefulInterrupt
 ) -> Tuple[Dict[str, Any], List[FrameRecord]]:
     """Everything after the bag and the model are open: the summary, and the records to plot."""
     from ..draw import draw_people
@@ -258,7 +233,7 @@ def run(args: Any, estimator: Any = None) -> int:
         with FrameSource(args.input, choose_topic(args, settings), args.start, args.end, args.every) as source:
             if estimator is None:
                 estimator = load_estimator(settings)
-            with StopFlag() as stop:
+            with GracefulInterrupt("stopping after this frame (Ctrl-C again to abort)") as stop:
                 summary, records = analyze_frames(args, settings, source, estimator, stop)
     except BagError as error:
         print("error: {}".format(error), file=sys.stderr)

@@ -13,7 +13,6 @@ import json
 import math
 import os
 import random
-import signal
 import time
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
@@ -25,6 +24,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ..interrupt import GracefulInterrupt
 from ..keypoints import get_keypoint_set
 from ..metadata import ModelMetadata
 from ..model.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
@@ -166,31 +166,6 @@ def _set_rng_state(state: Dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
-
-
-class _StopFlag(object):
-    """First Ctrl-C: finish the current step, save, exit resumably. Second: stop at once."""
-
-    def __init__(self) -> None:
-        self.stop = False
-        self._previous: Any = None
-
-    def __enter__(self) -> "_StopFlag":
-        try:
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        except ValueError:  # not the main thread: no handler, Ctrl-C behaves as usual
-            self._previous = None
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.stop:
-            raise KeyboardInterrupt
-        self.stop = True
-        print("\ninterrupt: saving a resumable state after this step (Ctrl-C again to abort)", flush=True)
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
 
 
 class CsvLog(object):
@@ -355,7 +330,7 @@ class Trainer(object):
         parts.update(loss=float(loss.detach()), lr=lr)
         return parts
 
-    def _epoch(self, stop: _StopFlag, train_log: CsvLog) -> bool:
+    def _epoch(self, stop: GracefulInterrupt, train_log: CsvLog) -> bool:
         """One (possibly resumed) epoch; False when the run must stop early (interrupt, max steps)."""
         cfg = self.config
         bar = None
@@ -378,7 +353,7 @@ class Trainer(object):
                                 img_s="{:.1f}".format(parts["images_per_s"]))
             if self.is_main and (self.global_step % cfg.log_every == 0 or self.step_in_epoch == 1):
                 train_log.write(dict(parts, epoch=self.epoch, step=self.global_step))
-            if stop.stop or (cfg.max_steps and self.global_step >= cfg.max_steps):
+            if stop.stopped or (cfg.max_steps and self.global_step >= cfg.max_steps):
                 break
         if bar is not None:
             bar.close()
@@ -416,10 +391,10 @@ class Trainer(object):
             cfg.arch.upper(), self.kps.name, self.input_size[0], self.input_size[1], len(self.train_set),
             self.steps_per_epoch, self.world, cfg.batch_size, self.base_lr))
         metrics = None
-        with _StopFlag() as stop:
+        with GracefulInterrupt("interrupt: saving a resumable state after this step (Ctrl-C again to abort)") as stop:
             while self.epoch < cfg.epochs:
                 finished = self._epoch(stop, train_log)
-                if not finished or stop.stop or (cfg.max_steps and self.global_step >= cfg.max_steps):
+                if not finished or stop.stopped or (cfg.max_steps and self.global_step >= cfg.max_steps):
                     self.save()
                     self.log("stopped at epoch {} step {}; continue with --resume".format(
                         self.epoch, self.global_step))
