@@ -1,5 +1,8 @@
 """Decoder speed: runtime ``decode`` against the straightforward port of the official algorithm.
 
+The port (``decode_reference``) runs with the official solver, the ``munkres`` package
+(``pip install -r requirements/dev.txt``).
+
 CrowdPose S@448 outputs (stage1 [1, 28, 112, 112], stage2 [1, 14, 224, 224]) with 0, 1, 5
 and 20 synthetic people, decoded at stage-2 resolution and projected to the input size.
 Prints a markdown table; every row also checks that both decoders return the same people.
@@ -61,12 +64,13 @@ def main() -> None:
         config = DecoderConfig.from_keypoint_set(CROWDPOSE, project_to_input=project)
         for count in (0, 1, 5, 20):
             outputs = make_outputs(count)
-            fast, ref = decode(outputs, config), decode_reference(outputs, config)
+            fast, ref = decode(outputs, config), decode_reference(outputs, config, solver="munkres")
             same = fast.keypoints.shape == ref.keypoints.shape and np.allclose(fast.keypoints, ref.keypoints, atol=1e-3)
             if not same:
                 raise SystemExit("decode and decode_reference disagree for {} people".format(count))
             f_med, f_p90 = timings(lambda o=outputs, c=config: decode(o, c), args.repeats)
-            r_med, r_p90 = timings(lambda o=outputs, c=config: decode_reference(o, c), args.reference_repeats)
+            r_med, r_p90 = timings(lambda o=outputs, c=config: decode_reference(o, c, solver="munkres"),
+                                   args.reference_repeats)
             print("| {} | {} | {} | {:.2f} | {:.2f} | {:.1f} | {:.1f} | {:.0f}x |".format(
                 count, "input 448x448" if project else "stage-2 224x224", len(fast),
                 f_med, f_p90, r_med, r_p90, r_med / f_med))

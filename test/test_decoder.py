@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from litepose_ros.decoding import DecoderConfig, decode
+from litepose_ros.decoding import fast as fast_module
+from litepose_ros.decoding.dense import crop_resize_is_exact, resize2x_window, resize_map
 from litepose_ros.decoding.matching import matching_cost
 from litepose_ros.decoding.reference import (
     bilinear_resize,
@@ -130,6 +132,58 @@ def test_fast_matches_reference_crowdpose_s448(project: bool) -> None:
     ref = decode_reference(outputs, config, flipped)
     assert len(ref) >= 6
     assert_same_people(decode(outputs, config, flipped), ref)
+
+
+def test_windows_resize_like_whole_maps() -> None:
+    """The decoder computes maps only where it reads them: an even-aligned crop resized gives the
+    whole map's values inside, bit for bit, on this OpenCV (else it falls back to whole maps)."""
+    assert crop_resize_is_exact(), "OpenCV here resizes crops differently: the decoder would resize whole maps"
+    rng = np.random.RandomState(4)
+    for h, w in ((56, 56), (7, 30), (112, 84)):
+        src = rng.normal(size=(h, w)).astype(np.float32)
+        full = resize_map(src, 2 * h, 2 * w)
+        boxes = [(0, 2 * h, 0, 2 * w), (0, 1, 0, 1), (2 * h - 1, 2 * h, 2 * w - 3, 2 * w)]
+        boxes += [tuple(sorted(rng.randint(0, 2 * h + 1, 2)) + sorted(rng.randint(0, 2 * w + 1, 2))) for _ in range(30)]
+        for y0, y1, x0, x1 in boxes:
+            if y1 > y0 and x1 > x0:
+                window = resize2x_window(lambda a, b, c, d, s=src: s[a:b, c:d], h, w, y0, y1, x0, x1)
+                assert np.array_equal(window, full[y0:y1, x0:x1]), (h, w, y0, y1, x0, x1)
+
+
+@pytest.mark.parametrize("project", [False, True])
+@pytest.mark.parametrize("flip", [False, True])
+def test_windows_and_whole_maps_decode_the_same(monkeypatch, project: bool, flip: bool) -> None:
+    """Few people in a large map: the windowed path (peaks, tags, offsets in boxes around the
+    people) against whole maps, and both against the reference."""
+    config = DecoderConfig.from_keypoint_set(CROWDPOSE, project_to_input=project)
+    rng = np.random.RandomState(stable_seed("windows", project, flip))
+    cases = [synthetic_case(rng, CROWDPOSE, count, (448, 448), flip) for count in (1, 2, 3)]
+    windows = []
+
+    def counted(*args):
+        windows.append(args[3:])
+        return resize2x_window(*args)
+
+    monkeypatch.setattr(fast_module, "resize2x_window", counted)
+    windowed = [decode(outputs, config, flipped) for outputs, flipped in cases]
+    assert windows, "the windowed path was not taken"
+    monkeypatch.setattr(fast_module, "crop_resize_is_exact", lambda: False)
+    for (outputs, flipped), people in zip(cases, windowed):
+        assert len(people) >= 1
+        assert_same_people(people, decode(outputs, config, flipped))
+        assert_same_people(people, decode_reference(outputs, config, flipped))
+
+
+def test_reference_with_the_official_solver() -> None:
+    """``munkres`` (the official solver, timed by the benchmark) finds the same people."""
+    pytest.importorskip("munkres", reason="tooling only (not part of the runtime environment)")
+    config = DecoderConfig.from_keypoint_set(COCO)
+    rng = np.random.RandomState(9)
+    for count in (3, 9):
+        outputs, _ = synthetic_case(rng, COCO, count, (128, 96), False)
+        assert_same_people(decode_reference(outputs, config, solver="munkres"), decode_reference(outputs, config))
+    with pytest.raises(ValueError, match="solver"):
+        decode_reference(outputs, config, solver="hungarian")
 
 
 # ----------------------------------------------------------------------------- matching tie-break

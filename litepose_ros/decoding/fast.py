@@ -1,10 +1,13 @@
 """Runtime decoder: LitePose bottom-up outputs (heatmaps + associative-embedding tags) to people.
 
 Same people as the official algorithm (``reference.decode_reference``), computed with
-vectorised numpy / OpenCV / scipy. Runs on Python 3.6 and numpy 1.19 (Jetson Nano):
-keep the syntax and the numpy API that old, and never import torch here.
+vectorised numpy / OpenCV / scipy, and only where they are read: the stride-2 heatmaps are
+whole, but peaks are searched in the box where a heatmap can exceed the threshold, tags are
+resized around the peaks only, and whole projected maps are built only for the joints the
+refine step scans. Runs on Python 3.6 and numpy 1.19 (Jetson Nano): keep the syntax and the
+numpy API that old, and never import torch here.
 """
-from typing import Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Set, Tuple
 
 import cv2
 import numpy as np
@@ -12,7 +15,7 @@ from scipy.optimize import linear_sum_assignment
 
 from ..people import People
 from .config import DecoderConfig
-from .dense import resize_map
+from .dense import crop_resize_is_exact, resize2x_window, resize_map
 from .matching import matching_cost
 
 Outputs = Sequence[np.ndarray]
@@ -36,67 +39,191 @@ def _check_outputs(outputs: Outputs, num_joints: int, name: str) -> Tuple[np.nda
     return stage1[0], stage2[0]
 
 
-class _DenseMaps(object):
-    """Heatmaps [J, H, W] and, computed only once something needs them, tags [L, J, H, W]
-    (L = 2 with flip test), at the grouping resolution, as the official inference builds them,
-    with the reference's resize (``dense.resize_map``) and order of operations, so the maps
-    are the reference's bit for bit. Channel by channel, so each map stays in cache. The
-    flipped outputs are mirrored at stage-2 size, before the projection to the input size,
-    as the reference does (bilinear resizing is not mirror-symmetric to the bit)."""
+Box = Tuple[int, int, int, int]  # y0, y1, x0, x1: rows and columns [y0, y1) x [x0, x1)
+
+# Beyond this share of the map, whole maps are cheaper than windows.
+_MAX_WINDOW_SHARE = 0.5
+
+
+class _Maps(object):
+    """The official inference's heatmaps and tags at the grouping resolution, bit for bit the
+    reference's (same resize, ``dense.resize_map``, same order of operations), computed only
+    where they are read.
+
+    The stage-2 resolution heatmaps (both stages averaged) are always whole: they are the
+    grouping heatmaps at stride 2 and bound them when projecting to the input size. Anything
+    else, the projected heatmaps and the tags, comes as windows (``dense.resize2x_window``),
+    whole maps only for the joints the refine step scans. The flipped outputs are mirrored at
+    stage-2 size, before the projection, as the reference does (bilinear resizing is not
+    mirror-symmetric to the bit).
+    """
 
     def __init__(self, outputs: Outputs, config: DecoderConfig, flipped_outputs: Optional[Outputs]) -> None:
         j = config.num_joints
+        self.num_joints = j
         self._stages = [_check_outputs(outputs, j, "outputs")]
         if flipped_outputs is not None:
             self._stages.append(_check_outputs(flipped_outputs, j, "flipped_outputs"))
+        self.tag_dim = len(self._stages)
         self._flip = list(config.flip_index)
-        self._project = config.project_to_input
-        self._size = self._stages[0][1].shape[1:]
-        h, w = self._size
-        out_h, out_w = (2 * h, 2 * w) if self._project else (h, w)
+        self.project = config.project_to_input
+        h, w = self._stages[0][1].shape[1:]
+        self.base_size = (h, w)
+        self.size = (2 * h, 2 * w) if self.project else (h, w)
         half = np.float32(0.5)
-        heats = []
+        self._stage_heat = []
         mid = np.empty((h, w), np.float32)
         for i, (stage1, stage2) in enumerate(self._stages):
-            heat = np.empty((j, out_h, out_w), np.float32)
+            heat = np.empty((j, h, w), np.float32)
             for c in range(j):
                 src = self._flip[c] if i == 1 else c
-                dst = mid if (self._project or i == 1) else heat[c]
+                dst = mid if i == 1 else heat[c]
                 resize_map(stage1[src], h, w, dst)
                 np.add(dst, stage2[src], out=dst)
                 dst *= half  # exact halving, same as the reference's / 2
                 if i == 1:
-                    dst = dst[:, ::-1]
-                if self._project:
-                    resize_map(dst, out_h, out_w, heat[c])
-                elif i == 1:
-                    heat[c] = dst
-            heats.append(heat)
-        final = (heats[0] + heats[1]) / 2.0 if len(heats) == 2 else heats[0]
-        self.heatmaps = np.ascontiguousarray(final, np.float32)
-        self._tags = None  # type: Optional[np.ndarray]
+                    heat[c] = dst[:, ::-1]
+            self._stage_heat.append(heat)
+        heats = self._stage_heat
+        self.base = heats[0] if len(heats) == 1 else (heats[0] + heats[1]) / 2.0
+        self.sparse = crop_resize_is_exact()
+        # whole maps at the grouping resolution, channel by channel as needed
+        self._heat_all: Optional[np.ndarray] = None  # [J, H, W]
+        self._tags_all: Optional[np.ndarray] = None  # [L, J, H, W]
+        self._full_heat: Set[int] = set()
+        self._full_tags: Set[int] = set()
 
-    @property
-    def tags(self) -> np.ndarray:
-        if self._tags is None:
-            j = len(self._flip)
-            h, w = self._size
-            out_h, out_w = (2 * h, 2 * w) if self._project else (h, w)
-            out = np.empty((len(self._stages), j, out_h, out_w), np.float32)
-            mid = np.empty((h, w), np.float32)
+    # -- heatmaps
+    def heat(self, c: int, box: Box) -> np.ndarray:
+        """Joint ``c``'s heatmap over ``box`` (a view where possible: do not write)."""
+        y0, y1, x0, x1 = box
+        if not self.project:
+            return self.base[c, y0:y1, x0:x1]
+        if c in self._full_heat or not self.sparse or box == (0, self.size[0], 0, self.size[1]):
+            return self.full_heat(c)[y0:y1, x0:x1]
+        return self._projected_heat(c, box)
+
+    def _projected_heat(self, c: int, box: Box) -> np.ndarray:
+        h, w = self.base_size
+        windows = [resize2x_window(lambda a, b, d, e, m=m: m[c, a:b, d:e], h, w, *box) for m in self._stage_heat]
+        return windows[0] if len(windows) == 1 else (windows[0] + windows[1]) / 2.0
+
+    def full_heat(self, c: int) -> np.ndarray:
+        if not self.project:
+            return self.base[c]
+        return self.heat_maps([c])[c]
+
+    def heat_maps(self, channels: Sequence[int]) -> np.ndarray:
+        """[J, H, W] heatmaps at the grouping resolution, whole for ``channels`` (others unset)."""
+        if not self.project:
+            return self.base
+        if self._heat_all is None:
+            self._heat_all = np.empty((self.num_joints,) + self.size, np.float32)
+        height, width = self.size
+        for c in channels:
+            if c not in self._full_heat:
+                out = self._heat_all[c]
+                resize_map(self._stage_heat[0][c], height, width, out)
+                if len(self._stage_heat) == 2:
+                    out += resize_map(self._stage_heat[1][c], height, width)
+                    out /= np.float32(2)  # the reference's (a + b) / 2, exactly
+                self._full_heat.add(c)
+        return self._heat_all
+
+    # -- tags
+    def _stage_tags(self, i: int, c: int, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+        """Stage ``i``'s tags of joint ``c`` at stage-2 size over a box (mirrored for the flip)."""
+        stage1 = self._stages[i][0]
+        src = self.num_joints + (self._flip[c] if i == 1 else c)
+        h, w = self.base_size
+        if i == 1:
+            x0, x1 = w - x1, w - x0
+        window = resize2x_window(lambda a, b, d, e: stage1[src, a:b, d:e], h // 2, w // 2, y0, y1, x0, x1)
+        return window[:, ::-1] if i == 1 else window
+
+    def _tags(self, c: int, box: Box) -> np.ndarray:
+        h, w = self.base_size
+        out = np.empty((self.tag_dim, box[1] - box[0], box[3] - box[2]), np.float32)
+        for i in range(self.tag_dim):
+            if self.project:
+                out[i] = resize2x_window(lambda a, b, d, e, i=i: self._stage_tags(i, c, a, b, d, e), h, w, *box)
+            else:
+                out[i] = self._stage_tags(i, c, *box)
+        return out
+
+    def full_tags(self, c: int) -> np.ndarray:
+        """[L, H, W]"""
+        return self.tag_maps([c])[:, c]
+
+    def tag_maps(self, channels: Sequence[int]) -> np.ndarray:
+        """[L, J, H, W] tags at the grouping resolution, whole for ``channels`` (others unset)."""
+        if self._tags_all is None:
+            self._tags_all = np.empty((self.tag_dim, self.num_joints) + self.size, np.float32)
+        h, w = self.base_size
+        for c in channels:
+            if c in self._full_tags:
+                continue
             for i, (stage1, _) in enumerate(self._stages):
-                for c in range(j):
-                    src = j + (self._flip[c] if i == 1 else c)
-                    dst = mid if (self._project or i == 1) else out[i, c]
-                    resize_map(stage1[src], h, w, dst)
-                    if i == 1:
-                        dst = dst[:, ::-1]
-                    if self._project:
-                        resize_map(dst, out_h, out_w, out[i, c])
-                    elif i == 1:
-                        out[i, c] = dst
-            self._tags = out
-        return self._tags
+                src = self.num_joints + (self._flip[c] if i == 1 else c)
+                if not self.project and i == 0:
+                    resize_map(stage1[src], h, w, self._tags_all[i, c])
+                    continue
+                tags = resize_map(stage1[src], h, w)
+                if i == 1:
+                    tags = tags[:, ::-1]
+                if self.project:
+                    resize_map(tags, 2 * h, 2 * w, self._tags_all[i, c])
+                else:
+                    self._tags_all[i, c] = tags
+            self._full_tags.add(c)
+        return self._tags_all
+
+    def tags_at(self, c: int, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        """[n, L] tags of joint ``c`` at pixels (ys, xs)."""
+        box = _bounding_box(ys, xs)
+        area = (box[1] - box[0]) * (box[3] - box[2])
+        if c in self._full_tags or not self.sparse or area > _MAX_WINDOW_SHARE * self.size[0] * self.size[1]:
+            return self.full_tags(c)[:, ys, xs].T
+        return self._tags(c, box)[:, ys - box[0], xs - box[2]].T
+
+    # -- where peaks can be
+    def peak_box(self, c: int, threshold: float, pad: int) -> Tuple[Optional[Box], Optional[np.ndarray]]:
+        """A box at the grouping resolution that holds every pixel of joint ``c`` above
+        ``threshold`` and ``pad`` more pixels around them inside the map (what max-pool NMS
+        reads), or None when no pixel is above the threshold; and when the box is the whole
+        stride-2 map, the flat indices of those pixels."""
+        base = self.base[c]
+        if self.project:
+            # A projected pixel is a convex combination of stage-2 pixels, exact up to a few
+            # float32 roundings of the stage values: it exceeds the threshold only next to a
+            # stage-2 pixel above the threshold less that rounding.
+            scale = max(max(abs(v) for v in cv2.minMaxLoc(m[c])[:2]) for m in self._stage_heat)
+            above = np.flatnonzero(base > threshold - 8 * np.finfo(np.float32).eps * max(scale, abs(threshold)))
+        else:
+            above = np.flatnonzero(base > threshold)
+        if len(above) == 0:
+            return None, None
+        height, width = self.size
+        full = (0, height, 0, width)
+        known = None if self.project else above
+        if not self.sparse:
+            return full, known
+        w = self.base_size[1]
+        scale, grow = (2, 1) if self.project else (1, 0)  # a projected pixel reads stage-2 pixels +-1
+        y0 = max(scale * (int(above[0]) // w) - grow - pad, 0)
+        y1 = min(scale * (int(above[-1]) // w + 1) + grow + pad, height)
+        if y1 - y0 > _MAX_WINDOW_SHARE * height:  # spread out: whole maps are cheaper
+            return full, known
+        columns = above % w
+        x0 = max(scale * int(columns.min()) - grow - pad, 0)
+        x1 = min(scale * (int(columns.max()) + 1) + grow + pad, width)
+        if (y1 - y0) * (x1 - x0) > _MAX_WINDOW_SHARE * height * width:
+            return full, known
+        return (y0, y1, x0, x1), None
+
+
+def _bounding_box(ys: np.ndarray, xs: np.ndarray) -> Box:
+    return int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
 
 
 def _float32_floor(value: float) -> np.float32:
@@ -107,37 +234,54 @@ def _float32_floor(value: float) -> np.float32:
     return low
 
 
+def _nms_peaks(heat: np.ndarray, threshold: np.float32, element: np.ndarray,
+               above: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
+    """Flat indices and values of the pixels of C-contiguous ``heat`` above ``threshold``
+    (``above``, when known) that equal the max of their neighbourhood (max-pool NMS: the
+    replicated border of cv2.dilate equals -inf padding because the edge pixel is always
+    inside its own window)."""
+    ind = np.flatnonzero(heat > threshold) if above is None else above
+    pooled = cv2.dilate(heat, element, borderType=cv2.BORDER_REPLICATE)
+    values = heat.ravel()[ind]
+    peak = pooled.ravel()[ind] == values
+    return ind[peak], values[peak]
+
+
 class _Candidates(object):
-    """Per joint: NMS peaks above threshold, best first (ties by index), at most max_num_people.
+    """Per joint: NMS peaks above threshold, best first (ties by index), at most max_num_people,
+    looked for in the box where the heatmap can exceed the threshold (``_Maps.peak_box``)."""
 
-    A peak equals the max of its kernel x kernel window (max-pool NMS). Done channel by
-    channel so each map stays in cache; the replicated border of cv2.dilate equals -inf
-    padding because the edge pixel is always inside its own window.
-    """
-
-    def __init__(self, dense: _DenseMaps, config: DecoderConfig) -> None:
-        heatmaps = dense.heatmaps
-        num_joints, h, w = heatmaps.shape
-        element = np.ones((config.nms_kernel, config.nms_kernel), np.uint8)
+    def __init__(self, maps: _Maps, config: DecoderConfig) -> None:
         threshold = _float32_floor(config.detection_threshold)
-        peaks = []
-        for j in range(num_joints):
-            heat = heatmaps[j]
-            pooled = cv2.dilate(heat, element, borderType=cv2.BORDER_REPLICATE)
-            ind = np.flatnonzero((heat > threshold) & (pooled == heat))
-            values = heat.ravel()[ind]
-            order = np.argsort(-values, kind="mergesort")[: config.max_num_people]
-            peaks.append((ind[order], values[order]))
-        self.joints = []  # type: List[np.ndarray]  # float64 rows: x, y, value, tags...
-        self.tags = []  # type: List[np.ndarray]  # float32 [n, L]
-        if not any(len(ind) for ind, _ in peaks):
-            return  # nobody: never build the tag maps
-        tags = dense.tags
-        flat_tags = tags.reshape(tags.shape[0], num_joints, -1)
-        for j, (ind, values) in enumerate(peaks):
-            tag = np.ascontiguousarray(flat_tags[:, j, ind].T)
+        self.joints: List[np.ndarray] = []  # float64 rows: x, y, value, tags...
+        self.tags: List[np.ndarray] = []  # float32 [n, L]
+        element = np.ones((config.nms_kernel, config.nms_kernel), np.uint8)
+        for c in range(maps.num_joints):
+            box, above = maps.peak_box(c, threshold, max(config.nms_kernel // 2, 1))  # +-1 for the offsets
+            y = x = np.zeros(0, np.int64)
+            if box is not None:
+                heat = np.ascontiguousarray(maps.heat(c, box))
+                ind, value = _nms_peaks(heat, threshold, element, above)
+                y, x = ind // heat.shape[1], ind % heat.shape[1]
+            if len(y) == 0:
+                self.joints.append(np.zeros((0, 3 + maps.tag_dim)))
+                self.tags.append(np.zeros((0, maps.tag_dim), np.float32))
+                continue
+            # row-major order already: a stable sort keeps index order among equal values
+            order = np.argsort(-value, kind="mergesort")[: config.max_num_people]
+            y, x, value = y[order], x[order], value[order]
+            tag = np.ascontiguousarray(maps.tags_at(c, y + box[0], x + box[2]))
+            qx, qy = x.astype(np.float64), y.astype(np.float64)
+            if config.adjust:  # the reference adjusts the grouped joints; same pixels, same result
+                shift = value > 0
+                qx[shift], qy[shift] = _quarter_offsets(heat, y[shift], x[shift])
             self.tags.append(tag)
-            self.joints.append(np.column_stack((ind % w, ind // w, values, tag)).astype(np.float64))
+            self.joints.append(np.column_stack((qx + box[2], qy + box[0], value, tag)).astype(np.float64))
+
+    def __bool__(self) -> bool:
+        return any(len(joints) for joints in self.joints)
+
+    __nonzero__ = __bool__
 
 
 # ----------------------------------------------------------------------------- grouping
@@ -238,19 +382,18 @@ def _group(cands: _Candidates, config: DecoderConfig, tag_dim: int) -> np.ndarra
 
 
 # ----------------------------------------------------------------------------- adjust / refine
-def _quarter_offsets(heatmaps: np.ndarray, joint: np.ndarray, x: np.ndarray, y: np.ndarray):
-    """+0.5 to the pixel centre, then a quarter pixel toward the larger neighbour (ties go down)."""
-    _, h, w = heatmaps.shape
-    right = heatmaps[joint, y, np.minimum(x + 1, w - 1)] > heatmaps[joint, y, np.maximum(x - 1, 0)]
-    down = heatmaps[joint, np.minimum(y + 1, h - 1), x] > heatmaps[joint, np.maximum(y - 1, 0), x]
+def _quarter_offsets(heat: np.ndarray, y: np.ndarray, x: np.ndarray,
+                     joint: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
+    """+0.5 to the pixel centre, then a quarter pixel toward the larger neighbour (ties go down).
+
+    ``heat``: one map [H, W], or a window of it whose edges inside the map are a pixel away
+    from (y, x); or maps [J, H, W] with the ``joint`` of each pixel.
+    """
+    h, w = heat.shape[-2:]
+    at = () if joint is None else (joint,)
+    right = heat[at + (y, np.minimum(x + 1, w - 1))] > heat[at + (y, np.maximum(x - 1, 0))]
+    down = heat[at + (np.minimum(y + 1, h - 1), x)] > heat[at + (np.maximum(y - 1, 0), x)]
     return x + np.where(right, 0.75, 0.25), y + np.where(down, 0.75, 0.25)
-
-
-def _adjust(people: np.ndarray, heatmaps: np.ndarray) -> None:
-    person, joint = np.nonzero(people[:, :, 2] > 0)
-    x = people[person, joint, 0].astype(np.int64)
-    y = people[person, joint, 1].astype(np.int64)
-    people[person, joint, 0], people[person, joint, 1] = _quarter_offsets(heatmaps, joint, x, y)
 
 
 # Tiles per side of the map: 8 x 8 pixels at stage-2 size (224), 16 x 16 at input size.
@@ -372,25 +515,23 @@ class _Tiles(object):
         return best // self.padded_width * self.width + best % self.padded_width
 
 
-def _refine(people: np.ndarray, heatmaps: np.ndarray, tags: np.ndarray) -> None:
+def _refine(people: np.ndarray, maps: _Maps) -> None:
     """Fill each person's missing joints where the heatmap is high and the tag is the person's."""
-    num_people, num_joints = people.shape[:2]
+    num_people = people.shape[0]
     found = people[:, :, 2] > 0
     if found.all():
         return
-    h, w = heatmaps.shape[1:]
-    x = people[:, :, 0].astype(np.int64)
-    y = people[:, :, 1].astype(np.int64)
-    joint_ids = np.broadcast_to(np.arange(num_joints), found.shape)
-    joint_tags = tags[:, joint_ids, y, x]  # [L, P, J], tags where the found joints were detected
-    person_tags = np.empty((num_people, tags.shape[0]), np.float32)
+    w = maps.size[1]
+    # the mean of the tags where the person's joints were detected (kept by the grouping)
+    person_tags = np.empty((num_people, maps.tag_dim), np.float32)
     for p in range(num_people):
-        person_tags[p] = np.mean(np.ascontiguousarray(joint_tags[:, p, found[p]].T), axis=0)
+        person_tags[p] = np.mean(people[p, found[p], 3:], axis=0)
     missing, joint = np.nonzero(~found.T)  # joint-major, as the reference fills them
     missing, joint = joint, missing
+    channels = [int(c) for c in np.unique(joint)]
+    heatmaps, tags = maps.heat_maps(channels), maps.tag_maps(channels)  # whole for these joints
     if len(missing) > _FEW_MISSING:
-        joints = np.unique(joint)
-        pos = _Tiles(heatmaps, tags, joints, _HOT_TILES + 4 * num_people).best(joint, person_tags[missing])
+        pos = _Tiles(heatmaps, tags, np.unique(joint), _HOT_TILES + 4 * num_people).best(joint, person_tags[missing])
     else:
         pos = np.array([_best_full_map(heatmaps[j], tags[:, j], person_tags[p]) for p, j in zip(missing, joint)],
                        np.int64)
@@ -400,9 +541,7 @@ def _refine(people: np.ndarray, heatmaps: np.ndarray, tags: np.ndarray) -> None:
     if not keep.any():
         return
     missing, joint, px, py, val = missing[keep], joint[keep], px[keep], py[keep], val[keep]
-    qx, qy = _quarter_offsets(heatmaps, joint, px, py)
-    people[missing, joint, 0] = qx
-    people[missing, joint, 1] = qy
+    people[missing, joint, 0], people[missing, joint, 1] = _quarter_offsets(heatmaps, py, px, joint)
     people[missing, joint, 2] = val
 
 
@@ -414,19 +553,16 @@ def decode(outputs: Outputs, config: DecoderConfig, flipped_outputs: Optional[Ou
     the same for the horizontally flipped input (flip test), or None.
     """
     config = config.validated()
-    dense = _DenseMaps(outputs, config, flipped_outputs)
-    cands = _Candidates(dense, config)
-    if not cands.joints:
+    maps = _Maps(outputs, config, flipped_outputs)
+    cands = _Candidates(maps, config)
+    if not cands:
         return People.empty(config.num_joints)
-    heatmaps, tags = dense.heatmaps, dense.tags
-    people = _group(cands, config, tags.shape[0])
-    if config.adjust:
-        _adjust(people, heatmaps)
+    people = _group(cands, config, maps.tag_dim)  # adjusted already (_Candidates)
     scores = people[:, :, 2].mean(axis=1)
     if config.refine:
-        _refine(people, heatmaps, tags)
+        _refine(people, maps)
     keypoints = np.ascontiguousarray(people[:, :, :3])
     stage2 = np.asarray(outputs[1])
-    keypoints[:, :, 0] *= np.float32(stage2.shape[3] * 2 / heatmaps.shape[2])
-    keypoints[:, :, 1] *= np.float32(stage2.shape[2] * 2 / heatmaps.shape[1])
+    keypoints[:, :, 0] *= np.float32(stage2.shape[3] * 2 / maps.size[1])
+    keypoints[:, :, 1] *= np.float32(stage2.shape[2] * 2 / maps.size[0])
     return People(keypoints, scores.astype(np.float32))

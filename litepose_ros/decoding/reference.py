@@ -2,10 +2,12 @@
 
 Ground truth for tests and benchmarks only: per-joint Python loops, dicts keyed by the
 first tag value, a naive sliding-window max-pool, a full sort for top-k and a full-map
-refine for every joint of every person. Slow on purpose; the runtime decoder is
+refine for every joint of every person, and the official solver, the ``munkres`` package
+(``solver="munkres"``, what the benchmark times). Slow on purpose; the runtime decoder is
 ``fast.decode``. The deliberate differences from the official code are the tie-break in
-the matching cost and the solver, scipy's instead of ``munkres`` (see ``matching.py``),
-and the bilinear resize, OpenCV's instead of torch's (see ``dense.py``).
+the matching cost, the bilinear resize (OpenCV's instead of torch's, see ``dense.py``) and,
+by default, scipy's solver, which decides the exact ties the tie-break cannot separate the
+same way as ``fast`` (see ``matching.py``); munkres is a tooling dependency, not a runtime one.
 """
 from typing import List, Optional, Sequence, Tuple
 
@@ -87,13 +89,21 @@ def top_k(heatmaps: np.ndarray, tags: np.ndarray, config: DecoderConfig):
     return tag_k, loc_k, val_k
 
 
-def _assign(cost: np.ndarray) -> List[Tuple[int, int]]:
-    """The same solver as ``fast``, so that ties the cost leaves go the same way (``matching.py``)."""
+SOLVERS = ("scipy", "munkres")
+
+
+def _assign(cost: np.ndarray, solver: str) -> List[Tuple[int, int]]:
+    """Optimal (row, column) pairs: scipy's, as ``fast``, or the official code's ``munkres``."""
+    if solver == "munkres":
+        from munkres import Munkres  # tooling only
+
+        return [(int(r), int(c)) for r, c in Munkres().compute(cost.tolist())]
     rows, cols = linear_sum_assignment(cost)
     return [(int(r), int(c)) for r, c in zip(rows, cols)]
 
 
-def match_by_tag(tag_k: np.ndarray, loc_k: np.ndarray, val_k: np.ndarray, config: DecoderConfig) -> np.ndarray:
+def match_by_tag(tag_k: np.ndarray, loc_k: np.ndarray, val_k: np.ndarray, config: DecoderConfig,
+                 solver: str = "scipy") -> np.ndarray:
     default = np.zeros((config.num_joints, 3 + tag_k.shape[2]))
     joint_dict = {}  # type: Dict[float, np.ndarray]
     tag_dict = {}  # type: Dict[float, List[np.ndarray]]
@@ -117,7 +127,7 @@ def match_by_tag(tag_k: np.ndarray, loc_k: np.ndarray, val_k: np.ndarray, config
         grouped_tags = [np.mean(tag_dict[key], axis=0) for key in grouped_keys]
         diff = joints[:, None, 3:] - np.array(grouped_tags)[None, :, :]
         dist = np.linalg.norm(diff, ord=2, axis=2)
-        pairs = _assign(matching_cost(dist, joints[:, 2], config.use_detection_val))
+        pairs = _assign(matching_cost(dist, joints[:, 2], config.use_detection_val), solver)
         assigned = dict(pairs)
         for row in range(joints.shape[0]):
             col = assigned.get(row, -1)
@@ -171,12 +181,17 @@ def refine(heatmaps: np.ndarray, tags: np.ndarray, keypoints: np.ndarray) -> np.
 
 
 def decode_reference(
-    outputs: Outputs, config: DecoderConfig, flipped_outputs: Optional[Outputs] = None
+    outputs: Outputs, config: DecoderConfig, flipped_outputs: Optional[Outputs] = None, solver: str = "scipy"
 ) -> People:
-    """People in network-input pixel coordinates, decoded the way the official code does."""
+    """People in network-input pixel coordinates, decoded the way the official code does.
+
+    ``solver``: ``scipy`` (default, decides exact ties as ``fast`` does) or ``munkres``.
+    """
+    if solver not in SOLVERS:
+        raise ValueError("solver must be one of {}, got {!r}".format(SOLVERS, solver))
     config = config.validated()
     heatmaps, tags = dense_maps(outputs, config, flipped_outputs)
-    people = match_by_tag(*top_k(heatmaps, tags, config), config=config)
+    people = match_by_tag(*top_k(heatmaps, tags, config), config=config, solver=solver)
     if config.adjust:
         people = adjust(people, heatmaps)
     scores = np.array([person[:, 2].mean() for person in people], dtype=np.float32)
