@@ -7,7 +7,7 @@ resized around the peaks only, and whole projected maps are built only for the j
 refine step scans. Runs on Python 3.6 and numpy 1.19 (Jetson Nano): keep the syntax and the
 numpy API that old, and never import torch here.
 """
-from typing import List, Optional, Sequence, Set, Tuple
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import cv2
 import numpy as np
@@ -92,6 +92,7 @@ class _Maps(object):
         self._tags_all: Optional[np.ndarray] = None  # [L, J, H, W]
         self._full_heat: Set[int] = set()
         self._full_tags: Set[int] = set()
+        self.windows: Dict[int, Tuple[Box, np.ndarray]] = {}  # projected heatmap windows with peaks
 
     # -- heatmaps
     def heat(self, c: int, box: Box) -> np.ndarray:
@@ -271,12 +272,10 @@ class _Candidates(object):
             order = np.argsort(-value, kind="mergesort")[: config.max_num_people]
             y, x, value = y[order], x[order], value[order]
             tag = np.ascontiguousarray(maps.tags_at(c, y + box[0], x + box[2]))
-            qx, qy = x.astype(np.float64), y.astype(np.float64)
-            if config.adjust:  # the reference adjusts the grouped joints; same pixels, same result
-                shift = value > 0
-                qx[shift], qy[shift] = _quarter_offsets(heat, y[shift], x[shift])
+            if maps.project:
+                maps.windows[c] = (box, heat)  # the adjust step reads the peaks' neighbours there
             self.tags.append(tag)
-            self.joints.append(np.column_stack((qx + box[2], qy + box[0], value, tag)).astype(np.float64))
+            self.joints.append(np.column_stack((x + box[2], y + box[0], value, tag)).astype(np.float64))
 
     def __bool__(self) -> bool:
         return any(len(joints) for joints in self.joints)
@@ -394,6 +393,22 @@ def _quarter_offsets(heat: np.ndarray, y: np.ndarray, x: np.ndarray,
     right = heat[at + (y, np.minimum(x + 1, w - 1))] > heat[at + (y, np.maximum(x - 1, 0))]
     down = heat[at + (np.minimum(y + 1, h - 1), x)] > heat[at + (np.maximum(y - 1, 0), x)]
     return x + np.where(right, 0.75, 0.25), y + np.where(down, 0.75, 0.25)
+
+
+def _adjust(people: np.ndarray, maps: _Maps) -> None:
+    """Quarter offsets of the grouped joints: from the stride-2 heatmaps, or from the windows
+    the projected peaks were found in (their edges inside the map are a pixel away)."""
+    person, joint = np.nonzero(people[:, :, 2] > 0)
+    x = people[person, joint, 0].astype(np.int64)
+    y = people[person, joint, 1].astype(np.int64)
+    if not maps.project:
+        people[person, joint, 0], people[person, joint, 1] = _quarter_offsets(maps.base, y, x, joint)
+        return
+    for c in np.unique(joint):
+        (y0, _, x0, _), heat = maps.windows[int(c)]
+        sel = joint == c
+        qx, qy = _quarter_offsets(heat, y[sel] - y0, x[sel] - x0)
+        people[person[sel], c, 0], people[person[sel], c, 1] = qx + x0, qy + y0
 
 
 # Tiles per side of the map: 8 x 8 pixels at stage-2 size (224), 16 x 16 at input size.
@@ -557,7 +572,9 @@ def decode(outputs: Outputs, config: DecoderConfig, flipped_outputs: Optional[Ou
     cands = _Candidates(maps, config)
     if not cands:
         return People.empty(config.num_joints)
-    people = _group(cands, config, maps.tag_dim)  # adjusted already (_Candidates)
+    people = _group(cands, config, maps.tag_dim)
+    if config.adjust:
+        _adjust(people, maps)
     scores = people[:, :, 2].mean(axis=1)
     if config.refine:
         _refine(people, maps)
