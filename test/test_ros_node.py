@@ -221,9 +221,13 @@ def test_coco_raw_best_effort_then_flood(tmp_path, ros, litepose_model, coco_dir
     # there); every frame the node did receive was processed or counted as dropped
     assert dropped > received / 3 and received - processed - dropped in (0, 1)
     # one frame's processing plus at most one waiting frame: bounded, and not growing over time
-    assert max(latencies) < 1.5
+    # (a queue would reach seconds by the end); scaled by the node's own processing time, as this
+    # machine's speed varies several fold
+    slowest = max(m.processing_ms for _, m in flood) / 1000.0
+    assert max(latencies) < 2 * slowest + 0.5, "latency {:.2f} s, slowest frame {:.2f} s".format(
+        max(latencies), slowest)
     quarter = max(1, len(latencies) // 4)
-    assert np.median(latencies[-quarter:]) < np.median(latencies[:quarter]) + 0.3
+    assert np.median(latencies[-quarter:]) < np.median(latencies[:quarter]) + max(0.3, slowest)
     assert rss_after - rss_before < 100 * 1024
     assert node.stop() == 0
 
