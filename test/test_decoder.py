@@ -160,9 +160,9 @@ def test_windows_and_whole_maps_decode_the_same(monkeypatch, project: bool, flip
     cases = [synthetic_case(rng, CROWDPOSE, count, (448, 448), flip) for count in (1, 2, 3)]
     windows = []
 
-    def counted(*args):
+    def counted(*args, **kwargs):
         windows.append(args[3:])
-        return resize2x_window(*args)
+        return resize2x_window(*args, **kwargs)
 
     monkeypatch.setattr(fast_module, "resize2x_window", counted)
     windowed = [decode(outputs, config, flipped) for outputs, flipped in cases]
@@ -336,23 +336,22 @@ def decode_annotations(annotation_file: Path, kps: KeypointSet, input_size: Tupl
     return results, found
 
 
-@pytest.mark.parametrize("project", [False, True])
-def test_decoder_recovers_coco_annotations(coco_dir: Path, project: bool) -> None:
-    pytest.importorskip("pycocotools", reason="the COCO evaluator is tooling, not runtime")
-    ann = coco_dir / "person_keypoints_mmpose_test.json"
-    results, found = decode_annotations(ann, COCO, (512, 512), project)
-    metrics = evaluate(results, str(ann), "coco")
-    assert found >= 12
-    assert metrics["AP"] >= 0.99, metrics
+# dataset -> (evaluator module, data folder fixture, annotation file, input size, people found at least)
+ANNOTATED = {
+    "coco": ("pycocotools", "coco_dir", "person_keypoints_mmpose_test.json", (512, 512), 12),
+    "crowdpose": ("xtcocotools", "crowdpose_dir", "crowdpose_mmpose_test.json", (448, 448), 4),
+}
 
 
+@pytest.mark.parametrize("dataset", sorted(ANNOTATED))
 @pytest.mark.parametrize("project", [False, True])
-def test_decoder_recovers_crowdpose_annotations(crowdpose_dir: Path, project: bool) -> None:
-    pytest.importorskip("xtcocotools", reason="the CrowdPose evaluator is tooling, not runtime")
-    ann = crowdpose_dir / "crowdpose_mmpose_test.json"
-    results, found = decode_annotations(ann, CROWDPOSE, (448, 448), project)
-    metrics = evaluate(results, str(ann), "crowdpose")
-    assert found >= 4
+def test_decoder_recovers_annotations(request, dataset: str, project: bool) -> None:
+    module, folder, name, input_size, min_found = ANNOTATED[dataset]
+    pytest.importorskip(module, reason="the {} evaluator is tooling, not runtime".format(dataset))
+    ann = request.getfixturevalue(folder) / name
+    results, found = decode_annotations(ann, KEYPOINT_SETS[dataset], input_size, project)
+    metrics = evaluate(results, str(ann), dataset)
+    assert found >= min_found
     assert metrics["AP"] >= 0.99, metrics
 
 

@@ -104,10 +104,15 @@ class _Maps(object):
             return self.full_heat(c)[y0:y1, x0:x1]
         return self._projected_heat(c, box)
 
-    def _projected_heat(self, c: int, box: Box) -> np.ndarray:
+    def _projected_heat(self, c: int, box: Box, out: Optional[np.ndarray] = None) -> np.ndarray:
         h, w = self.base_size
-        windows = [resize2x_window(lambda a, b, d, e, m=m: m[c, a:b, d:e], h, w, *box) for m in self._stage_heat]
-        return windows[0] if len(windows) == 1 else (windows[0] + windows[1]) / 2.0
+        windows = [resize2x_window(lambda a, b, d, e, m=m: m[c, a:b, d:e], h, w, *box, out=out if i == 0 else None)
+                   for i, m in enumerate(self._stage_heat)]
+        if len(windows) == 1:
+            return windows[0]
+        total = np.add(windows[0], windows[1], out=out)
+        total /= np.float32(2)  # the reference's (a + b) / 2, exactly
+        return total
 
     def full_heat(self, c: int) -> np.ndarray:
         if not self.project:
@@ -120,36 +125,37 @@ class _Maps(object):
             return self.base
         if self._heat_all is None:
             self._heat_all = np.empty((self.num_joints,) + self.size, np.float32)
-        height, width = self.size
         for c in channels:
             if c not in self._full_heat:
-                out = self._heat_all[c]
-                resize_map(self._stage_heat[0][c], height, width, out)
-                if len(self._stage_heat) == 2:
-                    out += resize_map(self._stage_heat[1][c], height, width)
-                    out /= np.float32(2)  # the reference's (a + b) / 2, exactly
+                self._projected_heat(c, (0, self.size[0], 0, self.size[1]), self._heat_all[c])
                 self._full_heat.add(c)
         return self._heat_all
 
     # -- tags
-    def _stage_tags(self, i: int, c: int, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+    def _stage_tags(self, i: int, c: int, y0: int, y1: int, x0: int, x1: int,
+                    out: Optional[np.ndarray] = None) -> np.ndarray:
         """Stage ``i``'s tags of joint ``c`` at stage-2 size over a box (mirrored for the flip)."""
         stage1 = self._stages[i][0]
         src = self.num_joints + (self._flip[c] if i == 1 else c)
         h, w = self.base_size
-        if i == 1:
-            x0, x1 = w - x1, w - x0
-        window = resize2x_window(lambda a, b, d, e: stage1[src, a:b, d:e], h // 2, w // 2, y0, y1, x0, x1)
-        return window[:, ::-1] if i == 1 else window
+        if i == 0:
+            return resize2x_window(lambda a, b, d, e: stage1[src, a:b, d:e], h // 2, w // 2, y0, y1, x0, x1, out)
+        window = resize2x_window(lambda a, b, d, e: stage1[src, a:b, d:e], h // 2, w // 2, y0, y1, w - x1, w - x0)
+        if out is None:
+            return window[:, ::-1]
+        out[...] = window[:, ::-1]
+        return out
 
-    def _tags(self, c: int, box: Box) -> np.ndarray:
+    def _tags(self, c: int, box: Box, out: Optional[np.ndarray] = None) -> np.ndarray:
+        """[L, h, w] tags of joint ``c`` over ``box``, into ``out`` if given."""
         h, w = self.base_size
-        out = np.empty((self.tag_dim, box[1] - box[0], box[3] - box[2]), np.float32)
+        if out is None:
+            out = np.empty((self.tag_dim, box[1] - box[0], box[3] - box[2]), np.float32)
         for i in range(self.tag_dim):
             if self.project:
-                out[i] = resize2x_window(lambda a, b, d, e, i=i: self._stage_tags(i, c, a, b, d, e), h, w, *box)
+                resize2x_window(lambda a, b, d, e, i=i: self._stage_tags(i, c, a, b, d, e), h, w, *box, out=out[i])
             else:
-                out[i] = self._stage_tags(i, c, *box)
+                self._stage_tags(i, c, *box, out=out[i])
         return out
 
     def full_tags(self, c: int) -> np.ndarray:
@@ -160,23 +166,10 @@ class _Maps(object):
         """[L, J, H, W] tags at the grouping resolution, whole for ``channels`` (others unset)."""
         if self._tags_all is None:
             self._tags_all = np.empty((self.tag_dim, self.num_joints) + self.size, np.float32)
-        h, w = self.base_size
         for c in channels:
-            if c in self._full_tags:
-                continue
-            for i, (stage1, _) in enumerate(self._stages):
-                src = self.num_joints + (self._flip[c] if i == 1 else c)
-                if not self.project and i == 0:
-                    resize_map(stage1[src], h, w, self._tags_all[i, c])
-                    continue
-                tags = resize_map(stage1[src], h, w)
-                if i == 1:
-                    tags = tags[:, ::-1]
-                if self.project:
-                    resize_map(tags, 2 * h, 2 * w, self._tags_all[i, c])
-                else:
-                    self._tags_all[i, c] = tags
-            self._full_tags.add(c)
+            if c not in self._full_tags:
+                self._tags(c, (0, self.size[0], 0, self.size[1]), self._tags_all[:, c])
+                self._full_tags.add(c)
         return self._tags_all
 
     def tags_at(self, c: int, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
