@@ -8,9 +8,18 @@ from typing import Tuple
 import numpy as np
 import pytest
 
-from litepose_ros.decoding import DecoderConfig, decode
+from litepose_ros.decoding import DecoderConfig, decode, dense
 from litepose_ros.decoding import fast as fast_module
-from litepose_ros.decoding.dense import crop_resize_is_exact, resize2x_window, resize_map
+from litepose_ros.decoding.dense import (
+    Upsample2x,
+    gather,
+    resize2x_window,
+    resize_map,
+    resize_maps,
+    upsample2x_rows,
+    upsample2x_stack,
+    upsample_at_pixels_is_exact,
+)
 from litepose_ros.decoding.matching import matching_cost
 from litepose_ros.decoding.reference import (
     bilinear_resize,
@@ -134,44 +143,96 @@ def test_fast_matches_reference_crowdpose_s448(project: bool) -> None:
     assert_same_people(decode(outputs, config, flipped), ref)
 
 
-def test_windows_resize_like_whole_maps() -> None:
-    """The decoder computes maps only where it reads them: an even-aligned crop resized gives the
-    whole map's values inside, bit for bit, on this OpenCV (else it falls back to whole maps)."""
-    assert crop_resize_is_exact(), "OpenCV here resizes crops differently: the decoder would resize whole maps"
+def test_partial_resizes_equal_whole_maps() -> None:
+    """The decoder computes maps only where it reads them: pixels, windows and stacked channels
+    hold the whole maps' values bit for bit on this OpenCV (else it falls back to whole maps)."""
+    assert upsample_at_pixels_is_exact(), "OpenCV here resizes differently: the decoder would resize whole maps"
     rng = np.random.RandomState(4)
-    for h, w in ((56, 56), (7, 30), (112, 84)):
-        src = rng.normal(size=(h, w)).astype(np.float32)
-        full = resize_map(src, 2 * h, 2 * w)
-        boxes = [(0, 2 * h, 0, 2 * w), (0, 1, 0, 1), (2 * h - 1, 2 * h, 2 * w - 3, 2 * w)]
+    for h, w in ((56, 56), (7, 30), (112, 84), (1, 9), (5, 1)):
+        src = (rng.normal(size=(3, h, w)) * 10.0 ** rng.uniform(-2, 2, (3, h, w))).astype(np.float32)
+        full = resize_maps(src, 2 * h, 2 * w)
+        assert np.array_equal(upsample2x_stack(src), full), (h, w)
+        c, y, x = rng.randint(0, 3, 500), rng.randint(0, 2 * h, 500), rng.randint(0, 2 * w, 500)
+        assert np.array_equal(Upsample2x(h, w).at(gather(src), c, y, x), full[c, y, x]), (h, w)
+        for _ in range(5):  # rows: runs, single rows, the first and last rows, in any order
+            c, y = np.divmod(rng.permutation(np.flatnonzero(rng.uniform(size=6 * h) < rng.uniform())), 2 * h)
+            assert np.array_equal(upsample2x_rows(src, c, y), full[c, y]), (h, w)
+        boxes = [(0, 2 * h, 0, 2 * w), (0, 1, 0, 1), (2 * h - 1, 2 * h, max(2 * w - 3, 0), 2 * w)]
         boxes += [tuple(sorted(rng.randint(0, 2 * h + 1, 2)) + sorted(rng.randint(0, 2 * w + 1, 2))) for _ in range(30)]
         for y0, y1, x0, x1 in boxes:
             if y1 > y0 and x1 > x0:
-                window = resize2x_window(lambda a, b, c, d, s=src: s[a:b, c:d], h, w, y0, y1, x0, x1)
-                assert np.array_equal(window, full[y0:y1, x0:x1]), (h, w, y0, y1, x0, x1)
+                window = resize2x_window(lambda a, b, c, d, s=src[0]: s[a:b, c:d], h, w, y0, y1, x0, x1)
+                assert np.array_equal(window, full[0, y0:y1, x0:x1]), (h, w, y0, y1, x0, x1)
+
+
+def test_resize_is_not_intel_ipp() -> None:
+    """Both decoders resize with OpenCV's own code (IPP rounds differently); the caller's IPP
+    setting is left as it was."""
+    import cv2
+
+    before = cv2.ipp.useIPP()
+    src = np.random.RandomState(0).normal(size=(37, 41)).astype(np.float32)
+    y, x = np.divmod(np.arange(74 * 82), 82)
+    expected = Upsample2x(37, 41).at(gather(src[None]), np.zeros_like(y), y, x).reshape(74, 82)
+    try:
+        for ipp in (True, False):
+            cv2.ipp.setUseIPP(ipp)
+            state = cv2.ipp.useIPP()  # False where OpenCV was built without IPP
+            assert np.array_equal(resize_map(src, 74, 82), expected)
+            assert cv2.ipp.useIPP() == state
+    finally:
+        cv2.ipp.setUseIPP(before)
 
 
 @pytest.mark.parametrize("project", [False, True])
 @pytest.mark.parametrize("flip", [False, True])
-def test_windows_and_whole_maps_decode_the_same(monkeypatch, project: bool, flip: bool) -> None:
-    """Few people in a large map: the windowed path (peaks, tags, offsets in boxes around the
-    people) against whole maps, and both against the reference."""
+def test_partial_and_whole_maps_decode_the_same(monkeypatch, project: bool, flip: bool) -> None:
+    """Few people in a large map: maps computed at the candidates' pixels and in windows
+    around the people against whole maps, and both against the reference."""
     config = DecoderConfig.from_keypoint_set(CROWDPOSE, project_to_input=project)
     rng = np.random.RandomState(stable_seed("windows", project, flip))
     cases = [synthetic_case(rng, CROWDPOSE, count, (448, 448), flip) for count in (1, 2, 3)]
-    windows = []
+    calls = []
+    at = Upsample2x.at
 
     def counted(*args, **kwargs):
-        windows.append(args[3:])
-        return resize2x_window(*args, **kwargs)
+        calls.append(args[2])
+        return at(*args, **kwargs)
 
-    monkeypatch.setattr(fast_module, "resize2x_window", counted)
-    windowed = [decode(outputs, config, flipped) for outputs, flipped in cases]
-    assert windows, "the windowed path was not taken"
-    monkeypatch.setattr(fast_module, "crop_resize_is_exact", lambda: False)
-    for (outputs, flipped), people in zip(cases, windowed):
+    monkeypatch.setattr(dense.Upsample2x, "at", counted)
+    rows = []
+    monkeypatch.setattr(fast_module, "upsample2x_rows", lambda *args: rows.append(args) or upsample2x_rows(*args))
+    partial = [decode(outputs, config, flipped) for outputs, flipped in cases]
+    assert calls, "tags were not computed at the candidates' pixels"
+    assert project or rows, "stride-2 heatmaps were not computed as rows"
+    monkeypatch.setattr(dense.Upsample2x, "at", at)
+    monkeypatch.setattr(fast_module, "upsample_at_pixels_is_exact", lambda: False)
+    monkeypatch.setattr(dense, "upsample_at_pixels_is_exact", lambda: False)
+    for (outputs, flipped), people in zip(cases, partial):
         assert len(people) >= 1
         assert_same_people(people, decode(outputs, config, flipped))
         assert_same_people(people, decode_reference(outputs, config, flipped))
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_stride2_row_bound_holds_every_row_above_the_threshold(flip: bool) -> None:
+    """The rows the decoder computes at stride 2 hold every pixel above the threshold, also
+    with negative and large values and thresholds right at a row's maximum."""
+    config = DecoderConfig.from_keypoint_set(COCO)
+    rng = np.random.RandomState(stable_seed("row bound", flip))
+    for scale in (0.01, 1.0, 300.0):
+        outputs, flipped = (
+            tuple((rng.normal(size=o.shape) * scale).astype(np.float32) for o in random_outputs(rng, 17, 9, 13, 1.0))
+            for _ in range(2)
+        )
+        flipped = flipped if flip else None
+        heat, _ = dense_maps(outputs, config, flipped)
+        row_max = heat.max(axis=2)
+        maps = fast_module._Maps(outputs, config, flipped)
+        for threshold in np.sort(row_max.ravel())[::9]:
+            threshold = fast_module._float32_floor(float(threshold) - 1e-7 * scale)
+            assert maps._row_bound(threshold)[row_max > threshold].all(), (scale, threshold)
+        assert not maps._row_bound(np.float32(heat.max())).all()  # a bound, not every row
 
 
 def test_reference_with_the_official_solver() -> None:
@@ -235,7 +296,8 @@ def test_reference_dense_steps_equal_torch() -> None:
                         ((2, 10, 10), (17, 23))]:
         maps = rng.normal(size=shape).astype(np.float32)
         expected = F.interpolate(torch.from_numpy(maps)[None], size=size, mode="bilinear", align_corners=False)
-        np.testing.assert_allclose(bilinear_resize(maps, *size), expected[0].numpy(), atol=2e-6, rtol=0)
+        # float32 rounding: a few ulps of values up to ~4
+        np.testing.assert_allclose(bilinear_resize(maps, *size), expected[0].numpy(), atol=4e-6, rtol=0)
 
     heat = rng.uniform(size=(5, 21, 17)).astype(np.float32)
     heat[:, 3:6, 4:7] = 0.99  # a plateau: every point equal to its window max survives

@@ -1,13 +1,13 @@
 """Runtime decoder: LitePose bottom-up outputs (heatmaps + associative-embedding tags) to people.
 
 Same people as the official algorithm (``reference.decode_reference``), computed with
-vectorised numpy / OpenCV / scipy, and only where they are read: the stride-2 heatmaps are
-whole, but peaks are searched in the box where a heatmap can exceed the threshold, tags are
-resized around the peaks only, and whole projected maps are built only for the joints the
-refine step scans. Runs on Python 3.6 and numpy 1.19 (Jetson Nano): keep the syntax and the
-numpy API that old, and never import torch here.
+vectorised numpy / OpenCV / scipy, and only where they are read: at stride 2 the heatmap rows
+that can hold a peak, for all joints at once; projected to the input size, windows around the
+peaks; tags at the candidates' pixels; whole maps only for the joints the refine step scans
+(or where the people are spread over most of the map). Runs on Python 3.6 and numpy 1.19
+(Jetson Nano): keep the syntax and the numpy API that old, and never import torch here.
 """
-from typing import Dict, List, Optional, Sequence, Set, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import cv2
 import numpy as np
@@ -15,7 +15,7 @@ from scipy.optimize import linear_sum_assignment
 
 from ..people import People
 from .config import DecoderConfig
-from .dense import crop_resize_is_exact, resize2x_window, resize_map
+from .dense import gather, resize2x_window, upsample2x, upsample2x_rows, upsample2x_stack, upsample_at_pixels_is_exact
 from .matching import matching_cost
 
 Outputs = Sequence[np.ndarray]
@@ -41,8 +41,10 @@ def _check_outputs(outputs: Outputs, num_joints: int, name: str) -> Tuple[np.nda
 
 Box = Tuple[int, int, int, int]  # y0, y1, x0, x1: rows and columns [y0, y1) x [x0, x1)
 
-# Beyond this share of the map, whole maps are cheaper than windows.
+# Beyond this share of the map, whole maps are cheaper than windows (projected heatmaps, tags)
+# or rows (stride-2 heatmaps, whose whole maps the refine step then reads anyway).
 _MAX_WINDOW_SHARE = 0.5
+_MAX_ROW_SHARE = 0.1
 
 
 class _Maps(object):
@@ -50,12 +52,14 @@ class _Maps(object):
     reference's (same resize, ``dense.resize_map``, same order of operations), computed only
     where they are read.
 
-    The stage-2 resolution heatmaps (both stages averaged) are always whole: they are the
-    grouping heatmaps at stride 2 and bound them when projecting to the input size. Anything
-    else, the projected heatmaps and the tags, comes as windows (``dense.resize2x_window``),
-    whole maps only for the joints the refine step scans. The flipped outputs are mirrored at
-    stage-2 size, before the projection, as the reference does (bilinear resizing is not
-    mirror-symmetric to the bit).
+    At stride 2 the heatmaps come as the rows that can hold a pixel above the threshold
+    (``stride2_rows``), whole only when those are many; projected to the input size, the
+    stage-2 heatmaps are whole (they bound the projected ones) and the projected heatmaps come
+    in windows around the peaks (``dense.resize2x_window``). Tags come at the candidates'
+    pixels (``dense.Upsample2x``). Whole maps are built for the joints the refine step scans,
+    and everywhere where OpenCV here does not compute like ``Upsample2x``. The flipped outputs
+    are mirrored at stage-2 size, before the projection, as the reference does (bilinear
+    resizing is not mirror-symmetric to the bit).
     """
 
     def __init__(self, outputs: Outputs, config: DecoderConfig, flipped_outputs: Optional[Outputs]) -> None:
@@ -65,28 +69,21 @@ class _Maps(object):
         if flipped_outputs is not None:
             self._stages.append(_check_outputs(flipped_outputs, j, "flipped_outputs"))
         self.tag_dim = len(self._stages)
-        self._flip = list(config.flip_index)
+        self._flip = np.array(config.flip_index, np.int64)
         self.project = config.project_to_input
         h, w = self._stages[0][1].shape[1:]
         self.base_size = (h, w)
         self.size = (2 * h, 2 * w) if self.project else (h, w)
-        half = np.float32(0.5)
-        self._stage_heat = []
-        mid = np.empty((h, w), np.float32)
-        for i, (stage1, stage2) in enumerate(self._stages):
-            heat = np.empty((j, h, w), np.float32)
-            for c in range(j):
-                src = self._flip[c] if i == 1 else c
-                dst = mid if i == 1 else heat[c]
-                resize_map(stage1[src], h, w, dst)
-                np.add(dst, stage2[src], out=dst)
-                dst *= half  # exact halving, same as the reference's / 2
-                if i == 1:
-                    heat[c] = dst[:, ::-1]
-            self._stage_heat.append(heat)
-        heats = self._stage_heat
-        self.base = heats[0] if len(heats) == 1 else (heats[0] + heats[1]) / 2.0
-        self.sparse = crop_resize_is_exact()
+        self.sparse = upsample_at_pixels_is_exact()
+        self._up_stage1 = upsample2x(h // 2, w // 2)
+        self._up_stage2 = upsample2x(h, w)
+        self.base: Optional[np.ndarray] = None  # [J, H, W] stride-2 heatmaps, whole
+        self._stage_heat: List[np.ndarray] = []  # the same per stage
+        if self.project or not self.sparse:
+            self._whole_base()
+        # stride 2 without the whole base: rows computed by ``stride2_rows``
+        self._row_of = np.zeros(0, np.int64)  # [J * H] -> row of self._rows, or -1
+        self._rows = np.zeros((0, w), np.float32)
         # whole maps at the grouping resolution, channel by channel as needed
         self._heat_all: Optional[np.ndarray] = None  # [J, H, W]
         self._tags_all: Optional[np.ndarray] = None  # [L, J, H, W]
@@ -94,130 +91,204 @@ class _Maps(object):
         self._full_tags: Set[int] = set()
         self.windows: Dict[int, Tuple[Box, np.ndarray]] = {}  # projected heatmap windows with peaks
 
+    def _whole_base(self) -> None:
+        self._stage_heat = [self._stage2_heat(i, 0, self.num_joints) for i in range(self.tag_dim)]
+        heats = self._stage_heat
+        self.base = heats[0] if len(heats) == 1 else (heats[0] + heats[1]) / 2.0
+
+    def _stage2_heat(self, i: int, a: int, b: int, out: Optional[np.ndarray] = None) -> np.ndarray:
+        """Stage ``i``'s stride-2 heatmaps of joints [a, b): the stage-1 maps upsampled and
+        averaged with stage 2's, mirrored for the flip test (into ``out`` if given)."""
+        stage1, stage2 = self._stages[i]
+        if i == 0:
+            heat = upsample2x_stack(stage1[a:b], out)
+            heat += stage2[a:b]
+        else:
+            heat = upsample2x_stack(np.ascontiguousarray(stage1[self._flip[a:b]]))
+            heat += stage2[self._flip[a:b]]
+        heat *= np.float32(0.5)  # exact halving, same as the reference's / 2
+        if i == 0:
+            return heat
+        if out is None:
+            return np.ascontiguousarray(heat[:, :, ::-1])
+        out[...] = heat[:, :, ::-1]
+        return out
+
+    # -- stride-2 heatmap rows
+    def stride2_rows(self, threshold: np.float32) -> Tuple[np.ndarray, np.ndarray]:
+        """Row ids (joint * H + y) of the stride-2 heatmaps and the rows [n, W]: every row with
+        a pixel above ``threshold`` and its neighbours (the quarter offsets read them), in order.
+        Without the whole maps, the rows whose bound from the stage maps' row maxima reaches
+        the threshold (a superset), computed with ``Upsample2x``."""
+        j, (h, w) = self.num_joints, self.base_size
+        if self.base is None:
+            above = self._row_bound(threshold)
+            if above.mean() > _MAX_ROW_SHARE:  # spread out: whole maps are cheaper
+                self._whole_base()
+        if self.base is not None:
+            every = self.base.reshape(j * h, w)
+            above = cv2.reduce(every, 1, cv2.REDUCE_MAX).reshape(j, h) > threshold
+        need = above.copy()
+        need[:, 1:] |= above[:, :-1]
+        need[:, :-1] |= above[:, 1:]
+        ids = np.flatnonzero(need)
+        self._rows = every[ids] if self.base is not None else self._heat_rows(*np.divmod(ids, h))
+        self._row_of = np.full(j * h, -1, np.int64)
+        self._row_of[ids] = np.arange(len(ids))
+        return ids, self._rows
+
+    def _row_bound(self, threshold: np.float32) -> np.ndarray:
+        """[J, H] whether a stride-2 row can hold a pixel above ``threshold``: an upsampled pixel
+        is a convex combination of the two stage-1 rows it reads, so its row maximum bounds it,
+        up to a few float32 roundings."""
+        j, (h, w) = self.num_joints, self.base_size
+        bound = np.zeros((j, h))
+        scale = abs(float(threshold))
+        y0, y1 = self._up_stage1.rows[:2]
+        for i, (stage1, stage2) in enumerate(self._stages):
+            max1 = cv2.reduce(stage1[:j].reshape(j * h // 2, w // 2), 1, cv2.REDUCE_MAX).reshape(j, h // 2)
+            max2 = cv2.reduce(stage2.reshape(j * h, w), 1, cv2.REDUCE_MAX).reshape(j, h)
+            # Near the threshold, negative terms are outweighed by positive ones: the rounding
+            # there is a few ulps of the largest values.
+            scale = max(scale, float(np.abs(max1).max()), float(np.abs(max2).max()))
+            if i == 1:
+                max1, max2 = max1[self._flip], max2[self._flip]
+            bound += (np.maximum(max1[:, y0], max1[:, y1]).astype(np.float64) + max2) / 2
+        bound /= len(self._stages)
+        return bound > float(threshold) - 16 * float(np.finfo(np.float32).eps) * scale
+
+    def _heat_rows(self, joint: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """[n, W] stride-2 heatmap rows ``y`` of ``joint``, bit for bit the whole maps'."""
+        rows = []
+        for i, (stage1, stage2) in enumerate(self._stages):
+            source = joint if i == 0 else self._flip[joint]
+            heat = upsample2x_rows(stage1, source, y)
+            heat += stage2[source, y]
+            heat *= np.float32(0.5)
+            rows.append(heat if i == 0 else heat[:, ::-1])
+        return rows[0] if len(rows) == 1 else (rows[0] + rows[1]) / 2.0
+
+    def heat_at(self, joint: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """Stride-2 heatmap values at pixels of rows ``stride2_rows`` returned."""
+        if self.base is not None:
+            return self.base[joint, y, x]
+        return self._rows[self._row_of[joint * self.base_size[0] + y], x]
+
     # -- heatmaps
     def heat(self, c: int, box: Box) -> np.ndarray:
-        """Joint ``c``'s heatmap over ``box`` (a view where possible: do not write)."""
+        """Joint ``c``'s projected heatmap over ``box`` (a view where possible: do not write)."""
         y0, y1, x0, x1 = box
-        if not self.project:
-            return self.base[c, y0:y1, x0:x1]
         if c in self._full_heat or not self.sparse or box == (0, self.size[0], 0, self.size[1]):
-            return self.full_heat(c)[y0:y1, x0:x1]
-        return self._projected_heat(c, box)
-
-    def _projected_heat(self, c: int, box: Box, out: Optional[np.ndarray] = None) -> np.ndarray:
+            return self.heat_maps([c])[c, y0:y1, x0:x1]
         h, w = self.base_size
-        windows = [resize2x_window(lambda a, b, d, e, m=m: m[c, a:b, d:e], h, w, *box, out=out if i == 0 else None)
-                   for i, m in enumerate(self._stage_heat)]
+        windows = [resize2x_window(lambda a, b, d, e, m=m: m[c, a:b, d:e], h, w, *box) for m in self._stage_heat]
         if len(windows) == 1:
             return windows[0]
-        total = np.add(windows[0], windows[1], out=out)
-        total /= np.float32(2)  # the reference's (a + b) / 2, exactly
-        return total
-
-    def full_heat(self, c: int) -> np.ndarray:
-        if not self.project:
-            return self.base[c]
-        return self.heat_maps([c])[c]
+        return (windows[0] + windows[1]) / 2.0
 
     def heat_maps(self, channels: Sequence[int]) -> np.ndarray:
         """[J, H, W] heatmaps at the grouping resolution, whole for ``channels`` (others unset)."""
-        if not self.project:
+        if self.base is not None and not self.project:
             return self.base
         if self._heat_all is None:
             self._heat_all = np.empty((self.num_joints,) + self.size, np.float32)
-        for c in channels:
-            if c not in self._full_heat:
-                self._projected_heat(c, (0, self.size[0], 0, self.size[1]), self._heat_all[c])
-                self._full_heat.add(c)
+        for a, b in _runs(c for c in channels if c not in self._full_heat):
+            out = self._heat_all[a:b]
+            if self.project:
+                maps = [upsample2x_stack(m[a:b], out if i == 0 else None) for i, m in enumerate(self._stage_heat)]
+            else:
+                maps = [self._stage2_heat(i, a, b, out if i == 0 else None) for i in range(self.tag_dim)]
+            if len(maps) == 2:  # the reference's (p0 + p1) / 2.0, in place
+                np.add(out, maps[1], out=out)
+                out /= 2.0
+            self._full_heat.update(range(a, b))
         return self._heat_all
 
     # -- tags
-    def _stage_tags(self, i: int, c: int, y0: int, y1: int, x0: int, x1: int,
-                    out: Optional[np.ndarray] = None) -> np.ndarray:
-        """Stage ``i``'s tags of joint ``c`` at stage-2 size over a box (mirrored for the flip)."""
-        stage1 = self._stages[i][0]
-        src = self.num_joints + (self._flip[c] if i == 1 else c)
-        h, w = self.base_size
-        if i == 0:
-            return resize2x_window(lambda a, b, d, e: stage1[src, a:b, d:e], h // 2, w // 2, y0, y1, x0, x1, out)
-        window = resize2x_window(lambda a, b, d, e: stage1[src, a:b, d:e], h // 2, w // 2, y0, y1, w - x1, w - x0)
-        if out is None:
-            return window[:, ::-1]
-        out[...] = window[:, ::-1]
-        return out
-
-    def _tags(self, c: int, box: Box, out: Optional[np.ndarray] = None) -> np.ndarray:
-        """[L, h, w] tags of joint ``c`` over ``box``, into ``out`` if given."""
-        h, w = self.base_size
-        if out is None:
-            out = np.empty((self.tag_dim, box[1] - box[0], box[3] - box[2]), np.float32)
-        for i in range(self.tag_dim):
-            if self.project:
-                resize2x_window(lambda a, b, d, e, i=i: self._stage_tags(i, c, a, b, d, e), h, w, *box, out=out[i])
-            else:
-                self._stage_tags(i, c, *box, out=out[i])
-        return out
-
-    def full_tags(self, c: int) -> np.ndarray:
-        """[L, H, W]"""
-        return self.tag_maps([c])[:, c]
-
     def tag_maps(self, channels: Sequence[int]) -> np.ndarray:
         """[L, J, H, W] tags at the grouping resolution, whole for ``channels`` (others unset)."""
         if self._tags_all is None:
             self._tags_all = np.empty((self.tag_dim, self.num_joints) + self.size, np.float32)
-        for c in channels:
-            if c not in self._full_tags:
-                self._tags(c, (0, self.size[0], 0, self.size[1]), self._tags_all[:, c])
-                self._full_tags.add(c)
+        j = self.num_joints
+        for a, b in _runs(c for c in channels if c not in self._full_tags):
+            for i, (stage1, _) in enumerate(self._stages):
+                out = self._tags_all[i, a:b]
+                if i == 0:
+                    source = stage1[j + a:j + b]
+                else:
+                    source = np.ascontiguousarray(stage1[j + self._flip[a:b]])
+                if i == 0 and not self.project:
+                    upsample2x_stack(source, out)
+                    continue
+                tags = upsample2x_stack(source)
+                if i == 1:
+                    tags = np.ascontiguousarray(tags[:, :, ::-1])
+                if self.project:
+                    upsample2x_stack(tags, out)
+                else:
+                    out[...] = tags
+            self._full_tags.update(range(a, b))
         return self._tags_all
 
-    def tags_at(self, c: int, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
-        """[n, L] tags of joint ``c`` at pixels (ys, xs)."""
-        box = _bounding_box(ys, xs)
-        area = (box[1] - box[0]) * (box[3] - box[2])
-        if c in self._full_tags or not self.sparse or area > _MAX_WINDOW_SHARE * self.size[0] * self.size[1]:
-            return self.full_tags(c)[:, ys, xs].T
-        return self._tags(c, box)[:, ys - box[0], xs - box[2]].T
+    def _stage_tags_at(self, i: int, c: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """Stage ``i``'s tags at stage-2 resolution (mirrored for the flip) at pixels (c, y, x)."""
+        stage1 = self._stages[i][0]
+        if i == 0:
+            return self._up_stage1.at(gather(stage1), self.num_joints + c, y, x)
+        return self._up_stage1.at(gather(stage1), self.num_joints + self._flip[c], y, self.base_size[1] - 1 - x)
 
-    # -- where peaks can be
-    def peak_box(self, c: int, threshold: float, pad: int) -> Tuple[Optional[Box], Optional[np.ndarray]]:
-        """A box at the grouping resolution that holds every pixel of joint ``c`` above
-        ``threshold`` and ``pad`` more pixels around them inside the map (what max-pool NMS
-        reads), or None when no pixel is above the threshold; and when the box is the whole
-        stride-2 map, the flat indices of those pixels."""
+    def tags_at(self, c: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """[n, L] tags of joints ``c`` at pixels (y, x) of the grouping resolution."""
+        if not self.sparse:
+            return self.tag_maps(np.unique(c).tolist())[:, c, y, x].T
+        tags = np.empty((len(c), self.tag_dim), np.float32)
+        for i in range(self.tag_dim):
+            if self.project:
+                tags[:, i] = self._up_stage2.at(lambda a, b, d, i=i: self._stage_tags_at(i, a, b, d), c, y, x)
+            else:
+                tags[:, i] = self._stage_tags_at(i, c, y, x)
+        return tags
+
+    # -- where projected peaks can be
+    def peak_box(self, c: int, threshold: float, pad: int) -> Optional[Box]:
+        """A box of the projected map that holds every pixel of joint ``c`` above ``threshold``
+        and ``pad`` more pixels around them inside the map (what max-pool NMS reads), or None
+        when no pixel is above the threshold."""
+        # A projected pixel is a convex combination of stage-2 pixels, exact up to a few
+        # float32 roundings of the stage values: it exceeds the threshold only next to a
+        # stage-2 pixel above the threshold less that rounding.
+        scale = max(max(abs(v) for v in cv2.minMaxLoc(m[c])[:2]) for m in self._stage_heat)
         base = self.base[c]
-        if self.project:
-            # A projected pixel is a convex combination of stage-2 pixels, exact up to a few
-            # float32 roundings of the stage values: it exceeds the threshold only next to a
-            # stage-2 pixel above the threshold less that rounding.
-            scale = max(max(abs(v) for v in cv2.minMaxLoc(m[c])[:2]) for m in self._stage_heat)
-            above = np.flatnonzero(base > threshold - 8 * np.finfo(np.float32).eps * max(scale, abs(threshold)))
-        else:
-            above = np.flatnonzero(base > threshold)
+        above = np.flatnonzero(base > threshold - 8 * np.finfo(np.float32).eps * max(scale, abs(threshold)))
         if len(above) == 0:
-            return None, None
+            return None
         height, width = self.size
         full = (0, height, 0, width)
-        known = None if self.project else above
         if not self.sparse:
-            return full, known
+            return full
         w = self.base_size[1]
-        scale, grow = (2, 1) if self.project else (1, 0)  # a projected pixel reads stage-2 pixels +-1
-        y0 = max(scale * (int(above[0]) // w) - grow - pad, 0)
-        y1 = min(scale * (int(above[-1]) // w + 1) + grow + pad, height)
+        # a projected pixel reads stage-2 pixels +-1
+        y0 = max(2 * (int(above[0]) // w) - 1 - pad, 0)
+        y1 = min(2 * (int(above[-1]) // w + 1) + 1 + pad, height)
         if y1 - y0 > _MAX_WINDOW_SHARE * height:  # spread out: whole maps are cheaper
-            return full, known
+            return full
         columns = above % w
-        x0 = max(scale * int(columns.min()) - grow - pad, 0)
-        x1 = min(scale * (int(columns.max()) + 1) + grow + pad, width)
+        x0 = max(2 * int(columns.min()) - 1 - pad, 0)
+        x1 = min(2 * (int(columns.max()) + 1) + 1 + pad, width)
         if (y1 - y0) * (x1 - x0) > _MAX_WINDOW_SHARE * height * width:
-            return full, known
-        return (y0, y1, x0, x1), None
+            return full
+        return (y0, y1, x0, x1)
 
 
-def _bounding_box(ys: np.ndarray, xs: np.ndarray) -> Box:
-    return int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+def _runs(channels: Iterable[int]) -> List[Tuple[int, int]]:
+    """Sorted distinct ``channels`` as runs [a, b) of consecutive ones."""
+    runs: List[Tuple[int, int]] = []
+    for c in sorted(set(channels)):
+        if runs and runs[-1][1] == c:
+            runs[-1] = (runs[-1][0], c + 1)
+        else:
+            runs.append((c, c + 1))
+    return runs
 
 
 def _float32_floor(value: float) -> np.float32:
@@ -228,47 +299,87 @@ def _float32_floor(value: float) -> np.float32:
     return low
 
 
-def _nms_peaks(heat: np.ndarray, threshold: np.float32, element: np.ndarray,
-               above: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
-    """Flat indices and values of the pixels of C-contiguous ``heat`` above ``threshold``
-    (``above``, when known) that equal the max of their neighbourhood (max-pool NMS: the
-    replicated border of cv2.dilate equals -inf padding because the edge pixel is always
-    inside its own window)."""
-    ind = np.flatnonzero(heat > threshold) if above is None else above
-    pooled = cv2.dilate(heat, element, borderType=cv2.BORDER_REPLICATE)
-    values = heat.ravel()[ind]
-    peak = pooled.ravel()[ind] == values
-    return ind[peak], values[peak]
+def _stride2_peaks(ids: np.ndarray, rows: np.ndarray, height: int, threshold: np.float32,
+                   kernel: int) -> Tuple[np.ndarray, ...]:
+    """(joint, y, x, value) of every pixel above ``threshold`` that equals the max of its
+    kernel x kernel neighbourhood (max-pool NMS), in (joint, y, x) order, from the stride-2
+    heatmap ``rows`` [n, W] with row ids ``ids`` (joint * height + y) that hold every pixel
+    above the threshold.
+
+    One max filter for all joints: the rows left out cannot beat a pixel above the threshold,
+    so -inf rows stand in for them, as many as the filter reaches (and between joints).
+    cv2.dilate's replicated border equals -inf padding because the edge pixel is always inside
+    its own window.
+    """
+    if len(ids) == 0:
+        return tuple(np.zeros(0, t) for t in (np.int64, np.int64, np.int64, np.float32))
+    pad = kernel // 2
+    gap = np.diff(ids, prepend=ids[0] - 1) - 1  # rows left out before each row
+    same_joint = ids // height == np.concatenate(([-1], ids[:-1])) // height
+    position = np.cumsum(1 + np.where(same_joint, np.minimum(gap, pad), pad)) - 1 + pad
+    source_row = np.full(position[-1] + 1 + pad, -1, np.int64)
+    source_row[position] = np.arange(len(ids))
+    packed = np.take(rows, source_row, axis=0)
+    packed[source_row < 0] = -np.inf
+    pooled = cv2.dilate(packed, np.ones((kernel, kernel), np.uint8), borderType=cv2.BORDER_REPLICATE)
+    peak = cv2.bitwise_and(cv2.compare(packed, pooled, cv2.CMP_EQ), cv2.compare(packed, float(threshold), cv2.CMP_GT))
+    with_peaks = np.flatnonzero(cv2.reduce(peak, 1, cv2.REDUCE_MAX).ravel())
+    row, x = np.nonzero(peak[with_peaks])
+    row = with_peaks[row]
+    value = packed[row, x]
+    joint, y = np.divmod(ids[source_row[row]], height)
+    return joint, y, x, value
 
 
 class _Candidates(object):
     """Per joint: NMS peaks above threshold, best first (ties by index), at most max_num_people,
-    looked for in the box where the heatmap can exceed the threshold (``_Maps.peak_box``)."""
+    with their tags. At stride 2 all joints at once (``_stride2_peaks``); projected, joint by
+    joint in the box where the heatmap can exceed the threshold (``_Maps.peak_box``)."""
 
     def __init__(self, maps: _Maps, config: DecoderConfig) -> None:
         threshold = _float32_floor(config.detection_threshold)
-        self.joints: List[np.ndarray] = []  # float64 rows: x, y, value, tags...
-        self.tags: List[np.ndarray] = []  # float32 [n, L]
-        element = np.ones((config.nms_kernel, config.nms_kernel), np.uint8)
-        for c in range(maps.num_joints):
-            box, above = maps.peak_box(c, threshold, max(config.nms_kernel // 2, 1))  # +-1 for the offsets
-            y = x = np.zeros(0, np.int64)
-            if box is not None:
-                heat = np.ascontiguousarray(maps.heat(c, box))
-                ind, value = _nms_peaks(heat, threshold, element, above)
-                y, x = ind // heat.shape[1], ind % heat.shape[1]
-            if len(y) == 0:
-                self.joints.append(np.zeros((0, 3 + maps.tag_dim)))
-                self.tags.append(np.zeros((0, maps.tag_dim), np.float32))
+        if maps.project:
+            joint, y, x, value = self._projected_peaks(maps, threshold, config.nms_kernel)
+        else:
+            ids, rows = maps.stride2_rows(threshold)
+            joint, y, x, value = _stride2_peaks(ids, rows, maps.size[0], threshold, config.nms_kernel)
+        # best first per joint; (y, x) order already, which a stable sort keeps among equal values
+        order = np.lexsort((-value, joint))
+        joint, y, x, value = joint[order], y[order], x[order], value[order]
+        counts = np.bincount(joint, minlength=maps.num_joints)
+        first = np.cumsum(counts) - counts
+        keep = np.arange(len(joint)) - first[joint] < config.max_num_people
+        joint, y, x, value = joint[keep], y[keep], x[keep], value[keep]
+        tags = maps.tags_at(joint, y, x)
+        rows = np.column_stack((x, y, value, tags)).astype(np.float64)
+        ends = np.cumsum(np.minimum(counts, config.max_num_people)).tolist()
+        starts = [0] + ends[:-1]
+        self.joints: List[np.ndarray] = [rows[a:b] for a, b in zip(starts, ends)]  # float64: x, y, value, tags...
+        self.tags: List[np.ndarray] = [tags[a:b] for a, b in zip(starts, ends)]  # float32 [n, L]
+
+    @staticmethod
+    def _projected_peaks(maps: _Maps, threshold: np.float32, kernel: int) -> Tuple[np.ndarray, ...]:
+        element = np.ones((kernel, kernel), np.uint8)
+        found = []
+        boxes = [maps.peak_box(c, threshold, max(kernel // 2, 1)) for c in range(maps.num_joints)]  # +-1: offsets
+        full = (0, maps.size[0], 0, maps.size[1])
+        maps.heat_maps([c for c, box in enumerate(boxes) if box == full])  # all at once
+        for c, box in enumerate(boxes):
+            if box is None:
                 continue
-            # row-major order already: a stable sort keeps index order among equal values
-            order = np.argsort(-value, kind="mergesort")[: config.max_num_people]
-            y, x, value = y[order], x[order], value[order]
-            tag = np.ascontiguousarray(maps.tags_at(c, y + box[0], x + box[2]))
-            if maps.project:
+            heat = np.ascontiguousarray(maps.heat(c, box))
+            ind = np.flatnonzero(heat > threshold)
+            pooled = cv2.dilate(heat, element, borderType=cv2.BORDER_REPLICATE)
+            value = heat.ravel()[ind]
+            peak = pooled.ravel()[ind] == value
+            ind, value = ind[peak], value[peak]
+            if len(ind):
                 maps.windows[c] = (box, heat)  # the adjust step reads the peaks' neighbours there
-            self.tags.append(tag)
-            self.joints.append(np.column_stack((x + box[2], y + box[0], value, tag)).astype(np.float64))
+                y, x = np.divmod(ind, heat.shape[1])
+                found.append((np.full(len(ind), c), y + box[0], x + box[2], value))
+        if not found:
+            return tuple(np.zeros(0, t) for t in (np.int64, np.int64, np.int64, np.float32))
+        return tuple(np.concatenate(parts) for parts in zip(*found))
 
     def __bool__(self) -> bool:
         return any(len(joints) for joints in self.joints)
@@ -279,12 +390,14 @@ class _Candidates(object):
 # ----------------------------------------------------------------------------- grouping
 class _Groups(object):
     """People under construction, in the reference's order: keyed by the first tag value of the
-    joint that started them (a later joint with the same first tag value lands in that person)."""
+    joint that started them (a later joint with the same first tag value lands in that person).
+    Each person's mean tag is updated with its tags."""
 
     def __init__(self, num_joints: int, tag_dim: int, capacity: int) -> None:
         self.joints = np.zeros((capacity, num_joints, 3 + tag_dim))
         self.tag_sum = np.zeros((capacity, tag_dim), np.float32)
         self.tag_count = np.zeros(capacity, np.int64)
+        self.means = np.zeros((capacity, tag_dim), np.float32)
         # One tag dimension (no flip test): the reference's np.mean over a person's [n, 1] tags
         # sums them pairwise from n = 8 on, not in order; keep the tags to do the same.
         self.tag_rows = np.zeros((capacity, num_joints), np.float32) if tag_dim == 1 else None
@@ -298,46 +411,47 @@ class _Groups(object):
             person = self.keys[key] = self.size
             self.size += 1
         self.joints[person, joint_id] = joint
-        self.tag_sum[person] = tag
+        self.tag_sum[person] = self.means[person] = tag
         self.tag_count[person] = 1
         if self.tag_rows is not None:
             self.tag_rows[person, 0] = tag[0]
 
     def add(self, person: int, joint_id: int, joint: np.ndarray, tag: np.ndarray) -> None:
-        self.joints[person, joint_id] = joint
-        if self.tag_rows is not None:
-            self.tag_rows[person, self.tag_count[person]] = tag[0]
-        self.tag_sum[person] += tag
-        self.tag_count[person] += 1
+        self.add_many(np.array([person]), joint_id, joint[None], tag[None])
 
     def add_many(self, people: np.ndarray, joint_id: int, joints: np.ndarray, tags: np.ndarray) -> None:
         """``add`` for each row, to distinct ``people``."""
+        if len(people) == 0:
+            return
         self.joints[people, joint_id] = joints
         if self.tag_rows is not None:
             self.tag_rows[people, self.tag_count[people]] = tags[:, 0]
         self.tag_sum[people] += tags
         self.tag_count[people] += 1
-
-    def mean_tags(self, count: int) -> np.ndarray:
-        """The first ``count`` people's mean tags, bit for bit np.mean(person's tags, axis=0) in float32."""
-        means = self.tag_sum[:count] / self.tag_count[:count, None].astype(np.float32)
-        if self.tag_rows is not None:
+        counts = self.tag_count[people]
+        # bit for bit np.mean(person's tags, axis=0) in float32
+        self.means[people] = self.tag_sum[people] / counts[:, None].astype(np.float32)
+        if self.tag_rows is not None and counts.max() >= 8:
             # In-order sums equal numpy's below 8 tags (and for every count with more than one
             # tag dimension, reduced across rows); from 8 on numpy sums a contiguous run
             # pairwise, so redo those with np.mean on the same contiguous rows, one call per count.
-            counts = self.tag_count[:count]
             for n in np.unique(counts[counts >= 8]):
-                rows = np.flatnonzero(counts == n)
-                means[rows, 0] = np.mean(self.tag_rows[rows, :n], axis=1)
-        return means
+                rows = people[counts == n]
+                self.means[rows, 0] = np.mean(self.tag_rows[rows, :n], axis=1)
 
 
 def _match_joint(groups: _Groups, joint_id: int, joints: np.ndarray, tags: np.ndarray, config: DecoderConfig) -> None:
     num_grouped = min(groups.size, config.max_num_people)
     if config.ignore_too_much and num_grouped == config.max_num_people:
         return
-    diff = joints[:, None, 3:] - groups.mean_tags(num_grouped)[None, :, :]
-    dist = np.linalg.norm(diff, ord=2, axis=2)
+    diff = joints[:, None, 3:] - groups.means[None, :num_grouped, :]
+    dist = np.sqrt(np.add.reduce(diff * diff, axis=2))  # np.linalg.norm(diff, axis=2), as the reference
+    if dist.shape == (1, 1):  # one joint, one person: the assignment pairs them
+        if dist[0, 0] < config.tag_threshold:
+            groups.add(0, joint_id, joints[0], tags[0])
+        else:
+            groups.start(joint_id, joints[0], tags[0])
+        return
     rows, cols = linear_sum_assignment(matching_cost(dist, joints[:, 2], config.use_detection_val))
     partner = np.full(len(joints), -1, np.int64)
     accepted = dist[rows, cols] < config.tag_threshold
@@ -374,17 +488,15 @@ def _group(cands: _Candidates, config: DecoderConfig, tag_dim: int) -> np.ndarra
 
 
 # ----------------------------------------------------------------------------- adjust / refine
-def _quarter_offsets(heat: np.ndarray, y: np.ndarray, x: np.ndarray,
-                     joint: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
+def _quarter_offsets(value: Callable[[np.ndarray, np.ndarray], np.ndarray], height: int, width: int,
+                     y: np.ndarray, x: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """+0.5 to the pixel centre, then a quarter pixel toward the larger neighbour (ties go down).
 
-    ``heat``: one map [H, W], or a window of it whose edges inside the map are a pixel away
-    from (y, x); or maps [J, H, W] with the ``joint`` of each pixel.
+    ``value(y, x)``: the heatmap of each pixel's joint, over a map of ``height`` x ``width`` or
+    a window of it whose edges inside the map are a pixel away from (y, x).
     """
-    h, w = heat.shape[-2:]
-    at = () if joint is None else (joint,)
-    right = heat[at + (y, np.minimum(x + 1, w - 1))] > heat[at + (y, np.maximum(x - 1, 0))]
-    down = heat[at + (np.minimum(y + 1, h - 1), x)] > heat[at + (np.maximum(y - 1, 0), x)]
+    right = value(y, np.minimum(x + 1, width - 1)) > value(y, np.maximum(x - 1, 0))
+    down = value(np.minimum(y + 1, height - 1), x) > value(np.maximum(y - 1, 0), x)
     return x + np.where(right, 0.75, 0.25), y + np.where(down, 0.75, 0.25)
 
 
@@ -395,12 +507,13 @@ def _adjust(people: np.ndarray, maps: _Maps) -> None:
     x = people[person, joint, 0].astype(np.int64)
     y = people[person, joint, 1].astype(np.int64)
     if not maps.project:
-        people[person, joint, 0], people[person, joint, 1] = _quarter_offsets(maps.base, y, x, joint)
+        value = lambda yy, xx: maps.heat_at(joint, yy, xx)  # noqa: E731
+        people[person, joint, 0], people[person, joint, 1] = _quarter_offsets(value, *maps.size, y, x)
         return
     for c in np.unique(joint):
         (y0, _, x0, _), heat = maps.windows[int(c)]
         sel = joint == c
-        qx, qy = _quarter_offsets(heat, y[sel] - y0, x[sel] - x0)
+        qx, qy = _quarter_offsets(lambda yy, xx, m=heat: m[yy, xx], *heat.shape, y[sel] - y0, x[sel] - x0)
         people[person[sel], c, 0], people[person[sel], c, 1] = qx + x0, qy + y0
 
 
@@ -549,7 +662,8 @@ def _refine(people: np.ndarray, maps: _Maps) -> None:
     if not keep.any():
         return
     missing, joint, px, py, val = missing[keep], joint[keep], px[keep], py[keep], val[keep]
-    people[missing, joint, 0], people[missing, joint, 1] = _quarter_offsets(heatmaps, py, px, joint)
+    value = lambda yy, xx: heatmaps[joint, yy, xx]  # noqa: E731
+    people[missing, joint, 0], people[missing, joint, 1] = _quarter_offsets(value, *maps.size, py, px)
     people[missing, joint, 2] = val
 
 

@@ -26,7 +26,7 @@ Outputs = Sequence[np.ndarray]
 def bilinear_resize(maps: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
     """Bilinear resize of [C, H, W] like torch F.interpolate(mode='bilinear', align_corners=False).
 
-    OpenCV's INTER_LINEAR (``dense.resize_maps``), which matches torch to about an ulp; both
+    OpenCV's INTER_LINEAR (``dense.resize_maps``), which matches torch to a few ulps; both
     decoders resize with it, so their maps agree bit for bit (the decoders compare map values
     exactly, and an ulp can flip such a comparison).
     """
