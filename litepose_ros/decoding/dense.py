@@ -42,29 +42,6 @@ def resize_maps(maps: np.ndarray, height: int, width: int, out: Optional[np.ndar
     return out
 
 
-def resize2x_window(source: Callable[[int, int, int, int], np.ndarray], height: int, width: int,
-                    y0: int, y1: int, x0: int, x1: int, out: Optional[np.ndarray] = None) -> np.ndarray:
-    """``resize_map(src, 2 * height, 2 * width)[y0:y1, x0:x1]``, bit for bit, from the part of
-    ``src`` it depends on: ``source(sy0, sy1, sx0, sx1)`` returns ``src[sy0:sy1, sx0:sx1]``.
-    ``out``: a C-contiguous float32 destination of the window's shape (the whole map is
-    resized straight into it).
-
-    Output rows 2k and 2k+1 read source rows k-1..k+1 (``_axis``), so an even-aligned crop with
-    a one-pixel margin, resized by the same code, holds the same values inside: exact wherever
-    ``upsample_at_pixels_is_exact`` holds.
-    """
-    if out is not None and (y0, y1, x0, x1) == (0, 2 * height, 0, 2 * width):
-        return resize_map(source(0, height, 0, width), 2 * height, 2 * width, out)
-    sy0, sy1 = max(y0 // 2 - 1, 0), min((y1 + 1) // 2 + 1, height)
-    sx0, sx1 = max(x0 // 2 - 1, 0), min((x1 + 1) // 2 + 1, width)
-    up = resize_map(source(sy0, sy1, sx0, sx1), 2 * (sy1 - sy0), 2 * (sx1 - sx0))
-    window = up[y0 - 2 * sy0:y1 - 2 * sy0, x0 - 2 * sx0:x1 - 2 * sx0]
-    if out is None:
-        return window
-    out[...] = window
-    return out
-
-
 Axis = Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 # source(c, y, x) -> float32 values of the source maps at integer pixels (arrays of one shape)
 Source = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]

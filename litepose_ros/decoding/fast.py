@@ -1,13 +1,12 @@
 """Runtime decoder: LitePose bottom-up outputs (heatmaps + associative-embedding tags) to people.
 
 Same people as the official algorithm (``reference.decode_reference``), computed with
-vectorised numpy / OpenCV / scipy, and only where they are read: at stride 2 the heatmap rows
-that can hold a peak, for all joints at once; projected to the input size, windows around the
-peaks; tags at the candidates' pixels; whole maps only for the joints the refine step scans
-(or where the people are spread over most of the map). Runs on Python 3.6 and numpy 1.19
+vectorised numpy / OpenCV / scipy, and only where they are read: the heatmap rows that can
+hold a peak, for all joints at once; tags at the candidates' pixels; whole maps only for the
+joints the refine step scans (or where the people are spread over most of the map). Runs on Python 3.6 and numpy 1.19
 (Jetson Nano): keep the syntax and the numpy API that old, and never import torch here.
 """
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Callable, Iterable, List, Optional, Sequence, Set, Tuple
 
 import cv2
 import numpy as np
@@ -15,7 +14,7 @@ from scipy.optimize import linear_sum_assignment
 
 from ..people import People
 from .config import DecoderConfig
-from .dense import gather, resize2x_window, upsample2x, upsample2x_rows, upsample2x_stack, upsample_at_pixels_is_exact
+from .dense import gather, upsample2x, upsample2x_rows, upsample2x_stack, upsample_at_pixels_is_exact
 from .matching import matching_cost
 
 Outputs = Sequence[np.ndarray]
@@ -39,11 +38,8 @@ def _check_outputs(outputs: Outputs, num_joints: int, name: str) -> Tuple[np.nda
     return stage1[0], stage2[0]
 
 
-Box = Tuple[int, int, int, int]  # y0, y1, x0, x1: rows and columns [y0, y1) x [x0, x1)
-
-# Beyond this share of the map, whole maps are cheaper than windows (projected heatmaps, tags)
-# or rows (stride-2 heatmaps, whose whole maps the refine step then reads anyway).
-_MAX_WINDOW_SHARE = 0.5
+# Beyond this share of the rows that can hold a peak, whole heatmaps are cheaper than rows
+# (the refine step then reads them too).
 _MAX_ROW_SHARE = 0.1
 
 
@@ -52,14 +48,13 @@ class _Maps(object):
     reference's (same resize, ``dense.resize_map``, same order of operations), computed only
     where they are read.
 
-    At stride 2 the heatmaps come as the rows that can hold a pixel above the threshold
-    (``stride2_rows``), whole only when those are many; projected to the input size, the
-    stage-2 heatmaps are whole (they bound the projected ones) and the projected heatmaps come
-    in windows around the peaks (``dense.resize2x_window``). Tags come at the candidates'
-    pixels (``dense.Upsample2x``). Whole maps are built for the joints the refine step scans,
-    and everywhere where OpenCV here does not compute like ``Upsample2x``. The flipped outputs
-    are mirrored at stage-2 size, before the projection, as the reference does (bilinear
-    resizing is not mirror-symmetric to the bit).
+    Heatmaps come as the rows that can hold a pixel above the threshold (``heat_rows``),
+    whole only where those are many or for the joints the refine step scans; tags come at the
+    candidates' pixels (``dense.Upsample2x``), whole only for the refine step. Projected to
+    the input size, the stride-2 heatmaps are whole: they bound the projected rows and are
+    upsampled into them. Where OpenCV here does not compute like ``Upsample2x``, every map is
+    whole. The flipped outputs are mirrored at stage-2 size, before the projection, as the
+    reference does (bilinear resizing is not mirror-symmetric to the bit).
     """
 
     def __init__(self, outputs: Outputs, config: DecoderConfig, flipped_outputs: Optional[Outputs]) -> None:
@@ -77,24 +72,16 @@ class _Maps(object):
         self.sparse = upsample_at_pixels_is_exact()
         self._up_stage1 = upsample2x(h // 2, w // 2)
         self._up_stage2 = upsample2x(h, w)
-        self.base: Optional[np.ndarray] = None  # [J, H, W] stride-2 heatmaps, whole
-        self._stage_heat: List[np.ndarray] = []  # the same per stage
-        if self.project or not self.sparse:
-            self._whole_base()
-        # stride 2 without the whole base: rows computed by ``stride2_rows``
-        self._row_of = np.zeros(0, np.int64)  # [J * H] -> row of self._rows, or -1
-        self._rows = np.zeros((0, w), np.float32)
+        # per stage, the stride-2 heatmaps the projected ones are upsampled from
+        self._stage_heat = [self._stage2_heat(i, 0, j) for i in range(self.tag_dim)] if self.project else []
+        # the rows ``heat_rows`` returned: [J * H] -> row of self._rows, or -1
+        self._row_of = np.zeros(0, np.int64)
+        self._rows = np.zeros((0, self.size[1]), np.float32)
         # whole maps at the grouping resolution, channel by channel as needed
         self._heat_all: Optional[np.ndarray] = None  # [J, H, W]
         self._tags_all: Optional[np.ndarray] = None  # [L, J, H, W]
         self._full_heat: Set[int] = set()
         self._full_tags: Set[int] = set()
-        self.windows: Dict[int, Tuple[Box, np.ndarray]] = {}  # projected heatmap windows with peaks
-
-    def _whole_base(self) -> None:
-        self._stage_heat = [self._stage2_heat(i, 0, self.num_joints) for i in range(self.tag_dim)]
-        heats = self._stage_heat
-        self.base = heats[0] if len(heats) == 1 else (heats[0] + heats[1]) / 2.0
 
     def _stage2_heat(self, i: int, a: int, b: int, out: Optional[np.ndarray] = None) -> np.ndarray:
         """Stage ``i``'s stride-2 heatmaps of joints [a, b): the stage-1 maps upsampled and
@@ -114,53 +101,61 @@ class _Maps(object):
         out[...] = heat[:, :, ::-1]
         return out
 
-    # -- stride-2 heatmap rows
-    def stride2_rows(self, threshold: np.float32) -> Tuple[np.ndarray, np.ndarray]:
-        """Row ids (joint * H + y) of the stride-2 heatmaps and the rows [n, W]: every row with
-        a pixel above ``threshold`` and its neighbours (the quarter offsets read them), in order.
-        Without the whole maps, the rows whose bound from the stage maps' row maxima reaches
-        the threshold (a superset), computed with ``Upsample2x``."""
-        j, (h, w) = self.num_joints, self.base_size
-        if self.base is None:
+    # -- heatmaps
+    def heat_rows(self, threshold: np.float32) -> Tuple[np.ndarray, np.ndarray]:
+        """Row ids (joint * H + y) of the heatmaps and the rows [n, W]: every row with a pixel
+        above ``threshold`` and its neighbours (the quarter offsets read them), in order. Where
+        few rows can hold such a pixel (a bound from the maps they are upsampled from), only
+        those are computed."""
+        j, (h, w) = self.num_joints, self.size
+        whole = None
+        if self.sparse:
             above = self._row_bound(threshold)
             if above.mean() > _MAX_ROW_SHARE:  # spread out: whole maps are cheaper
-                self._whole_base()
-        if self.base is not None:
-            every = self.base.reshape(j * h, w)
-            above = cv2.reduce(every, 1, cv2.REDUCE_MAX).reshape(j, h) > threshold
+                whole = self.heat_maps(range(j)).reshape(j * h, w)
+        else:
+            whole = self.heat_maps(range(j)).reshape(j * h, w)
+        if whole is not None:
+            above = cv2.reduce(whole, 1, cv2.REDUCE_MAX).reshape(j, h) > threshold
         need = above.copy()
         need[:, 1:] |= above[:, :-1]
         need[:, :-1] |= above[:, 1:]
         ids = np.flatnonzero(need)
-        self._rows = every[ids] if self.base is not None else self._heat_rows(*np.divmod(ids, h))
+        self._rows = whole[ids] if whole is not None else self._heat_rows(*np.divmod(ids, h))
         self._row_of = np.full(j * h, -1, np.int64)
         self._row_of[ids] = np.arange(len(ids))
         return ids, self._rows
 
     def _row_bound(self, threshold: np.float32) -> np.ndarray:
-        """[J, H] whether a stride-2 row can hold a pixel above ``threshold``: an upsampled pixel
-        is a convex combination of the two stage-1 rows it reads, so its row maximum bounds it,
-        up to a few float32 roundings."""
+        """[J, H] whether a row can hold a pixel above ``threshold``. An upsampled pixel is a
+        convex combination of the two source rows it reads, so their maxima bound it, up to a
+        few float32 roundings; near the threshold negative terms are outweighed by positive
+        ones, so those roundings are a few ulps of the largest maxima."""
         j, (h, w) = self.num_joints, self.base_size
-        bound = np.zeros((j, h))
-        scale = abs(float(threshold))
-        y0, y1 = self._up_stage1.rows[:2]
+        scale, bounds = abs(float(threshold)), []
         for i, (stage1, stage2) in enumerate(self._stages):
-            max1 = cv2.reduce(stage1[:j].reshape(j * h // 2, w // 2), 1, cv2.REDUCE_MAX).reshape(j, h // 2)
-            max2 = cv2.reduce(stage2.reshape(j * h, w), 1, cv2.REDUCE_MAX).reshape(j, h)
-            # Near the threshold, negative terms are outweighed by positive ones: the rounding
-            # there is a few ulps of the largest values.
-            scale = max(scale, float(np.abs(max1).max()), float(np.abs(max2).max()))
-            if i == 1:
-                max1, max2 = max1[self._flip], max2[self._flip]
-            bound += (np.maximum(max1[:, y0], max1[:, y1]).astype(np.float64) + max2) / 2
-        bound /= len(self._stages)
+            if self.project:
+                source, y0, y1 = self._stage_heat[i], self._up_stage2.rows[0], self._up_stage2.rows[1]
+                maxima = [cv2.reduce(source.reshape(j * h, w), 1, cv2.REDUCE_MAX).reshape(j, h)]
+            else:
+                y0, y1 = self._up_stage1.rows[:2]
+                maxima = [cv2.reduce(stage1[:j].reshape(j * h // 2, w // 2), 1, cv2.REDUCE_MAX).reshape(j, h // 2),
+                          cv2.reduce(stage2.reshape(j * h, w), 1, cv2.REDUCE_MAX).reshape(j, h)]
+                if i == 1:
+                    maxima = [m[self._flip] for m in maxima]
+            scale = max([scale] + [float(np.abs(m).max()) for m in maxima])
+            bound = np.maximum(maxima[0][:, y0], maxima[0][:, y1]).astype(np.float64)
+            bounds.append(bound if self.project else (bound + maxima[1]) / 2)  # (upsampled + stage 2) / 2
+        bound = bounds[0] if len(bounds) == 1 else (bounds[0] + bounds[1]) / 2
         return bound > float(threshold) - 16 * float(np.finfo(np.float32).eps) * scale
 
     def _heat_rows(self, joint: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """[n, W] stride-2 heatmap rows ``y`` of ``joint``, bit for bit the whole maps'."""
+        """[n, W] heatmap rows ``y`` of ``joint``, bit for bit the whole maps'."""
         rows = []
         for i, (stage1, stage2) in enumerate(self._stages):
+            if self.project:
+                rows.append(upsample2x_rows(self._stage_heat[i], joint, y))
+                continue
             source = joint if i == 0 else self._flip[joint]
             heat = upsample2x_rows(stage1, source, y)
             heat += stage2[source, y]
@@ -169,27 +164,11 @@ class _Maps(object):
         return rows[0] if len(rows) == 1 else (rows[0] + rows[1]) / 2.0
 
     def heat_at(self, joint: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """Stride-2 heatmap values at pixels of rows ``stride2_rows`` returned."""
-        if self.base is not None:
-            return self.base[joint, y, x]
-        return self._rows[self._row_of[joint * self.base_size[0] + y], x]
+        """Heatmap values at pixels of the rows ``heat_rows`` returned."""
+        return self._rows[self._row_of[joint * self.size[0] + y], x]
 
-    # -- heatmaps
-    def heat(self, c: int, box: Box) -> np.ndarray:
-        """Joint ``c``'s projected heatmap over ``box`` (a view where possible: do not write)."""
-        y0, y1, x0, x1 = box
-        if c in self._full_heat or not self.sparse or box == (0, self.size[0], 0, self.size[1]):
-            return self.heat_maps([c])[c, y0:y1, x0:x1]
-        h, w = self.base_size
-        windows = [resize2x_window(lambda a, b, d, e, m=m: m[c, a:b, d:e], h, w, *box) for m in self._stage_heat]
-        if len(windows) == 1:
-            return windows[0]
-        return (windows[0] + windows[1]) / 2.0
-
-    def heat_maps(self, channels: Sequence[int]) -> np.ndarray:
+    def heat_maps(self, channels: Iterable[int]) -> np.ndarray:
         """[J, H, W] heatmaps at the grouping resolution, whole for ``channels`` (others unset)."""
-        if self.base is not None and not self.project:
-            return self.base
         if self._heat_all is None:
             self._heat_all = np.empty((self.num_joints,) + self.size, np.float32)
         for a, b in _runs(c for c in channels if c not in self._full_heat):
@@ -249,36 +228,6 @@ class _Maps(object):
                 tags[:, i] = self._stage_tags_at(i, c, y, x)
         return tags
 
-    # -- where projected peaks can be
-    def peak_box(self, c: int, threshold: float, pad: int) -> Optional[Box]:
-        """A box of the projected map that holds every pixel of joint ``c`` above ``threshold``
-        and ``pad`` more pixels around them inside the map (what max-pool NMS reads), or None
-        when no pixel is above the threshold."""
-        # A projected pixel is a convex combination of stage-2 pixels, exact up to a few
-        # float32 roundings of the stage values: it exceeds the threshold only next to a
-        # stage-2 pixel above the threshold less that rounding.
-        scale = max(max(abs(v) for v in cv2.minMaxLoc(m[c])[:2]) for m in self._stage_heat)
-        base = self.base[c]
-        above = np.flatnonzero(base > threshold - 8 * np.finfo(np.float32).eps * max(scale, abs(threshold)))
-        if len(above) == 0:
-            return None
-        height, width = self.size
-        full = (0, height, 0, width)
-        if not self.sparse:
-            return full
-        w = self.base_size[1]
-        # a projected pixel reads stage-2 pixels +-1
-        y0 = max(2 * (int(above[0]) // w) - 1 - pad, 0)
-        y1 = min(2 * (int(above[-1]) // w + 1) + 1 + pad, height)
-        if y1 - y0 > _MAX_WINDOW_SHARE * height:  # spread out: whole maps are cheaper
-            return full
-        columns = above % w
-        x0 = max(2 * int(columns.min()) - 1 - pad, 0)
-        x1 = min(2 * (int(columns.max()) + 1) + 1 + pad, width)
-        if (y1 - y0) * (x1 - x0) > _MAX_WINDOW_SHARE * height * width:
-            return full
-        return (y0, y1, x0, x1)
-
 
 def _runs(channels: Iterable[int]) -> List[Tuple[int, int]]:
     """Sorted distinct ``channels`` as runs [a, b) of consecutive ones."""
@@ -299,12 +248,12 @@ def _float32_floor(value: float) -> np.float32:
     return low
 
 
-def _stride2_peaks(ids: np.ndarray, rows: np.ndarray, height: int, threshold: np.float32,
-                   kernel: int) -> Tuple[np.ndarray, ...]:
+def _peaks(ids: np.ndarray, rows: np.ndarray, height: int, threshold: np.float32,
+           kernel: int) -> Tuple[np.ndarray, ...]:
     """(joint, y, x, value) of every pixel above ``threshold`` that equals the max of its
-    kernel x kernel neighbourhood (max-pool NMS), in (joint, y, x) order, from the stride-2
-    heatmap ``rows`` [n, W] with row ids ``ids`` (joint * height + y) that hold every pixel
-    above the threshold.
+    kernel x kernel neighbourhood (max-pool NMS), in (joint, y, x) order, from the heatmap
+    ``rows`` [n, W] with row ids ``ids`` (joint * height + y) that hold every pixel above the
+    threshold.
 
     One max filter for all joints: the rows left out cannot beat a pixel above the threshold,
     so -inf rows stand in for them, as many as the filter reaches (and between joints).
@@ -333,16 +282,12 @@ def _stride2_peaks(ids: np.ndarray, rows: np.ndarray, height: int, threshold: np
 
 class _Candidates(object):
     """Per joint: NMS peaks above threshold, best first (ties by index), at most max_num_people,
-    with their tags. At stride 2 all joints at once (``_stride2_peaks``); projected, joint by
-    joint in the box where the heatmap can exceed the threshold (``_Maps.peak_box``)."""
+    with their tags; all joints at once, in the heatmap rows that can hold a peak."""
 
     def __init__(self, maps: _Maps, config: DecoderConfig) -> None:
         threshold = _float32_floor(config.detection_threshold)
-        if maps.project:
-            joint, y, x, value = self._projected_peaks(maps, threshold, config.nms_kernel)
-        else:
-            ids, rows = maps.stride2_rows(threshold)
-            joint, y, x, value = _stride2_peaks(ids, rows, maps.size[0], threshold, config.nms_kernel)
+        ids, rows = maps.heat_rows(threshold)
+        joint, y, x, value = _peaks(ids, rows, maps.size[0], threshold, config.nms_kernel)
         # best first per joint; (y, x) order already, which a stable sort keeps among equal values
         order = np.lexsort((-value, joint))
         joint, y, x, value = joint[order], y[order], x[order], value[order]
@@ -356,30 +301,6 @@ class _Candidates(object):
         starts = [0] + ends[:-1]
         self.joints: List[np.ndarray] = [rows[a:b] for a, b in zip(starts, ends)]  # float64: x, y, value, tags...
         self.tags: List[np.ndarray] = [tags[a:b] for a, b in zip(starts, ends)]  # float32 [n, L]
-
-    @staticmethod
-    def _projected_peaks(maps: _Maps, threshold: np.float32, kernel: int) -> Tuple[np.ndarray, ...]:
-        element = np.ones((kernel, kernel), np.uint8)
-        found = []
-        boxes = [maps.peak_box(c, threshold, max(kernel // 2, 1)) for c in range(maps.num_joints)]  # +-1: offsets
-        full = (0, maps.size[0], 0, maps.size[1])
-        maps.heat_maps([c for c, box in enumerate(boxes) if box == full])  # all at once
-        for c, box in enumerate(boxes):
-            if box is None:
-                continue
-            heat = np.ascontiguousarray(maps.heat(c, box))
-            ind = np.flatnonzero(heat > threshold)
-            pooled = cv2.dilate(heat, element, borderType=cv2.BORDER_REPLICATE)
-            value = heat.ravel()[ind]
-            peak = pooled.ravel()[ind] == value
-            ind, value = ind[peak], value[peak]
-            if len(ind):
-                maps.windows[c] = (box, heat)  # the adjust step reads the peaks' neighbours there
-                y, x = np.divmod(ind, heat.shape[1])
-                found.append((np.full(len(ind), c), y + box[0], x + box[2], value))
-        if not found:
-            return tuple(np.zeros(0, t) for t in (np.int64, np.int64, np.int64, np.float32))
-        return tuple(np.concatenate(parts) for parts in zip(*found))
 
     def __bool__(self) -> bool:
         return any(len(joints) for joints in self.joints)
@@ -492,8 +413,7 @@ def _quarter_offsets(value: Callable[[np.ndarray, np.ndarray], np.ndarray], heig
                      y: np.ndarray, x: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """+0.5 to the pixel centre, then a quarter pixel toward the larger neighbour (ties go down).
 
-    ``value(y, x)``: the heatmap of each pixel's joint, over a map of ``height`` x ``width`` or
-    a window of it whose edges inside the map are a pixel away from (y, x).
+    ``value(y, x)``: the heatmap of each pixel's joint, over a map of ``height`` x ``width``.
     """
     right = value(y, np.minimum(x + 1, width - 1)) > value(y, np.maximum(x - 1, 0))
     down = value(np.minimum(y + 1, height - 1), x) > value(np.maximum(y - 1, 0), x)
@@ -501,20 +421,12 @@ def _quarter_offsets(value: Callable[[np.ndarray, np.ndarray], np.ndarray], heig
 
 
 def _adjust(people: np.ndarray, maps: _Maps) -> None:
-    """Quarter offsets of the grouped joints: from the stride-2 heatmaps, or from the windows
-    the projected peaks were found in (their edges inside the map are a pixel away)."""
+    """Quarter offsets of the grouped joints, from the heatmap rows the peaks were found in."""
     person, joint = np.nonzero(people[:, :, 2] > 0)
     x = people[person, joint, 0].astype(np.int64)
     y = people[person, joint, 1].astype(np.int64)
-    if not maps.project:
-        value = lambda yy, xx: maps.heat_at(joint, yy, xx)  # noqa: E731
-        people[person, joint, 0], people[person, joint, 1] = _quarter_offsets(value, *maps.size, y, x)
-        return
-    for c in np.unique(joint):
-        (y0, _, x0, _), heat = maps.windows[int(c)]
-        sel = joint == c
-        qx, qy = _quarter_offsets(lambda yy, xx, m=heat: m[yy, xx], *heat.shape, y[sel] - y0, x[sel] - x0)
-        people[person[sel], c, 0], people[person[sel], c, 1] = qx + x0, qy + y0
+    value = lambda yy, xx: maps.heat_at(joint, yy, xx)  # noqa: E731
+    people[person, joint, 0], people[person, joint, 1] = _quarter_offsets(value, *maps.size, y, x)
 
 
 # Tiles per side of the map: 8 x 8 pixels at stage-2 size (224), 16 x 16 at input size.
