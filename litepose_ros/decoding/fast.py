@@ -355,10 +355,11 @@ class _Groups(object):
         if self.tag_rows is not None and counts.max() >= 8:
             # In-order sums equal numpy's below 8 tags (and for every count with more than one
             # tag dimension, reduced across rows); from 8 on numpy sums a contiguous run
-            # pairwise, so redo those with np.mean on the same contiguous rows, one call per count.
+            # pairwise, so redo those as np.mean does (a float32 sum of the same contiguous
+            # rows, divided by the count), one call per count.
             for n in np.unique(counts[counts >= 8]):
                 rows = people[counts == n]
-                self.means[rows, 0] = np.mean(self.tag_rows[rows, :n], axis=1)
+                self.means[rows, 0] = np.add.reduce(self.tag_rows[rows, :n], axis=1) / np.float32(n)
 
 
 def _match_joint(groups: _Groups, joint_id: int, joints: np.ndarray, tags: np.ndarray, config: DecoderConfig) -> None:
