@@ -6,6 +6,7 @@ The port (``decode_reference``) runs with the official solver, the ``munkres`` p
 CrowdPose S@448 outputs (stage1 [1, 28, 112, 112], stage2 [1, 14, 224, 224]) with 0, 1, 5
 and 20 synthetic people, decoded at stage-2 resolution and projected to the input size.
 Prints a markdown table; every row also checks that both decoders return the same people.
+The two decoders' runs are interleaved, so that both see the same machine.
 
     python bench/bench_decoder.py [--repeats N]
 """
@@ -13,7 +14,7 @@ import argparse
 import os
 import sys
 import time
-from typing import Callable, Tuple
+from typing import Callable, List, Tuple
 
 import numpy as np
 
@@ -41,20 +42,28 @@ def make_outputs(count: int, seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
     return synthesize_outputs(people, INPUT_SIZE, tags, rng, heat_noise=0.05, tag_noise=0.05)
 
 
-def timings(fn: Callable[[], object], repeats: int) -> Tuple[float, float]:
-    fn()  # warm-up
-    samples = []  # type: List[float]
-    for _ in range(repeats):
+def interleaved_timings(fast: Callable[[], object], reference: Callable[[], object], repeats: int,
+                        reference_repeats: int) -> Tuple[List[float], List[float]]:
+    """Milliseconds per call of both, their runs interleaved so that both see the same machine
+    (a shared VM's speed drifts within minutes)."""
+    fast(), reference()  # warm-up
+    fast_ms, reference_ms = [], []  # type: List[float], List[float]
+    for i in range(repeats):
         start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1e3)
-    return float(np.median(samples)), float(np.percentile(samples, 90))
+        fast()
+        fast_ms.append((time.perf_counter() - start) * 1e3)
+        if i * reference_repeats // repeats != (i + 1) * reference_repeats // repeats:
+            start = time.perf_counter()
+            reference()
+            reference_ms.append((time.perf_counter() - start) * 1e3)
+    return fast_ms, reference_ms
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=20, help="timed runs of the fast decoder per row")
-    parser.add_argument("--reference-repeats", type=int, default=5, help="timed runs of the reference per row")
+    parser.add_argument("--repeats", type=int, default=30, help="timed runs of the fast decoder per row")
+    parser.add_argument("--reference-repeats", type=int, default=10,
+                        help="timed runs of the reference per row, spread among the fast ones")
     args = parser.parse_args()
 
     print("| people | resolution | found | fast median ms | fast p90 ms | reference median ms "
@@ -68,9 +77,12 @@ def main() -> None:
             same = fast.keypoints.shape == ref.keypoints.shape and np.allclose(fast.keypoints, ref.keypoints, atol=1e-3)
             if not same:
                 raise SystemExit("decode and decode_reference disagree for {} people".format(count))
-            f_med, f_p90 = timings(lambda o=outputs, c=config: decode(o, c), args.repeats)
-            r_med, r_p90 = timings(lambda o=outputs, c=config: decode_reference(o, c, solver="munkres"),
-                                   args.reference_repeats)
+            fast_ms, reference_ms = interleaved_timings(
+                lambda o=outputs, c=config: decode(o, c),
+                lambda o=outputs, c=config: decode_reference(o, c, solver="munkres"),
+                args.repeats, args.reference_repeats)
+            f_med, f_p90 = np.median(fast_ms), np.percentile(fast_ms, 90)
+            r_med, r_p90 = np.median(reference_ms), np.percentile(reference_ms, 90)
             print("| {} | {} | {} | {:.2f} | {:.2f} | {:.1f} | {:.1f} | {:.0f}x |".format(
                 count, "input 448x448" if project else "stage-2 224x224", len(fast),
                 f_med, f_p90, r_med, r_p90, r_med / f_med))
