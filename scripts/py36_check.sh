@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run the runtime modules' tests (preprocessing, metadata, people, decoder, node settings) on
+# Run the runtime modules' tests (preprocessing, metadata, people, decoder) on
 # Python 3.6 with numpy 1.19, the Jetson Nano's JetPack 4.6 stack. vermin checks the syntax of
 # every runtime module; this checks that the code really runs and decodes the same people there.
 set -euo pipefail

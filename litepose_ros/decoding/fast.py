@@ -90,16 +90,19 @@ class _Maps(object):
         if i == 0:
             heat = upsample2x_stack(stage1[a:b], out)
             heat += stage2[a:b]
-        else:
-            heat = upsample2x_stack(np.ascontiguousarray(stage1[self._flip[a:b]]))
-            heat += stage2[self._flip[a:b]]
-        heat *= np.float32(0.5)  # exact halving, same as the reference's / 2
-        if i == 0:
+            heat *= np.float32(0.5)  # exact halving, same as the reference's / 2
             return heat
-        if out is None:
-            return np.ascontiguousarray(heat[:, :, ::-1])
-        out[...] = heat[:, :, ::-1]
-        return out
+        heat = upsample2x_stack(np.ascontiguousarray(stage1[self._flip[a:b]]))
+        heat += stage2[self._flip[a:b]]
+        heat *= np.float32(0.5)
+        return _mirrored(heat, out)
+
+    def _stage2_tags(self, i: int, a: int, b: int, out: Optional[np.ndarray] = None) -> np.ndarray:
+        """Stage ``i``'s stride-2 tags of joints [a, b), mirrored for the flip test (into ``out``)."""
+        stage1, j = self._stages[i][0], self.num_joints
+        if i == 0:
+            return upsample2x_stack(stage1[j + a:j + b], out)
+        return _mirrored(upsample2x_stack(np.ascontiguousarray(stage1[j + self._flip[a:b]])), out)
 
     # -- heatmaps
     def heat_rows(self, threshold: np.float32) -> Tuple[np.ndarray, np.ndarray]:
@@ -108,14 +111,10 @@ class _Maps(object):
         few rows can hold such a pixel (a bound from the maps they are upsampled from), only
         those are computed."""
         j, (h, w) = self.num_joints, self.size
+        above = self._row_bound(threshold) if self.sparse else None
         whole = None
-        if self.sparse:
-            above = self._row_bound(threshold)
-            if above.mean() > _MAX_ROW_SHARE:  # spread out: whole maps are cheaper
-                whole = self.heat_maps(range(j)).reshape(j * h, w)
-        else:
+        if above is None or above.mean() > _MAX_ROW_SHARE:  # spread out: whole maps are cheaper
             whole = self.heat_maps(range(j)).reshape(j * h, w)
-        if whole is not None:
             above = cv2.reduce(whole, 1, cv2.REDUCE_MAX).reshape(j, h) > threshold
         need = above.copy()
         need[:, 1:] |= above[:, :-1]
@@ -188,24 +187,13 @@ class _Maps(object):
         """[L, J, H, W] tags at the grouping resolution, whole for ``channels`` (others unset)."""
         if self._tags_all is None:
             self._tags_all = np.empty((self.tag_dim, self.num_joints) + self.size, np.float32)
-        j = self.num_joints
         for a, b in _runs(c for c in channels if c not in self._full_tags):
-            for i, (stage1, _) in enumerate(self._stages):
+            for i in range(self.tag_dim):
                 out = self._tags_all[i, a:b]
-                if i == 0:
-                    source = stage1[j + a:j + b]
-                else:
-                    source = np.ascontiguousarray(stage1[j + self._flip[a:b]])
-                if i == 0 and not self.project:
-                    upsample2x_stack(source, out)
-                    continue
-                tags = upsample2x_stack(source)
-                if i == 1:
-                    tags = np.ascontiguousarray(tags[:, :, ::-1])
                 if self.project:
-                    upsample2x_stack(tags, out)
+                    upsample2x_stack(self._stage2_tags(i, a, b), out)
                 else:
-                    out[...] = tags
+                    self._stage2_tags(i, a, b, out)
             self._full_tags.update(range(a, b))
         return self._tags_all
 
@@ -227,6 +215,14 @@ class _Maps(object):
             else:
                 tags[:, i] = self._stage_tags_at(i, c, y, x)
         return tags
+
+
+def _mirrored(maps: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """[C, H, W] maps mirrored left-right, C-contiguous (into ``out`` if given)."""
+    if out is None:
+        return np.ascontiguousarray(maps[:, :, ::-1])
+    out[...] = maps[:, :, ::-1]
+    return out
 
 
 def _runs(channels: Iterable[int]) -> List[Tuple[int, int]]:
