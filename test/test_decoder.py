@@ -552,3 +552,26 @@ def test_groups_are_keyed_by_first_tag_value() -> None:
     assert len(result) == 1
     np.testing.assert_allclose(result.keypoints[0, [0, 1, 2, 3], :2], [[41, 21], [41, 61], [82, 101], [41, 141]],
                                atol=1.0)
+
+
+
+@pytest.mark.parametrize("tag_dim", [1, 2])
+def test_group_means_equal_numpy_mean(tag_dim: int) -> None:
+    """Each person's running mean tag is np.mean of its tags bit for bit, also past 8 and 16
+    tags, where numpy sums one tag column pairwise instead of in order."""
+    rng = np.random.RandomState(stable_seed("means", tag_dim))
+    joints, people = 30, 8
+    groups = fast_module._Groups(joints, tag_dim, people)
+    tags = rng.normal(size=(joints, people, tag_dim)) * 10.0 ** rng.uniform(-3, 3, (joints, people, tag_dim))
+    tags = tags.astype(np.float32)
+    own = [[tags[0, person]] for person in range(people)]
+    for person in range(people):
+        groups.start(0, np.zeros(3 + tag_dim), tags[0, person])
+    for joint in range(1, joints):
+        members = rng.permutation(people)[: rng.randint(people // 2, people + 1)]  # at different rates
+        groups.add_many(members, joint, np.zeros((len(members), 3 + tag_dim)), tags[joint, members])
+        for person in members:
+            own[person].append(tags[joint, person])
+        for person in range(people):
+            assert np.array_equal(groups.means[person], np.mean(own[person], axis=0)), (joint, len(own[person]))
+    assert max(len(t) for t in own) >= 17

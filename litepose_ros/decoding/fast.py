@@ -341,21 +341,20 @@ class _Groups(object):
         if len(people) == 0:
             return
         self.joints[people, joint_id] = joints
+        counts = self.tag_count[people] + 1
+        self.tag_count[people] = counts
+        self.tag_sum[people] += tags  # in order, as numpy sums fewer than 8 tags (or rows of several)
         if self.tag_rows is not None:
-            self.tag_rows[people, self.tag_count[people]] = tags[:, 0]
-        self.tag_sum[people] += tags
-        self.tag_count[people] += 1
-        counts = self.tag_count[people]
+            self.tag_rows[people, counts - 1] = tags[:, 0]
+            # np.mean of one contiguous tag column sums it pairwise: 8 partial sums added as a
+            # tree, then the rest in order. So the in-order sum goes on from each multiple of 8,
+            # where numpy's own reduction redoes it (one call per count, rarely more than one).
+            restart = counts % 8 == 0
+            for n in set(counts[restart].tolist()) if restart.any() else ():
+                rows = people[counts == n]
+                self.tag_sum[rows, 0] = np.add.reduce(self.tag_rows[rows, :n], axis=1)
         # bit for bit np.mean(person's tags, axis=0) in float32
         self.means[people] = self.tag_sum[people] / counts[:, None].astype(np.float32)
-        if self.tag_rows is not None and counts.max() >= 8:
-            # In-order sums equal numpy's below 8 tags (and for every count with more than one
-            # tag dimension, reduced across rows); from 8 on numpy sums a contiguous run
-            # pairwise, so redo those as np.mean does (a float32 sum of the same contiguous
-            # rows, divided by the count), one call per count.
-            for n in np.unique(counts[counts >= 8]):
-                rows = people[counts == n]
-                self.means[rows, 0] = np.add.reduce(self.tag_rows[rows, :n], axis=1) / np.float32(n)
 
 
 def _match_joint(groups: _Groups, joint_id: int, joints: np.ndarray, tags: np.ndarray, config: DecoderConfig) -> None:
