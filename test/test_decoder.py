@@ -569,7 +569,11 @@ def test_group_means_equal_numpy_mean(tag_dim: int) -> None:
         groups.start(0, np.zeros(3 + tag_dim), tags[0, person])
     for joint in range(1, joints):
         members = rng.permutation(people)[: rng.randint(people // 2, people + 1)]  # at different rates
-        groups.add_many(members, joint, np.zeros((len(members), 3 + tag_dim)), tags[joint, members])
+        if joint % 2:
+            groups.add_many(members, joint, np.zeros((len(members), 3 + tag_dim)), tags[joint, members])
+        else:
+            for person in members:
+                groups.add(person, joint, np.zeros(3 + tag_dim), tags[joint, person])
         for person in members:
             own[person].append(tags[joint, person])
         for person in range(people):

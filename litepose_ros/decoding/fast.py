@@ -334,7 +334,17 @@ class _Groups(object):
             self.tag_rows[person, 0] = tag[0]
 
     def add(self, person: int, joint_id: int, joint: np.ndarray, tag: np.ndarray) -> None:
-        self.add_many(np.array([person]), joint_id, joint[None], tag[None])
+        """``add_many`` for one person, with scalar indices (a third of the time)."""
+        self.joints[person, joint_id] = joint
+        count = int(self.tag_count[person]) + 1
+        self.tag_count[person] = count
+        if self.tag_rows is not None:
+            self.tag_rows[person, count - 1] = tag[0]
+        if self.tag_rows is not None and count % 8 == 0:
+            self.tag_sum[person, 0] = np.add.reduce(self.tag_rows[person, :count])
+        else:
+            self.tag_sum[person] += tag
+        self.means[person] = self.tag_sum[person] / np.float32(count)
 
     def add_many(self, people: np.ndarray, joint_id: int, joints: np.ndarray, tags: np.ndarray) -> None:
         """``add`` for each row, to distinct ``people``."""
