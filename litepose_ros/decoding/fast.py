@@ -6,7 +6,7 @@ hold a peak, for all joints at once; tags at the candidates' pixels; whole maps 
 joints the refine step scans (or where the people are spread over most of the map). Runs on Python 3.6 and numpy 1.19
 (Jetson Nano): keep the syntax and the numpy API that old, and never import torch here.
 """
-from typing import Callable, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import cv2
 import numpy as np
@@ -318,7 +318,7 @@ class _Groups(object):
         # One tag dimension (no flip test): the reference's np.mean over a person's [n, 1] tags
         # sums them pairwise from n = 8 on, not in order; keep the tags to do the same.
         self.tag_rows = np.zeros((capacity, num_joints), np.float32) if tag_dim == 1 else None
-        self.keys = {}  # type: Dict[float, int]
+        self.keys: Dict[float, int] = {}
         self.size = 0
 
     def start(self, joint_id: int, joint: np.ndarray, tag: np.ndarray) -> None:
@@ -334,16 +334,15 @@ class _Groups(object):
             self.tag_rows[person, 0] = tag[0]
 
     def add(self, person: int, joint_id: int, joint: np.ndarray, tag: np.ndarray) -> None:
-        """``add_many`` for one person, with scalar indices (a third of the time)."""
+        """``add_many`` for one person, with scalar indices (several times faster)."""
         self.joints[person, joint_id] = joint
         count = int(self.tag_count[person]) + 1
         self.tag_count[person] = count
+        self.tag_sum[person] += tag
         if self.tag_rows is not None:
             self.tag_rows[person, count - 1] = tag[0]
-        if self.tag_rows is not None and count % 8 == 0:
-            self.tag_sum[person, 0] = np.add.reduce(self.tag_rows[person, :count])
-        else:
-            self.tag_sum[person] += tag
+            if count % 8 == 0:
+                self._sum_pairwise(person, count)
         self.means[person] = self.tag_sum[person] / np.float32(count)
 
     def add_many(self, people: np.ndarray, joint_id: int, joints: np.ndarray, tags: np.ndarray) -> None:
@@ -353,18 +352,22 @@ class _Groups(object):
         self.joints[people, joint_id] = joints
         counts = self.tag_count[people] + 1
         self.tag_count[people] = counts
-        self.tag_sum[people] += tags  # in order, as numpy sums fewer than 8 tags (or rows of several)
+        self.tag_sum[people] += tags
         if self.tag_rows is not None:
             self.tag_rows[people, counts - 1] = tags[:, 0]
-            # np.mean of one contiguous tag column sums it pairwise: 8 partial sums added as a
-            # tree, then the rest in order. So the in-order sum goes on from each multiple of 8,
-            # where numpy's own reduction redoes it (one call per count, rarely more than one).
             restart = counts % 8 == 0
             for n in set(counts[restart].tolist()) if restart.any() else ():
-                rows = people[counts == n]
-                self.tag_sum[rows, 0] = np.add.reduce(self.tag_rows[rows, :n], axis=1)
+                self._sum_pairwise(people[counts == n], n)
         # bit for bit np.mean(person's tags, axis=0) in float32
         self.means[people] = self.tag_sum[people] / counts[:, None].astype(np.float32)
+
+    def _sum_pairwise(self, people, count: int) -> None:
+        """The tag sums of ``people`` (an index or indices), who have ``count`` tags, a multiple
+        of 8, redone as numpy does. The running sums are in order, as numpy sums fewer than 8
+        tags (and rows of several tag dimensions); one contiguous tag column it sums pairwise:
+        8 partial sums added as a tree, then the rest in order. So the running sum is redone
+        at each multiple of 8 tags and goes on in order from there."""
+        self.tag_sum[people, 0] = np.add.reduce(self.tag_rows[people, :count], axis=-1)
 
 
 def _match_joint(groups: _Groups, joint_id: int, joints: np.ndarray, tags: np.ndarray, config: DecoderConfig) -> None:
