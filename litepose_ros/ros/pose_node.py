@@ -18,7 +18,7 @@ import rclpy
 import rclpy.executors
 import rclpy.logging
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
@@ -26,13 +26,15 @@ from sensor_msgs.msg import CompressedImage, Image
 from ..backends import BackendError
 from ..metadata import ModelMetadataError
 from ..node_settings import (
-    DYNAMIC_PARAMETERS,
+    BY_NAME,
     NODE_NAME,
-    STATIC_PARAMETERS,
-    check_dynamic,
+    PARAMETERS,
+    check,
     decoder_changes,
     estimator_from_settings,
+    input_topic,
     select_people,
+    unknown_parameter_messages,
 )
 from ..pipeline import PoseEstimator
 from .conversions import PoseArray, PoseArrayBuilder
@@ -52,12 +54,25 @@ class FatalError(RuntimeError):
     """Start-up cannot continue; the message is logged and the process exits non-zero."""
 
 
+def parameter_descriptor(param: Any) -> ParameterDescriptor:
+    """The ROS descriptor of a table entry: help, read-only unless dynamic, and its range, so
+    that `ros2 param set` and `ros2 param describe` know the limits."""
+    text = param.help + (" ({})".format(param.range_text()) if param.range_text() else "")
+    descriptor = ParameterDescriptor(description=text, read_only=not param.dynamic,
+                                     additional_constraints=param.range_text())
+    bounds = param.descriptor_range()
+    if bounds is not None and param.kind is int:
+        descriptor.integer_range = [IntegerRange(from_value=bounds[0], to_value=bounds[1], step=1)]
+    elif bounds is not None:
+        descriptor.floating_point_range = [FloatingPointRange(from_value=bounds[0], to_value=bounds[1], step=0.0)]
+    return descriptor
+
+
 class PoseNode(Node):
     def __init__(self) -> None:
         super(PoseNode, self).__init__(NODE_NAME)
         self._declare_parameters()
-        self.settings = {name: self.get_parameter(name).value
-                         for name in list(STATIC_PARAMETERS) + list(DYNAMIC_PARAMETERS)}
+        self.settings = {p.name: self.get_parameter(p.name).value for p in PARAMETERS}
         self._check_settings()
         self.estimator = self._load_model()
         self.builder = PoseArrayBuilder(self.estimator.metadata, self.settings["model_path"],
@@ -76,27 +91,25 @@ class PoseNode(Node):
 
         self._worker = threading.Thread(target=self._work, name="litepose_inference", daemon=True)
         self._worker.start()
+        self._warn_unknown_parameters()
         self.get_logger().info(self.summary())
 
     # -- start-up -------------------------------------------------------------------------
 
     def _declare_parameters(self) -> None:
-        for name, (default, text) in STATIC_PARAMETERS.items():
-            self.declare_parameter(name, default, ParameterDescriptor(description=text, read_only=True))
-        for name, (default, text) in DYNAMIC_PARAMETERS.items():
-            self.declare_parameter(name, default, ParameterDescriptor(description=text))
+        for param in PARAMETERS:
+            self.declare_parameter(param.name, param.default, parameter_descriptor(param))
+
+    def _warn_unknown_parameters(self) -> None:
+        # rclpy keeps every -p / --params-file value for this node, declared or not (private
+        # attribute since Dashing); a misspelt name would otherwise be ignored without a word
+        given = getattr(self, "_parameter_overrides", {})
+        for message in unknown_parameter_messages(n for n in given if not self.has_parameter(n)):
+            self.get_logger().warning(message)
 
     def _check_settings(self) -> None:
-        s = self.settings
-        if s["image_transport"] not in ("raw", "compressed"):
-            raise FatalError("image_transport must be 'raw' or 'compressed', got {!r}".format(s["image_transport"]))
-        if s["qos_reliability"] not in ("best_effort", "reliable"):
-            raise FatalError("qos_reliability must be 'best_effort' or 'reliable', got {!r}".format(
-                s["qos_reliability"]))
-        if s["qos_depth"] < 1 or s["diagnostics_period"] <= 0:
-            raise FatalError("qos_depth must be >= 1 and diagnostics_period > 0")
-        for name in DYNAMIC_PARAMETERS:
-            problem = check_dynamic(name, s[name])
+        for param in PARAMETERS:  # the descriptors' ranges cannot say "> 0", "finite" or list choices
+            problem = check(param.name, self.settings[param.name])
             if problem:
                 raise FatalError(problem)
 
@@ -120,9 +133,8 @@ class PoseNode(Node):
                        else ReliabilityPolicy.BEST_EFFORT)
         qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=int(self.settings["qos_depth"]),
                          reliability=reliability)
-        topic = self.settings["image_topic"]
+        topic = input_topic(self.settings["image_topic"], self.settings["image_transport"])
         if self.settings["image_transport"] == "compressed":
-            topic = topic.rstrip("/") + "/compressed"
             self.create_subscription(CompressedImage, topic, self.frames.put, qos)
         else:
             self.create_subscription(Image, topic, self.frames.put, qos)
@@ -144,10 +156,10 @@ class PoseNode(Node):
     def _on_set_parameters(self, params: List[Any]) -> SetParametersResult:
         changes = {}
         for param in params:
-            if param.name not in DYNAMIC_PARAMETERS:
+            if param.name not in BY_NAME or not BY_NAME[param.name].dynamic:
                 continue  # static ones are read-only (rejected by rclpy) or not ours
             value = param.value
-            problem = check_dynamic(param.name, value)
+            problem = check(param.name, value)
             if problem:
                 return SetParametersResult(successful=False, reason=problem)
             changes[param.name] = value
