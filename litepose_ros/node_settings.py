@@ -164,7 +164,6 @@ PARAMETERS = (
               bag=BAG_OPTION),
 )
 BY_NAME: Dict[str, Parameter] = {p.name: p for p in PARAMETERS}
-DYNAMIC = tuple(p.name for p in PARAMETERS if p.dynamic)
 
 
 def defaults() -> Dict[str, Any]:
@@ -174,11 +173,6 @@ def defaults() -> Dict[str, Any]:
 def check(name: str, value: Any) -> Optional[str]:
     """Why ``value`` is not acceptable for parameter ``name``; None if it is."""
     return BY_NAME[name].problem(value)
-
-
-def check_dynamic(name: str, value: Any) -> Optional[str]:
-    """As ``check``, for the run-time changeable parameters (kept for callers of that name)."""
-    return check(name, value)
 
 
 def decoder_changes(values: Dict[str, Any]) -> Dict[str, Any]:

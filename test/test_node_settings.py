@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parent.parent
     ("detection_threshold", True, False), ("tag_threshold", "1", False),
 ])
 def test_dynamic_parameter_checks(name, value, ok):
-    assert (node_settings.check_dynamic(name, value) is None) == ok
+    assert (node_settings.check(name, value) is None) == ok
 
 
 def test_decoder_changes_rename_node_parameters():

@@ -7,9 +7,17 @@ costs dropped (and counted) frames, never growing latency or memory.
 Run: ``ros2 run litepose_ros pose_node --ros-args --params-file config/cpu.yaml`` or
 ``python -m litepose_ros.ros.pose_node --ros-args -p model_path:=model.onnx``.
 """
+# ruff: noqa: E402  (the stop-signal handlers go in before the slow imports)
+import sys
+
+if __name__ == "__main__":  # Ctrl-C while rclpy, OpenCV and the runtimes import: exit quietly
+    from litepose_ros.ros.stop_signals import exit_quietly_on_stop_signals
+
+    exit_quietly_on_stop_signals()
+
 import array
 import os
-import sys
+import re
 import threading
 import time
 from typing import Any, List, Optional
@@ -19,6 +27,7 @@ import rclpy.executors
 import rclpy.logging
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
+from rclpy.exceptions import InvalidParameterValueException
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
@@ -38,8 +47,9 @@ from ..node_settings import (
 )
 from ..pipeline import PoseEstimator
 from .conversions import PoseArray, PoseArrayBuilder
-from .frames import LatestFrame, StageStats
+from .frames import ERROR, OK, WARN, LatestFrame, StageStats, health
 from .image_input import BadImage, compressed_to_bgr, image_to_bgr
+from .stop_signals import StopRequest, exit_quietly_on_stop_signals
 
 try:  # Humble and newer; on older distros shutdown surfaces as KeyboardInterrupt only
     from rclpy.executors import ExternalShutdownException
@@ -47,6 +57,8 @@ except ImportError:  # pragma: no cover
     ExternalShutdownException = KeyboardInterrupt
 
 EXIT_FATAL = 2
+SPIN_PERIOD_S = 0.1  # how soon the spin loop notices a stop signal
+LEVELS = {OK: DiagnosticStatus.OK, WARN: DiagnosticStatus.WARN, ERROR: DiagnosticStatus.ERROR}
 BAD_FRAME_LOG_PERIOD_S = 5.0
 
 
@@ -98,7 +110,12 @@ class PoseNode(Node):
 
     def _declare_parameters(self) -> None:
         for param in PARAMETERS:
-            self.declare_parameter(param.name, param.default, parameter_descriptor(param))
+            try:
+                self.declare_parameter(param.name, param.default, parameter_descriptor(param))
+            except InvalidParameterValueException:  # outside the descriptor's range
+                given = getattr(self, "_parameter_overrides", {}).get(param.name)
+                raise FatalError("{} must be {}, got {}".format(
+                    param.name, param.range_text(), given.value if given is not None else "?")) from None
 
     def _warn_unknown_parameters(self) -> None:
         # rclpy keeps every -p / --params-file value for this node, declared or not (private
@@ -135,10 +152,15 @@ class PoseNode(Node):
                          reliability=reliability)
         topic = input_topic(self.settings["image_topic"], self.settings["image_transport"])
         if self.settings["image_transport"] == "compressed":
-            self.create_subscription(CompressedImage, topic, self.frames.put, qos)
+            self.create_subscription(CompressedImage, topic, self._on_image, qos)
         else:
-            self.create_subscription(Image, topic, self.frames.put, qos)
+            self.create_subscription(Image, topic, self._on_image, qos)
         return self.resolve_topic_name(topic)
+
+    def _on_image(self, msg: Any) -> None:
+        # counted here, not in the worker: input_rate_hz is what arrives over DDS, dropped frames included
+        self.stats.input()
+        self.frames.put(msg)
 
     def summary(self) -> str:
         meta = self.estimator.metadata
@@ -176,7 +198,6 @@ class PoseNode(Node):
             frame = self.frames.take()
             if frame is None:
                 return
-            self.stats.input(frame.received)
             try:
                 self._process(frame.msg, frame.received)
             except BadImage as error:
@@ -218,13 +239,8 @@ class PoseNode(Node):
         received, dropped = self.frames.counts()
         status = DiagnosticStatus(name="{}: pose estimation".format(self.get_fully_qualified_name()),
                                   hardware_id=self.estimator.backend.name)
-        if snap["input_rate_hz"] == 0.0:
-            status.level, status.message = DiagnosticStatus.WARN, "no input images on {}".format(self.input_topic)
-        elif snap["bad_frames"] or snap["errors"]:
-            status.level, status.message = DiagnosticStatus.WARN, "running; some frames failed: {}".format(
-                self.stats.last_problem)
-        else:
-            status.level, status.message = DiagnosticStatus.OK, "running"
+        level, status.message = health(snap, self.stats.window_s, self.stats.last_problem, self.input_topic)
+        status.level = LEVELS[level]
         values = [
             ("input_rate_hz", snap["input_rate_hz"]), ("output_rate_hz", snap["output_rate_hz"]),
             ("preprocess_ms", snap["preprocess_ms"]), ("inference_ms", snap["inference_ms"]),
@@ -249,8 +265,42 @@ class PoseNode(Node):
         self.estimator.close()
 
 
+def params_file_problem(args: List[str]) -> Optional[str]:
+    """A --params-file that does not exist or cannot be read (rcl would end in a traceback)."""
+    for flag, path in zip(args, args[1:]):
+        if flag == "--params-file":
+            if not os.path.isfile(path):
+                return "parameters file not found: {} (--params-file)".format(path)
+            if not os.access(path, os.R_OK):
+                return "parameters file is not readable: {} (--params-file)".format(path)
+    return None
+
+
+def _fatal(message: str) -> int:
+    sys.stderr.write("pose_node: fatal: {}\n".format(message))
+    return EXIT_FATAL
+
+
+def _init_rclpy(args: Optional[List[str]]) -> None:
+    try:
+        from rclpy.signals import SignalHandlerOptions
+    except ImportError:  # pragma: no cover - before Humble
+        rclpy.init(args=args)
+        return
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+
+
 def main(args: Optional[List[str]] = None) -> int:
-    rclpy.init(args=args)
+    exit_quietly_on_stop_signals()  # until the node exists (see the __main__ block for imports)
+    problem = params_file_problem(list(sys.argv if args is None else args))
+    if problem:
+        return _fatal(problem)
+    try:
+        _init_rclpy(args)
+    except Exception as error:  # noqa: B902 - RCLError: unparsable --ros-args or parameters file
+        return _fatal(re.sub(r",? at \S+:\d+", "", str(error).strip().splitlines()[0]))
+    stop = StopRequest()
+    stop.install()
     node = None  # type: Optional[PoseNode]
     try:
         node = PoseNode()
@@ -258,17 +308,18 @@ def main(args: Optional[List[str]] = None) -> int:
         if not isinstance(error, FatalError):
             error = FatalError("cannot start: {}: {}".format(type(error).__name__, error))
         rclpy.logging.get_logger(NODE_NAME).fatal(str(error))
-        sys.stderr.write("pose_node: fatal: {}\n".format(error))
+        _fatal(str(error))
         rclpy.try_shutdown()
         return EXIT_FATAL
     executor = rclpy.executors.SingleThreadedExecutor()
     executor.add_node(node)
     try:
-        executor.spin()
+        while not stop.requested and rclpy.ok():
+            executor.spin_once(timeout_sec=SPIN_PERIOD_S)
     except (KeyboardInterrupt, ExternalShutdownException):
-        pass  # Ctrl-C / SIGTERM: rclpy's signal handler shut the context down
+        pass  # the context was shut down from elsewhere
     finally:
-        node.stop()
+        node.stop()  # the worker ends (and stops publishing) before the context goes
         executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown()
