@@ -30,9 +30,12 @@ def add_parameter_option(group: Any, name: str, with_default: bool = True) -> No
                            default=param.default if with_default else None, help=param.help)
         group.add_argument("--no-" + param.option[2:], dest=dest, action="store_const", const=False)
         return
-    shown = " (default: %(default)s)" if with_default and param.default != "" else ""
+    notes = [param.range_text()] if param.range_text() else []
+    if with_default and param.default != "":
+        notes.append("default: %(default)s")
+    help_text = param.help.replace("%", "%%") + (" ({})".format("; ".join(notes)) if notes else "")
     group.add_argument(param.option, dest=dest, type=_parser(param), default=param.default if with_default else None,
-                       metavar=param.short.upper(), help=param.help.replace("%", "%%") + shown)
+                       metavar=param.short.upper(), help=help_text)
 
 
 def _parser(param: Any) -> Any:
