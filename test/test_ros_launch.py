@@ -20,12 +20,10 @@ ROS_MODULES = {"launch", "launch_ros", "ament_index_python", "os"}
 
 
 def _node_parameters():
-    """The node's declared parameters, read from its source (importing it needs rclpy only)."""
-    from litepose_ros.ros.pose_node import DYNAMIC_PARAMETERS, STATIC_PARAMETERS
+    """The node's parameters and their defaults (the table the node declares from)."""
+    from litepose_ros.node_settings import defaults
 
-    merged = dict(STATIC_PARAMETERS)
-    merged.update(DYNAMIC_PARAMETERS)
-    return {name: default for name, (default, _) in merged.items()}
+    return defaults()
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)
@@ -59,6 +57,9 @@ def test_resolve_platform_and_overrides(tmp_path):
     ("gpu", {}, "unknown platform"),
     ("cpu", {"modle": "x"}, "unknown launch argument"),
     ("cpu", {"threads": "many"}, "not a valid int"),
+    ("cpu", {"threads": "-3"}, "threads must be >= 0"),
+    ("cpu", {"detection_threshold": "1.5"}, r"within \[0.0, 1.0\]"),
+    ("cpu", {"image_transport": "theora"}, "must be one of raw, compressed"),
     ("cpu", {"backend": "cuda"}, "must be one of"),
     ("cpu", {"publish_debug_image": "maybe"}, "not a boolean"),
 ])

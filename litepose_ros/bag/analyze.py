@@ -11,7 +11,16 @@ import time
 from typing import Any, Callable, Dict, List, Tuple
 
 from ..interrupt import GracefulInterrupt
-from ..node_settings import NODE_NAME, defaults, estimator_from_settings, parameters_from_file, select_people
+from ..node_settings import (
+    BAG_OPTION,
+    NODE_NAME,
+    PARAMETERS,
+    defaults,
+    estimator_from_settings,
+    input_topic,
+    parameters_from_file,
+    select_people,
+)
 from ..pose_fields import pose_array_fields
 from . import BagError
 from .reader import Frame, FrameSource, open_bag
@@ -19,9 +28,7 @@ from .stats import FrameRecord, FrameTable, format_summary, summarize
 from .types import IMAGE, IMAGE_TYPES, POSE_ARRAY, typestore
 
 # The node parameters that change what analyze computes.
-USED_PARAMETERS = ("model_path", "backend", "threads", "tflite_xnnpack", "flip_test", "project_to_input",
-                   "detection_threshold", "tag_threshold", "max_people", "min_person_score", "image_topic",
-                   "image_transport")
+USED_PARAMETERS = tuple(p.name for p in PARAMETERS if p.bag)
 NODE_NAMES = ["/**", NODE_NAME, "/" + NODE_NAME]
 POSES_TOPIC = "/poses"  # the node publishes relative "poses" and "debug_image"
 DEBUG_TOPIC = "/debug_image"
@@ -49,11 +56,8 @@ def resolve_settings(args: Any) -> Dict[str, Any]:
     if args.params:
         params = load_params_file(args.params)
         settings.update({k: v for k, v in params.items() if k in USED_PARAMETERS})
-    overrides = {
-        "model_path": args.model, "backend": args.backend, "threads": args.threads, "flip_test": args.flip_test,
-        "project_to_input": args.project_to_input, "detection_threshold": args.detection_threshold,
-        "tag_threshold": args.tag_threshold, "max_people": args.max_people, "min_person_score": args.min_person_score,
-    }
+    # each BAG_OPTION parameter has an option (dest = its short name) that is None unless given
+    overrides = {p.name: getattr(args, p.short) for p in PARAMETERS if p.bag == BAG_OPTION}
     settings.update({k: v for k, v in overrides.items() if v is not None})
     if not settings["model_path"]:
         raise BagError("no model: pass --model or a --params file with model_path")
@@ -78,8 +82,7 @@ def choose_topic(args: Any, settings: Dict[str, Any]) -> str:
     if args.topic:
         return args.topic
     if args.params and settings["image_topic"]:
-        topic = "/" + str(settings["image_topic"]).strip("/")
-        return topic + "/compressed" if settings["image_transport"] == "compressed" else topic
+        return "/" + input_topic(str(settings["image_topic"]), settings["image_transport"]).strip("/")
     reader = open_bag(args.input)
     try:
         images = sorted({c.topic for c in reader.connections if c.msgtype in IMAGE_TYPES})

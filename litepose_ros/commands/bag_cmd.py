@@ -1,6 +1,9 @@
 """`litepose bag analyze|summary`: pose statistics from rosbag2 recordings, without ROS."""
 import argparse
 
+from ..node_settings import BAG_OPTION, PARAMETERS
+from .common import add_parameter_option
+
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("bag", help="analyse rosbag2 recordings (sqlite3, MCAP)", description=__doc__)
@@ -38,17 +41,9 @@ def _add_analyze(commands) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     model = parser.add_argument_group("model (as pose_node's parameters; the command line wins over --params)")
     model.add_argument("--params", metavar="FILE", help="pose_node parameters file, e.g. config/cpu.yaml")
-    model.add_argument("--model", help="exported model (parameter model_path)")
-    model.add_argument("--backend")
-    model.add_argument("--threads", type=int)
-    model.add_argument("--flip-test", dest="flip_test", action="store_const", const=True)
-    model.add_argument("--no-flip-test", dest="flip_test", action="store_const", const=False)
-    model.add_argument("--project-to-input", dest="project_to_input", action="store_const", const=True)
-    model.add_argument("--no-project-to-input", dest="project_to_input", action="store_const", const=False)
-    model.add_argument("--detection-threshold", type=float)
-    model.add_argument("--tag-threshold", type=float)
-    model.add_argument("--max-people", type=int)
-    model.add_argument("--min-person-score", type=float)
+    for param in PARAMETERS:
+        if param.bag == BAG_OPTION:
+            add_parameter_option(model, param.name, with_default=False)
     _add_outputs(parser)
     parser.set_defaults(func=_run_analyze)
 
