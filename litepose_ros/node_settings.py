@@ -21,6 +21,13 @@ STATIC_PARAMETERS: Dict[str, Any] = {
     "qos_depth": (1, "subscription queue depth; 1 keeps only the freshest frame"),
     "publish_debug_image": (False, "publish debug_image with the skeletons drawn"),
     "diagnostics_period": (1.0, "seconds between /diagnostics messages"),
+    # -- people in 3D (litepose_ros/depth.py): all off while depth_topic is empty --------------
+    "depth_topic": ("", "depth image registered to the colour image (16UC1 mm or 32FC1 m); empty: no 3D"),
+    "camera_info_topic": ("camera_info", "the colour camera's sensor_msgs/CameraInfo (intrinsics, 3D frame)"),
+    "depth_stamp_tolerance": (0.02, "seconds between colour and depth stamps that still pair (>= 0)"),
+    "depth_window": (5, "side of the depth-image window whose median valid depth is used (odd, 1..31)"),
+    "depth_min": (0.1, "nearer depths (metres) are invalid (>= 0)"),
+    "depth_max": (10.0, "farther depths (metres) are invalid (> depth_min)"),
 }
 # These can change at run time (ros2 param set).
 DYNAMIC_PARAMETERS: Dict[str, Any] = {
@@ -52,6 +59,17 @@ def check_dynamic(name: str, value: Any) -> Optional[str]:
         return "max_people must be >= 1"
     if name == "min_person_score" and not value >= 0.0:
         return "min_person_score must be >= 0"
+    return None
+
+
+def check_depth(settings: Dict[str, Any]) -> Optional[str]:
+    """Why the depth parameters in ``settings`` are not acceptable; None if they are."""
+    if not 0.0 <= float(settings["depth_stamp_tolerance"]) <= 10.0:
+        return "depth_stamp_tolerance must be within [0, 10] seconds"
+    if not (1 <= int(settings["depth_window"]) <= 31 and int(settings["depth_window"]) % 2 == 1):
+        return "depth_window must be odd, within [1, 31]"
+    if not 0.0 <= float(settings["depth_min"]) < float(settings["depth_max"]):
+        return "depth range must satisfy 0 <= depth_min < depth_max"
     return None
 
 

@@ -12,7 +12,7 @@ from typing import Any, Callable, Dict, List, Tuple
 
 from ..interrupt import GracefulInterrupt
 from ..node_settings import NODE_NAME, defaults, estimator_from_settings, parameters_from_file, select_people
-from ..pose_fields import pose_array_fields
+from ..pose_fields import person_messages, pose_array_fields
 from . import BagError
 from .reader import Frame, FrameSource, open_bag
 from .stats import FrameRecord, FrameTable, format_summary, summarize
@@ -132,13 +132,10 @@ def pose_array_message(store: Any, header: Any, fields: Dict[str, Any]) -> Any:
     """A rosbags litepose_ros/msg/PoseArray from pose_array_fields() values."""
     types = store.types
     keypoint, limb = types["litepose_ros/msg/Keypoint"], types["litepose_ros/msg/Limb"]
-    person = types["litepose_ros/msg/Person"]
     values = dict(fields)
     values["skeleton"] = [limb(joint_a=a, joint_b=b) for a, b in fields["skeleton"]]
-    values["people"] = [
-        person(**dict(p, keypoints=[keypoint(x=x, y=y, score=s) for x, y, s in p["keypoints"]]))
-        for p in fields["people"]
-    ]
+    values["people"] = person_messages(fields["people"], types["litepose_ros/msg/Person"], keypoint,
+                                       types["geometry_msgs/msg/Point"])
     return types[POSE_ARRAY](header=header, **values)
 
 

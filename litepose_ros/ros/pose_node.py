@@ -29,6 +29,7 @@ from ..node_settings import (
     DYNAMIC_PARAMETERS,
     NODE_NAME,
     STATIC_PARAMETERS,
+    check_depth,
     check_dynamic,
     decoder_changes,
     estimator_from_settings,
@@ -36,8 +37,10 @@ from ..node_settings import (
 )
 from ..pipeline import PoseEstimator
 from .conversions import PoseArray, PoseArrayBuilder
+from .depth_input import DepthInput
 from .frames import LatestFrame, StageStats
 from .image_input import BadImage, compressed_to_bgr, image_to_bgr
+from .markers import MarkerArray, marker_array
 
 try:  # Humble and newer; on older distros shutdown surfaces as KeyboardInterrupt only
     from rclpy.executors import ExternalShutdownException
@@ -71,6 +74,10 @@ class PoseNode(Node):
                           if self.settings["publish_debug_image"] else None)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.input_topic = self._subscribe()
+        self.depth, self.marker_pub = None, None  # type: Optional[DepthInput], Any
+        if self.settings["depth_topic"]:
+            self.depth = DepthInput(self, self.settings, self._qos())
+            self.marker_pub = self.create_publisher(MarkerArray, "markers", 1)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.create_timer(float(self.settings["diagnostics_period"]), self._publish_diagnostics)
 
@@ -99,6 +106,8 @@ class PoseNode(Node):
             problem = check_dynamic(name, s[name])
             if problem:
                 raise FatalError(problem)
+        if s["depth_topic"] and check_depth(s):
+            raise FatalError(check_depth(s))
 
     def _load_model(self) -> PoseEstimator:
         path = os.path.expanduser(str(self.settings["model_path"]))
@@ -115,11 +124,14 @@ class PoseNode(Node):
         except (BackendError, ModelMetadataError, OSError, ValueError) as error:
             raise FatalError("cannot load model {}: {}".format(path, error)) from None
 
-    def _subscribe(self) -> str:
+    def _qos(self) -> QoSProfile:
         reliability = (ReliabilityPolicy.RELIABLE if self.settings["qos_reliability"] == "reliable"
                        else ReliabilityPolicy.BEST_EFFORT)
-        qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=int(self.settings["qos_depth"]),
-                         reliability=reliability)
+        return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=int(self.settings["qos_depth"]),
+                          reliability=reliability)
+
+    def _subscribe(self) -> str:
+        qos = self._qos()
         topic = self.settings["image_topic"]
         if self.settings["image_transport"] == "compressed":
             topic = topic.rstrip("/") + "/compressed"
@@ -131,12 +143,14 @@ class PoseNode(Node):
     def summary(self) -> str:
         meta = self.estimator.metadata
         return ("LitePose {} ({}, {} keypoints, input {}x{}, weights {}) on {} from {}; input {} ({}, {}); "
-                "output {}{}; flip test {}".format(
+                "output {}{}{}; flip test {}".format(
                     meta.arch, meta.dataset, meta.num_joints, meta.input_width, meta.input_height, meta.weights,
                     self.estimator.backend.name, self.settings["model_path"], self.input_topic,
                     self.settings["image_transport"], self.settings["qos_reliability"],
                     self.resolve_topic_name("poses"),
                     " + " + self.resolve_topic_name("debug_image") if self.debug_pub else "",
+                    "; 3D from {} + {}, markers on {}".format(self.depth.topic, self.depth.info_topic,
+                                                             self.resolve_topic_name("markers")) if self.depth else "",
                     "on" if self.settings["flip_test"] else "off"))
 
     # -- run time -------------------------------------------------------------------------
@@ -182,7 +196,12 @@ class PoseNode(Node):
         with self._filters_lock:
             people = select_people(people, self.settings)
         height, width = image.shape[:2]
-        self.pose_pub.publish(self.builder.build(people, msg.header, width, height, timings.total_ms))
+        positions, frame_id = (self.depth.lift(people.keypoints, msg.header, (width, height)) if self.depth
+                               else (None, ""))
+        poses = self.builder.build(people, msg.header, width, height, timings.total_ms, positions, frame_id)
+        self.pose_pub.publish(poses)
+        if positions is not None and self.marker_pub.get_subscription_count() > 0:
+            self.marker_pub.publish(marker_array(poses))
         if self.debug_pub is not None and self.debug_pub.get_subscription_count() > 0:
             self.debug_pub.publish(self._debug_image(image, people, msg.header))
         self.stats.output({
@@ -227,6 +246,8 @@ class PoseNode(Node):
         status.values = [KeyValue(key=k, value="{:.2f}".format(v) if isinstance(v, float) else str(v))
                          for k, v in values]
         msg = DiagnosticArray(status=[status])
+        if self.depth is not None:
+            msg.status.append(self.depth.status(self.get_fully_qualified_name()))
         msg.header.stamp = self.get_clock().now().to_msg()
         return msg
 
