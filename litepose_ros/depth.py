@@ -11,7 +11,7 @@ a point at 0 m.
 """
 import collections
 import threading
-from typing import Any, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Dict, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -219,3 +219,85 @@ class StampPairer(object):
     def __len__(self) -> int:
         with self._lock:
             return len(self._items)
+
+
+# Outcome counters of DepthLifter.lift, in the order diagnostics list them.
+OUTCOMES = ("paired", "unpaired", "no_camera_info", "bad_camera_info", "bad_encoding", "bad_depth", "size_mismatch",
+            "errors")
+
+
+class DepthLifter(object):
+    """Everything between depth/camera_info messages and People3D, for pose_node and
+    `bag analyze` alike: the pairing buffer, the latest camera_info, and a count of every
+    outcome (OUTCOMES) with the last problem in words. Thread-safe.
+
+    Depth messages are kept undecoded (any object with sensor_msgs/Image's fields): only
+    those that pair with a processed colour frame are ever read.
+    """
+
+    def __init__(self, settings: Dict[str, Any], depth_name: str = "depth", info_name: str = "camera_info") -> None:
+        """``settings``: the node's depth parameters (node_settings.STATIC_PARAMETERS)."""
+        self.pairer = StampPairer(int(round(float(settings["depth_stamp_tolerance"]) * 1e9)))
+        self.lift_settings = LiftSettings(int(settings["depth_window"]), float(settings["depth_min"]),
+                                          float(settings["depth_max"]))
+        self.depth_name, self.info_name = depth_name, info_name
+        self._lock = threading.Lock()
+        self._camera = None  # type: Optional[Tuple[Intrinsics, str]]  # last good camera_info and its frame
+        self._camera_problem = None  # type: Optional[DepthError]  # why the last camera_info was unusable
+        self.counts = collections.Counter()  # type: collections.Counter
+        self.last_problem = ""
+        self.last_ok = True
+
+    def add_depth(self, stamp_ns: int, msg: Any) -> None:
+        self.pairer.add(stamp_ns, msg)
+
+    def set_camera_info(self, k: Sequence[float], width: int, height: int, frame_id: str) -> None:
+        try:
+            camera, problem = (intrinsics_from_k(k, width, height), str(frame_id)), None
+        except DepthError as error:
+            camera, problem = None, error
+        with self._lock:
+            self._camera, self._camera_problem = camera, problem
+
+    def lift(self, keypoints: np.ndarray, stamp_ns: int, image_size: Tuple[int, int]
+             ) -> Tuple[Optional[People3D], str]:
+        """(3D of these people, frame of the 3D) for the colour frame stamped ``stamp_ns``;
+        (None, "") when it has none, the reason counted. Never raises."""
+        try:
+            intrinsics, frame_id = self._intrinsics()
+            msg = self.pairer.match(stamp_ns)
+            if msg is None:
+                raise DepthError("unpaired", "no depth image on {} within {:.3f} s of the colour stamp".format(
+                    self.depth_name, self.pairer.tolerance_ns / 1e9))
+            values, unit = depth_array(msg.data, msg.width, msg.height, msg.step, msg.encoding, msg.is_bigendian)
+            people = lift_people(keypoints, Depth(values, unit, stamp_ns), intrinsics, image_size, self.lift_settings)
+        except DepthError as error:
+            self._outcome(error.kind, str(error))
+            return None, ""
+        except Exception as error:  # noqa: B902 - a bug in 3D must not cost the 2D output
+            self._outcome("errors", "3D failed: {!r}".format(error))
+            return None, ""
+        self._outcome("paired", "")
+        return people, frame_id
+
+    def _intrinsics(self) -> Tuple[Intrinsics, str]:
+        with self._lock:
+            if self._camera is not None:
+                return self._camera
+            if self._camera_problem is not None:
+                raise self._camera_problem
+        raise DepthError("no_camera_info", "no camera_info received on {}".format(self.info_name))
+
+    def _outcome(self, kind: str, problem: str) -> None:
+        with self._lock:
+            self.counts[kind] += 1
+            self.last_ok = not problem
+            if problem:
+                self.last_problem = problem
+
+    def snapshot(self) -> Dict[str, Any]:
+        """Every outcome count, whether the latest frame got 3D, and the last problem."""
+        with self._lock:
+            result = {kind: int(self.counts.get(kind, 0)) for kind in OUTCOMES}
+            result.update(last_ok=self.last_ok, last_problem=self.last_problem)
+            return result

@@ -37,7 +37,7 @@ from ..node_settings import (
 )
 from ..pipeline import PoseEstimator
 from .conversions import PoseArray, PoseArrayBuilder
-from .depth_input import DepthInput
+from .depth_input import DepthInput, stamp_ns
 from .frames import LatestFrame, StageStats
 from .image_input import BadImage, compressed_to_bgr, image_to_bgr
 from .markers import MarkerArray, marker_array
@@ -196,8 +196,10 @@ class PoseNode(Node):
         with self._filters_lock:
             people = select_people(people, self.settings)
         height, width = image.shape[:2]
-        positions, frame_id = (self.depth.lift(people.keypoints, msg.header, (width, height)) if self.depth
-                               else (None, ""))
+        positions, frame_id = None, ""
+        if self.depth is not None:
+            positions, frame_id = self.depth.lifter.lift(people.keypoints, stamp_ns(msg.header), (width, height))
+            frame_id = frame_id or msg.header.frame_id  # a camera_info without frame_id: the image's
         poses = self.builder.build(people, msg.header, width, height, timings.total_ms, positions, frame_id)
         self.pose_pub.publish(poses)
         if positions is not None and self.marker_pub.get_subscription_count() > 0:
