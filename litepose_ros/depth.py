@@ -165,29 +165,29 @@ def window_medians(depth: Depth, xs: np.ndarray, ys: np.ndarray, settings: LiftS
     height, width = depth.values.shape
     radius = max(int(settings.window), 1) // 2
     offsets = np.arange(-radius, radius + 1)
-    cols = np.clip(np.floor(np.nan_to_num(xs)).astype(np.int64), 0, width - 1)
-    rows = np.clip(np.floor(np.nan_to_num(ys)).astype(np.int64), 0, height - 1)
-    cols = np.clip(cols[:, None, None] + offsets[None, None, :], 0, width - 1)
-    rows = np.clip(rows[:, None, None] + offsets[None, :, None], 0, height - 1)
+    # keypoints lie within [0, size] (People.clipped_to_image); the window is clamped at the border
+    cols = np.clip(np.floor(np.nan_to_num(xs)).astype(np.int64)[:, None, None] + offsets[None, None, :], 0, width - 1)
+    rows = np.clip(np.floor(np.nan_to_num(ys)).astype(np.int64)[:, None, None] + offsets[None, :, None], 0, height - 1)
     samples = depth.values[rows, cols].reshape(len(xs), -1).astype(np.float32) * np.float32(depth.metres_per_unit)
     usable = np.isfinite(samples) & (samples >= settings.min_m) & (samples <= settings.max_m)
-    samples = np.sort(np.where(usable, samples, np.nan), axis=1)  # NaN sorts last
-    count = usable.sum(axis=1)
-    index = np.arange(len(xs))
-    # the valid values are samples[:, :count]; an empty window reads NaN at index 0
-    low = samples[index, np.maximum(count - 1, 0) // 2]
-    high = samples[index, count // 2]
-    return (low + high) / 2.0
+    return nan_median(np.where(usable, samples, np.nan), axis=1)
 
 
 def person_positions(points: np.ndarray, valid: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """Per person: per-axis median of the valid keypoints (robust to a hand in front of the
     body or a keypoint on the background), and whether there was any."""
-    positions = np.full((points.shape[0], 3), np.nan, np.float32)
-    found = valid.any(axis=1)
-    for i in np.nonzero(found)[0]:
-        positions[i] = np.median(points[i][valid[i]], axis=0)
-    return positions, found
+    masked = np.where(valid[:, :, None], points, np.nan)
+    return nan_median(masked, axis=1).astype(np.float32), valid.any(axis=1)
+
+
+def nan_median(values: np.ndarray, axis: int) -> np.ndarray:
+    """Median along ``axis`` ignoring NaN; NaN where all are NaN. np.nanmedian does the same
+    but warns on all-NaN slices and is several times slower on many small slices."""
+    ordered = np.sort(values, axis=axis)  # NaN sorts last: the valid values come first
+    count = np.expand_dims(np.sum(~np.isnan(values), axis=axis), axis)
+    low = np.take_along_axis(ordered, np.maximum(count - 1, 0) // 2, axis=axis)
+    high = np.take_along_axis(ordered, count // 2, axis=axis)  # all NaN: index 0, NaN
+    return np.squeeze((low + high) / 2.0, axis=axis)
 
 
 class StampPairer(object):
