@@ -12,6 +12,7 @@ import pytest
 from litepose_ros.depth import (
     Depth,
     DepthError,
+    DepthLifter,
     Intrinsics,
     LiftSettings,
     StampPairer,
@@ -183,3 +184,33 @@ def test_stamp_pairer_takes_the_closest_within_tolerance_and_forgets_the_oldest(
     assert pairer.match(140) == "depth@133"
     assert pairer.match(195) == "depth@200"
     assert pairer.match(150) is None, "17 ns from the nearest: outside the tolerance"
+
+
+class _DepthMsg(object):
+    """The sensor_msgs/Image fields DepthLifter reads."""
+
+    def __init__(self, depth: Depth, encoding: str = "32FC1") -> None:
+        values = np.ascontiguousarray(depth.values, "<f4") * depth.metres_per_unit
+        self.data, self.height, self.width = values.tobytes(), values.shape[0], values.shape[1]
+        self.step, self.encoding, self.is_bigendian = values.shape[1] * 4, encoding, 0
+
+
+def test_lifter_counts_every_outcome_and_never_raises():
+    settings = {"depth_stamp_tolerance": 0.01, "depth_window": 5, "depth_min": 0.1, "depth_max": 10.0}
+    lifter = DepthLifter(settings, "/depth", "/info")
+    joints = person_joints(2.0)
+    keypoints = keypoints_for(joints)
+    assert lifter.lift(keypoints, 0, (WIDTH, HEIGHT)) == (None, "")
+    assert lifter.snapshot()["no_camera_info"] == 1 and "no camera_info received on /info" in lifter.last_problem
+    lifter.set_camera_info([0, 0, 320, 0, 0, 240, 0, 0, 1], WIDTH, HEIGHT, "optical")
+    assert lifter.lift(keypoints, 0, (WIDTH, HEIGHT))[0] is None and lifter.snapshot()["bad_camera_info"] == 1
+    lifter.set_camera_info([CAMERA.fx, 0, CAMERA.cx, 0, CAMERA.fy, CAMERA.cy, 0, 0, 1], WIDTH, HEIGHT, "optical")
+    lifter.add_depth(1000000000, _DepthMsg(encode(render_depth(joints, WIDTH // 2, HEIGHT // 2), "32FC1")))
+    assert lifter.lift(keypoints, 1020000000, (WIDTH, HEIGHT))[0] is None, "20 ms off, tolerance 10 ms"
+    positions, frame_id = lifter.lift(keypoints, 1005000000, (WIDTH, HEIGHT))
+    assert frame_id == "optical"
+    assert_close(positions.points[0].astype(np.float64), joints)
+    lifter.add_depth(2000000000, _DepthMsg(encode(np.full((10, 10), 2.0), "32FC1"), encoding="rgb8"))
+    assert lifter.lift(keypoints, 2000000000, (WIDTH, HEIGHT))[0] is None
+    snap = lifter.snapshot()
+    assert (snap["unpaired"], snap["paired"], snap["bad_encoding"], snap["last_ok"]) == (1, 1, 1, False)
