@@ -271,3 +271,10 @@ def test_depth_problems_are_reported_and_2d_continues(tmp_path, rgbd, arm_model)
     status = _wait_depth_count(c, "frames_paired", 1, "paired")
     assert status.level == DiagnosticStatus.OK
     assert node.proc.poll() is None and node.stop() == 0
+
+
+def test_bad_depth_parameters_are_fatal_at_start_up(tmp_path, arm_model):
+    node = h.NodeProcess(tmp_path, h.next_domain_id(), dict(model_path=arm_model, depth_topic="/depth",
+                                                            depth_window=4))
+    assert node.proc.wait(timeout=30) != 0
+    assert "depth_window must be odd, within [1, 31]" in node.output()
