@@ -152,6 +152,18 @@ PARAMETERS = (
     Parameter("qos_depth", 1, "subscription queue depth; 1 keeps only the freshest frame", low=1),
     Parameter("publish_debug_image", False, "publish debug_image with the skeletons drawn", launch=True),
     Parameter("diagnostics_period", 1.0, "seconds between /diagnostics messages", low=0.0, low_open=True),
+    # people in 3D (litepose_ros/depth.py): all off while depth_topic is empty
+    Parameter("depth_topic", "", "depth image registered to the colour image (16UC1 mm or 32FC1 m); empty: "
+              "no 3D, no markers"),
+    Parameter("camera_info_topic", "camera_info", "the colour camera's sensor_msgs/CameraInfo (intrinsics, "
+              "3D frame)"),
+    Parameter("depth_stamp_tolerance", 0.02, "seconds between colour and depth stamps that still pair", low=0.0,
+              high=10.0, bag=BAG_FILE),
+    Parameter("depth_window", 5, "side of the depth-image window whose median valid depth is used (odd)", low=1,
+              high=31, bag=BAG_FILE),
+    Parameter("depth_min", 0.1, "nearer depths (metres) are invalid", low=0.0, bag=BAG_FILE),
+    Parameter("depth_max", 10.0, "farther depths (metres) are invalid (> depth_min)", low=0.0, low_open=True,
+              bag=BAG_FILE),
     Parameter("detection_threshold", _decoder_default("detection_threshold"), "minimum heatmap peak for a "
               "keypoint candidate", dynamic=True, low=0.0, high=1.0, launch=True, bag=BAG_OPTION,
               decoder="detection_threshold"),
@@ -173,6 +185,15 @@ def defaults() -> Dict[str, Any]:
 def check(name: str, value: Any) -> Optional[str]:
     """Why ``value`` is not acceptable for parameter ``name``; None if it is."""
     return BY_NAME[name].problem(value)
+
+
+def check_depth(settings: Dict[str, Any]) -> Optional[str]:
+    """What the table's ranges cannot say about the depth parameters; None if they are fine."""
+    if int(settings["depth_window"]) % 2 != 1:
+        return "depth_window must be odd, got {}".format(settings["depth_window"])
+    if not float(settings["depth_min"]) < float(settings["depth_max"]):
+        return "depth range must satisfy depth_min < depth_max"
+    return None
 
 
 def decoder_changes(values: Dict[str, Any]) -> Dict[str, Any]:

@@ -39,6 +39,12 @@ def _add_analyze(commands) -> None:
     parser.add_argument("--end", type=float, metavar="T", help="stop at T seconds after the bag's start")
     parser.add_argument("--every", type=int, default=1, metavar="N", help="process every N-th frame")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    depth = parser.add_argument_group("3D (people in metres, as pose_node with depth_topic)")
+    depth.add_argument("--depth-topic", metavar="TOPIC",
+                       help="depth image registered to the colour image (16UC1 mm or 32FC1 m): adds 3D to the poses "
+                       "bag and CSV; pairing and range from --params (depth_* parameters)")
+    depth.add_argument("--camera-info-topic", metavar="TOPIC",
+                       help="the colour camera's CameraInfo (default: camera_info beside the image topic)")
     model = parser.add_argument_group("model (as pose_node's parameters; the command line wins over --params)")
     model.add_argument("--params", metavar="FILE", help="pose_node parameters file, e.g. config/cpu.yaml")
     for param in PARAMETERS:

@@ -40,6 +40,7 @@ from ..node_settings import (
     NODE_NAME,
     PARAMETERS,
     check,
+    check_depth,
     decoder_changes,
     estimator_from_settings,
     input_topic,
@@ -48,8 +49,10 @@ from ..node_settings import (
 )
 from ..pipeline import PoseEstimator
 from .conversions import PoseArray, PoseArrayBuilder
+from .depth_input import DepthInput, stamp_ns
 from .frames import ERROR, OK, WARN, LatestFrame, StageStats, health
 from .image_input import BadImage, compressed_to_bgr, image_to_bgr
+from .markers import MarkerArray, marker_array
 from .stop_signals import StopRequest, exit_quietly_on_stop_signals
 
 try:  # Humble and newer; on older distros shutdown surfaces as KeyboardInterrupt only
@@ -99,6 +102,10 @@ class PoseNode(Node):
                           if self.settings["publish_debug_image"] else None)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.input_topic = self._subscribe()
+        self.depth, self.marker_pub = None, None  # type: Optional[DepthInput], Any
+        if self.settings["depth_topic"]:
+            self.depth = DepthInput(self, self.settings, self._qos())
+            self.marker_pub = self.create_publisher(MarkerArray, "markers", 1)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.create_timer(float(self.settings["diagnostics_period"]), self._publish_diagnostics)
 
@@ -131,6 +138,9 @@ class PoseNode(Node):
             problem = check(param.name, self.settings[param.name])
             if problem:
                 raise FatalError(problem)
+        problem = check_depth(self.settings) if self.settings["depth_topic"] else None
+        if problem:
+            raise FatalError(problem)
 
     def _load_model(self) -> PoseEstimator:
         path = os.path.expanduser(str(self.settings["model_path"]))
@@ -147,11 +157,14 @@ class PoseNode(Node):
         except (BackendError, ModelMetadataError, OSError, ValueError) as error:
             raise FatalError("cannot load model {}: {}".format(path, error)) from None
 
-    def _subscribe(self) -> str:
+    def _qos(self) -> QoSProfile:
         reliability = (ReliabilityPolicy.RELIABLE if self.settings["qos_reliability"] == "reliable"
                        else ReliabilityPolicy.BEST_EFFORT)
-        qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=int(self.settings["qos_depth"]),
-                         reliability=reliability)
+        return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=int(self.settings["qos_depth"]),
+                          reliability=reliability)
+
+    def _subscribe(self) -> str:
+        qos = self._qos()
         topic = input_topic(self.settings["image_topic"], self.settings["image_transport"])
         if self.settings["image_transport"] == "compressed":
             self.create_subscription(CompressedImage, topic, self._on_image, qos)
@@ -167,12 +180,14 @@ class PoseNode(Node):
     def summary(self) -> str:
         meta = self.estimator.metadata
         return ("LitePose {} ({}, {} keypoints, input {}x{}, weights {}) on {} from {}; input {} ({}, {}); "
-                "output {}{}; flip test {}; decoder {}".format(
+                "output {}{}{}; flip test {}; decoder {}".format(
                     meta.arch, meta.dataset, meta.num_joints, meta.input_width, meta.input_height, meta.weights,
                     self.estimator.backend.name, self.settings["model_path"], self.input_topic,
                     self.settings["image_transport"], self.settings["qos_reliability"],
                     self.resolve_topic_name("poses"),
                     " + " + self.resolve_topic_name("debug_image") if self.debug_pub else "",
+                    "; 3D from {} + {}, markers on {}".format(self.depth.topic, self.depth.info_topic,
+                                                             self.resolve_topic_name("markers")) if self.depth else "",
                     "on" if self.settings["flip_test"] else "off", self.estimator.decoder_name))
 
     # -- run time -------------------------------------------------------------------------
@@ -217,7 +232,14 @@ class PoseNode(Node):
         with self._filters_lock:
             people = select_people(people, self.settings)
         height, width = image.shape[:2]
-        self.pose_pub.publish(self.builder.build(people, msg.header, width, height, timings.total_ms))
+        positions, frame_id = None, ""
+        if self.depth is not None:
+            positions, frame_id = self.depth.lifter.lift(people.keypoints, stamp_ns(msg.header), (width, height))
+            frame_id = frame_id or msg.header.frame_id  # a camera_info without frame_id: the image's
+        poses = self.builder.build(people, msg.header, width, height, timings.total_ms, positions, frame_id)
+        self.pose_pub.publish(poses)
+        if positions is not None and self.marker_pub.get_subscription_count() > 0:
+            self.marker_pub.publish(marker_array(poses))
         if self.debug_pub is not None and self.debug_pub.get_subscription_count() > 0:
             self.debug_pub.publish(self._debug_image(image, people, msg.header))
         self.stats.output({
@@ -258,6 +280,8 @@ class PoseNode(Node):
         status.values = [KeyValue(key=k, value="{:.2f}".format(v) if isinstance(v, float) else str(v))
                          for k, v in values]
         msg = DiagnosticArray(status=[status])
+        if self.depth is not None:
+            msg.status.append(self.depth.status(self.get_fully_qualified_name()))
         msg.header.stamp = self.get_clock().now().to_msg()
         return msg
 
