@@ -16,8 +16,8 @@ from typing import Any, Dict, List, NamedTuple, Sequence, Tuple
 
 import numpy as np
 
-from ..engines.sidecar import EngineSidecar, SidecarError, check_compatible, format_compute_capability, read_sidecar
 from .base import Backend, BackendError, register_backend
+from .sidecar import EngineSidecar, SidecarError, check_compatible, format_compute_capability, read_sidecar
 
 
 class IOTensor(NamedTuple):

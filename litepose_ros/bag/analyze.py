@@ -152,7 +152,7 @@ def process_frames(
     records: List[FrameRecord],
 ) -> None:
     """Appends to records as it goes, so an abort keeps what was done."""
-    from ..commands.common import progress
+    from ..files import progress
 
     for frame in progress(source, source.total, "analyze", enabled=show_progress):
         people, timings = estimator.estimate(frame.image)

@@ -4,7 +4,8 @@ import json
 import os
 import sys
 
-from .common import add_model_arguments, estimator_from_args, progress, read_image
+from ..files import progress, read_image
+from .common import add_model_arguments, estimator_from_args
 
 
 def add_parser(subparsers) -> None:
