@@ -50,7 +50,7 @@ def read_images(paths: Sequence[str]) -> Iterator[Tuple[str, np.ndarray]]:
         yield path, image
 
 
-def progress(iterable: Iterable, total: Optional[int], description: str, enabled: bool = True):
+def progress(iterable: Iterable, total: Optional[int], description: str, enabled: bool = True, unit: str = "img"):
     """tqdm progress bar when available and wanted, else the plain iterable."""
     if not enabled:
         return iterable
@@ -58,4 +58,4 @@ def progress(iterable: Iterable, total: Optional[int], description: str, enabled
         from tqdm import tqdm
     except ImportError:
         return iterable
-    return tqdm(iterable, total=total, desc=description, unit="img", file=sys.stderr)
+    return tqdm(iterable, total=total, desc=description, unit=unit, file=sys.stderr)
