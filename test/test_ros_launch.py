@@ -111,7 +111,8 @@ def test_pose_launch_declares_every_argument():
 
 def test_cmake_installs_what_launch_and_ros2_run_need():
     cmake = (REPO / "CMakeLists.txt").read_text()
-    assert re.search(r"install\(PROGRAMS scripts/pose_node DESTINATION lib/\$\{PROJECT_NAME\}\)", cmake)
+    assert re.search(r"install\(PROGRAMS scripts/pose_node scripts/litepose DESTINATION lib/\$\{PROJECT_NAME\}\)",
+                     cmake)
     assert re.search(r"install\(DIRECTORY launch config DESTINATION share/\$\{PROJECT_NAME\}\)", cmake)
     assert launch_config.EXECUTABLE == "pose_node" and (REPO / "scripts" / "pose_node").stat().st_mode & 0o111
     script = (REPO / "scripts" / "pose_node").read_text()
