@@ -1,8 +1,11 @@
 """How the package is installed and used: generated messages, package.xml, the colcon install."""
+import ast
 import os
+import re
 import shutil
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -101,3 +104,73 @@ def test_colcon_install_runs_the_installed_sources_and_messages(installed, tmp_p
         wrapper = (installed / "lib" / "litepose_ros" / name).read_text()
         assert os.access(str(installed / "lib" / "litepose_ros" / name), os.X_OK) and wrapper.startswith("#!")
     assert (installed / "share" / "litepose_ros" / "config" / "jetson.yaml").is_file()
+
+
+# rosdep keys of package.xml that are not ROS packages, each looked up in ros/rosdistro's
+# rosdep/python.yaml (2026-11-29); python3-onnxruntime-pip resolves to `pip install onnxruntime`.
+VERIFIED_ROSDEP_KEYS = {"python3-numpy", "python3-opencv", "python3-scipy", "python3-yaml",
+                        "python3-onnxruntime-pip", "python3-pytest"}
+# Third-party imports of the runtime modules -> the rosdep key that provides them.
+DECLARED = {"numpy": "python3-numpy", "cv2": "python3-opencv", "scipy": "python3-scipy", "yaml": "python3-yaml",
+            "onnxruntime": "python3-onnxruntime-pip"}
+ROS_PACKAGES = {"rclpy", "rcl_interfaces", "sensor_msgs", "std_msgs", "diagnostic_msgs", "builtin_interfaces",
+                "cv_bridge"}
+# No rosdep key: what the README's "Inference runtimes per platform" must tell users to install.
+MANUAL = {"tensorrt": "python3-libnvinfer", "pycuda": "pip3 install pycuda",
+          "ai_edge_litert": "pip3 install ai-edge-litert", "tflite_runtime": "pip3 install tflite-runtime"}
+# Imported with a fallback, or by tooling only: not a runtime requirement.
+OPTIONAL = {"tqdm": "progress bar; files.progress works without it",
+            "onnx": "tensorrt_build reads metadata with ONNX Runtime without it",
+            "munkres": "decoding/reference.py, benchmark solver only"}
+
+
+def _package_dependencies() -> dict:
+    root = ET.parse(str(REPO / "package.xml")).getroot()
+    deps = {}
+    for tag in ("depend", "exec_depend", "build_depend", "buildtool_depend", "test_depend"):
+        for element in root.findall(tag):
+            assert element.text not in deps, "{} declared twice".format(element.text)
+            deps[element.text] = tag
+    return deps
+
+
+def _runtime_import_roots() -> dict:
+    """Third-party import roots of scripts/lint.sh's RUNTIME_MODULES (what runs on the robot)."""
+    lint = (REPO / "scripts" / "lint.sh").read_text()
+    listed = re.search(r"RUNTIME_MODULES=\(\n(.*?)\n\)", lint, re.S).group(1).split()
+    files = []
+    for name in listed:
+        path = REPO / name
+        files += sorted(path.rglob("*.py")) if path.is_dir() else [path]
+    roots = {}
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            for name in names:
+                root = name.split(".")[0]
+                if root not in sys.stdlib_module_names and root != "litepose_ros":
+                    roots.setdefault(root, set()).add(path.name)
+    return roots
+
+
+def test_package_xml_declares_the_runtime_dependencies_rosdep_can_resolve():
+    deps = _package_dependencies()
+    for key in deps:
+        if key.startswith("python3-"):
+            assert key in VERIFIED_ROSDEP_KEYS, "{}: not a key checked against the rosdistro index".format(key)
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("### Inference runtimes per platform"):]
+    section = section[:section.index("\n## ")]
+    for root, users in sorted(_runtime_import_roots().items()):
+        if root in DECLARED:
+            assert deps.get(DECLARED[root]) in ("exec_depend", "depend"), (root, users)
+        elif root in ROS_PACKAGES:
+            assert deps.get(root) in ("exec_depend", "depend"), (root, users)
+        elif root in MANUAL:
+            assert MANUAL[root] in section, "README does not say how to install {}".format(root)
+        else:
+            assert root in OPTIONAL, "runtime import {} (in {}) is neither declared, documented nor optional".format(
+                root, sorted(users))
+    assert "python3-onnxruntime-pip" in section and "PIP_BREAK_SYSTEM_PACKAGES" in section
+    assert "externally-managed-environment" in section and "numpy>=1.23.2,<2" in section
