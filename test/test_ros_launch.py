@@ -187,6 +187,10 @@ def test_quick_start_paths_agree_everywhere():
         assert lines and all(_models(line, r"model:=([^\s`]+)") == {expected} for line in lines), platform
         config = (REPO / "config" / (platform + ".yaml")).read_text()
         assert _models(config, r"model:=([^\s`]+)") == {expected}, platform
+    for name in ("jetson.launch.py", "rpi.launch.py", "pose.launch.py"):
+        platform = "rpi" if name.startswith("rpi") else "jetson"
+        assert _models((REPO / "launch" / name).read_text(), r"model:=([^\s`]+)") == {
+            launch_config.EXAMPLE_MODELS[platform]}, name
     jetson = launch_config.EXAMPLE_MODELS["jetson"]
     assert _models(engines, r"build-engine --onnx \S+ --output (\S+)") == {jetson}
     assert _models(engines, r"model:=([^\s`]+)") == {jetson}
