@@ -23,4 +23,7 @@ if [ ! -e "$stamp" ]; then
   "$VENV/bin/python" -m pip install -q --no-deps -e .
   touch "$stamp"
 fi
+# The compiled decoder core (litepose_ros/native/, plain C loaded with ctypes; rebuilt when its
+# sources change). Without a C compiler the decoder falls back to the numpy reference.
+"$VENV/bin/python" litepose_ros/native/build.py >/dev/null
 VENV="$VENV" bash scripts/build_ros.sh  # ROS 2 wheels + our messages (own stamps; ~1 min first time)

@@ -1,13 +1,16 @@
 """Straightforward numpy port of the official LitePose / HigherHRNet inference and grouping.
 
-Ground truth for tests and benchmarks only: per-joint Python loops, dicts keyed by the
-first tag value, a naive sliding-window max-pool, a full sort for top-k and a full-map
-refine for every joint of every person, and the official solver, the ``munkres`` package
-(``solver="munkres"``, what the benchmark times). Slow on purpose; the runtime decoder is
-``fast.decode``. The deliberate differences from the official code are the tie-break in
-the matching cost, the bilinear resize (OpenCV's instead of torch's, see ``dense.py``) and,
-by default, scipy's solver, which decides the exact ties the tie-break cannot separate the
-same way as ``fast`` (see ``matching.py``); munkres is a tooling dependency, not a runtime one.
+The oracle of the compiled decoder (``litepose_ros/native/decoder.c``) and its fallback where
+that is not built: per-joint Python loops, dicts keyed by the first tag value, a naive
+sliding-window max-pool, a full sort for top-k and a full-map refine for every joint of every
+person; optionally the official solver, the ``munkres`` package (``solver="munkres"``, what the
+benchmark times). The deliberate differences from the official code, each so that the
+compiled core can compute the same people on any CPU without relying on a library's
+rounding: the tie-break in the matching cost (``matching.py``), the 2x bilinear upsampling
+written out in float32 (``dense.py``, torch's to a few ulps), person mean tags summed in
+float64 in the order the tags were added (numpy's float32 mean sums pairwise from 8 values
+on), and, by default, scipy's solver, whose algorithm the core implements, so exact ties the
+tie-break cannot separate resolve alike; munkres is a tooling dependency, not a runtime one.
 """
 from typing import List, Optional, Sequence, Tuple
 
@@ -16,21 +19,20 @@ from scipy.optimize import linear_sum_assignment
 
 from ..people import People
 from .config import DecoderConfig
-from .dense import resize_maps
+from .dense import upsample2x
 from .matching import matching_cost
+from .outputs import check_pair
 
 Outputs = Sequence[np.ndarray]
 
 
 # ----------------------------------------------------------------------------- dense steps
-def bilinear_resize(maps: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
-    """Bilinear resize of [C, H, W] like torch F.interpolate(mode='bilinear', align_corners=False).
-
-    OpenCV's INTER_LINEAR (``dense.resize_maps``), which matches torch to a few ulps; both
-    decoders resize with it, so their maps agree bit for bit (the decoders compare map values
-    exactly, and an ulp can flip such a comparison).
-    """
-    return resize_maps(maps, out_h, out_w)
+def mean_in_order(tags: Sequence[np.ndarray]) -> np.ndarray:
+    """float64 mean of [L] tags, summed in list order (what the compiled core computes)."""
+    total = np.zeros(len(tags[0]), np.float64)
+    for tag in tags:
+        total = total + np.asarray(tag, np.float64)
+    return total / len(tags)
 
 
 def max_pool_nms(heatmaps: np.ndarray, kernel: int) -> np.ndarray:
@@ -48,8 +50,7 @@ def max_pool_nms(heatmaps: np.ndarray, kernel: int) -> np.ndarray:
 def _stage_maps(outputs: Outputs, num_joints: int) -> Tuple[np.ndarray, np.ndarray]:
     """Mean heatmaps of both stages and the stage-1 tags, at stage-2 resolution."""
     stage1, stage2 = (np.asarray(o, dtype=np.float32)[0] for o in outputs)
-    h, w = stage2.shape[1:]
-    stage1 = bilinear_resize(stage1, h, w)
+    stage1 = upsample2x(stage1)
     heatmaps = (stage1[:num_joints] + stage2) / 2
     return heatmaps, stage1[num_joints:]
 
@@ -67,9 +68,8 @@ def dense_maps(
         heatmaps.append(heat_f[:, :, ::-1][flip])
         tags.append(tag_f[:, :, ::-1][flip])
     if config.project_to_input:
-        h, w = heat.shape[1] * 2, heat.shape[2] * 2
-        heatmaps = [bilinear_resize(m, h, w) for m in heatmaps]
-        tags = [bilinear_resize(np.ascontiguousarray(t), h, w) for t in tags]
+        heatmaps = [upsample2x(m) for m in heatmaps]
+        tags = [upsample2x(t) for t in tags]
     final = (heatmaps[0] + heatmaps[1]) / 2.0 if len(heatmaps) == 2 else heatmaps[0]
     return final.astype(np.float32), np.stack(tags, axis=3).astype(np.float32)
 
@@ -124,7 +124,7 @@ def match_by_tag(tag_k: np.ndarray, loc_k: np.ndarray, val_k: np.ndarray, config
         grouped_keys = list(joint_dict.keys())[: config.max_num_people]
         if config.ignore_too_much and len(grouped_keys) == config.max_num_people:
             continue
-        grouped_tags = [np.mean(tag_dict[key], axis=0) for key in grouped_keys]
+        grouped_tags = [mean_in_order(tag_dict[key]) for key in grouped_keys]
         diff = joints[:, None, 3:] - np.array(grouped_tags)[None, :, :]
         dist = np.linalg.norm(diff, ord=2, axis=2)
         pairs = _assign(matching_cost(dist, joints[:, 2], config.use_detection_val), solver)
@@ -167,7 +167,7 @@ def refine(heatmaps: np.ndarray, tags: np.ndarray, keypoints: np.ndarray) -> np.
         if keypoints[i, 2] > 0:
             x, y = keypoints[i][:2].astype(np.int32)
             found.append(tags[i, y, x])
-    prev_tag = np.mean(np.array(found), axis=0)
+    prev_tag = mean_in_order(found).astype(np.float32)
     num_joints, h, w = heatmaps.shape
     dist = np.sqrt(((tags - prev_tag[None, None, None, :]) ** 2).sum(axis=3))
     positions = (heatmaps - np.round(dist)).reshape(num_joints, -1).argmax(axis=1)
@@ -190,11 +190,14 @@ def decode_reference(
     if solver not in SOLVERS:
         raise ValueError("solver must be one of {}, got {!r}".format(SOLVERS, solver))
     config = config.validated()
+    outputs, flipped_outputs = check_pair(outputs, flipped_outputs, config.num_joints)
+    outputs = [o[None] for o in outputs]
+    flipped_outputs = None if flipped_outputs is None else [o[None] for o in flipped_outputs]
     heatmaps, tags = dense_maps(outputs, config, flipped_outputs)
     people = match_by_tag(*top_k(heatmaps, tags, config), config=config, solver=solver)
     if config.adjust:
         people = adjust(people, heatmaps)
-    scores = np.array([person[:, 2].mean() for person in people], dtype=np.float32)
+    scores = np.array([person[:, 2].astype(np.float64).mean() for person in people], dtype=np.float32)
     if config.refine:
         for i in range(len(people)):
             people[i] = refine(heatmaps, tags, people[i])

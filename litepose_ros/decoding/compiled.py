@@ -1,0 +1,130 @@
+"""The runtime decoder: ``litepose_ros/native/decoder.c`` called through ctypes.
+
+Same people as ``reference.decode_reference`` (its oracle and fallback), a few hundred times
+faster. Each thread gets its own native workspace (buffers reused from frame to frame).
+"""
+import ctypes
+import threading
+from typing import Dict, Optional, Tuple
+
+import numpy as np
+
+from .. import native
+from ..people import People
+from .config import DecoderConfig
+from .outputs import Outputs, check_pair
+
+_INT32_P = ctypes.POINTER(ctypes.c_int32)
+
+# lp_decode's negative return codes
+_ERRORS = {
+    -1: (MemoryError, "the native decoder ran out of memory"),
+    -2: (ValueError, "the native decoder rejected its arguments (a bug: the Python side checks them)"),
+    -3: (RuntimeError, "the native decoder found more people than it has room for (a bug)"),
+    -4: (ValueError, "network outputs hold NaN or infinite tags where people are grouped"),
+}
+
+
+class _Config(ctypes.Structure):
+    """lp_config in decoder.c, field for field."""
+
+    _fields_ = [
+        ("num_joints", ctypes.c_int32),
+        ("max_num_people", ctypes.c_int32),
+        ("nms_kernel", ctypes.c_int32),
+        ("project_to_input", ctypes.c_int32),
+        ("adjust", ctypes.c_int32),
+        ("refine", ctypes.c_int32),
+        ("use_detection_val", ctypes.c_int32),
+        ("ignore_too_much", ctypes.c_int32),
+        ("detection_threshold", ctypes.c_double),
+        ("tag_threshold", ctypes.c_double),
+        ("joint_order", _INT32_P),
+        ("flip_index", _INT32_P),
+    ]
+
+
+def _library() -> ctypes.CDLL:
+    lib = native.load()
+    if not getattr(lib, "_litepose_decoder_typed", False):
+        lib.lp_decoder_create.restype = ctypes.c_void_p
+        lib.lp_decoder_create.argtypes = []
+        lib.lp_decoder_destroy.restype = None
+        lib.lp_decoder_destroy.argtypes = [ctypes.c_void_p]
+        lib.lp_max_people.restype = ctypes.c_int
+        lib.lp_max_people.argtypes = [ctypes.POINTER(_Config)]
+        lib.lp_decode.restype = ctypes.c_int
+        # float arrays pass as addresses (c_void_p): much cheaper than data_as per call
+        lib.lp_decode.argtypes = [ctypes.c_void_p, ctypes.POINTER(_Config)] + [ctypes.c_void_p] * 4 + [
+            ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
+        lib._litepose_decoder_typed = True
+    return lib
+
+
+class _Workspace(object):
+    """One native decoder state (its buffers), freed with this object."""
+
+    def __init__(self, lib: ctypes.CDLL) -> None:
+        self._lib = lib
+        self.handle = lib.lp_decoder_create()
+        if not self.handle:
+            raise MemoryError("the native decoder could not allocate its state")
+
+    def __del__(self) -> None:
+        if getattr(self, "handle", None):
+            self._lib.lp_decoder_destroy(self.handle)
+            self.handle = None
+
+
+_local = threading.local()
+_configs: Dict[DecoderConfig, Tuple[_Config, np.ndarray, np.ndarray]] = {}
+_configs_lock = threading.Lock()
+
+
+def _native_config(config: DecoderConfig) -> _Config:
+    """The ctypes struct for ``config``, validated once (cached with the index arrays it points to)."""
+    with _configs_lock:
+        entry = _configs.get(config)
+        if entry is None:
+            config.validated()
+            if len(_configs) > 64:  # thresholds changed at run time many times
+                _configs.clear()
+            order = np.ascontiguousarray(config.joint_order, np.int32)
+            flip = np.ascontiguousarray(config.flip_index, np.int32)
+            struct = _Config(config.num_joints, config.max_num_people, config.nms_kernel,
+                             int(config.project_to_input), int(config.adjust), int(config.refine),
+                             int(config.use_detection_val), int(config.ignore_too_much),
+                             float(config.detection_threshold), float(config.tag_threshold),
+                             order.ctypes.data_as(_INT32_P), flip.ctypes.data_as(_INT32_P))
+            entry = _configs[config] = (struct, order, flip)
+        return entry[0]
+
+
+def _pointer(array: Optional[np.ndarray]) -> Optional[int]:
+    return None if array is None else array.ctypes.data
+
+
+def decode(outputs: Outputs, config: DecoderConfig, flipped_outputs: Optional[Outputs] = None) -> People:
+    """Decode one image's network outputs into people, in network-input pixel coordinates.
+
+    ``outputs`` = (stage1 [1, 2J, H/4, W/4], stage2 [1, J, H/2, W/2]); ``flipped_outputs``
+    the same for the horizontally flipped input (flip test), or None. Raises
+    ``native.NativeUnavailable`` where the compiled core is not built.
+    """
+    lib = _library()
+    (stage1, stage2), flipped = check_pair(outputs, flipped_outputs, config.num_joints)
+    workspace = getattr(_local, "workspace", None)
+    if workspace is None:
+        workspace = _local.workspace = _Workspace(lib)
+    struct = _native_config(config)
+    capacity = config.num_joints * config.max_num_people
+    keypoints = np.empty((capacity, config.num_joints, 3), np.float32)
+    scores = np.empty(capacity, np.float32)
+    count = lib.lp_decode(workspace.handle, ctypes.byref(struct), _pointer(stage1), _pointer(stage2),
+                          _pointer(None if flipped is None else flipped[0]),
+                          _pointer(None if flipped is None else flipped[1]),
+                          stage1.shape[1], stage1.shape[2], _pointer(keypoints), _pointer(scores), capacity)
+    if count < 0:
+        error, message = _ERRORS.get(count, (RuntimeError, "the native decoder failed with code {}".format(count)))
+        raise error(message)
+    return People(keypoints[:count].copy(), scores[:count].copy())

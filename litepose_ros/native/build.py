@@ -1,0 +1,65 @@
+"""Build the native decoder core (``decoder.c``) into a shared library, with the standard
+library only, so any Python (the host's, when cross-compiling for aarch64) can run it.
+
+    python litepose_ros/native/build.py [--cc aarch64-linux-gnu-gcc] [--output PATH] [--force]
+
+``scripts/setup_env.sh`` runs it for the development checkout; ``pip install`` builds the same
+source through setup.py and ``colcon build`` through CMakeLists.txt, with the same flags
+(``CFLAGS`` below; keep CMakeLists.txt in step). -ffp-contract=off matters: a fused
+multiply-add rounds differently, and the decoder must compute what the numpy reference does.
+"""
+import argparse
+import os
+import shlex
+import subprocess
+import sys
+from typing import List
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCES = ["decoder.c"]
+CFLAGS = ["-O3", "-std=c99", "-ffp-contract=off", "-fvisibility=hidden", "-fPIC", "-Wall"]
+LIBRARY_NAME = "_litepose_native"
+DEFAULT_OUTPUT = os.path.join(HERE, LIBRARY_NAME + ".so")
+
+
+def source_paths() -> List[str]:
+    return [os.path.join(HERE, name) for name in SOURCES]
+
+
+def up_to_date(output: str) -> bool:
+    """Whether ``output`` is newer than every source and this script."""
+    if not os.path.exists(output):
+        return False
+    built = os.path.getmtime(output)
+    return all(os.path.getmtime(path) <= built for path in source_paths() + [os.path.abspath(__file__)])
+
+
+def build(output: str = DEFAULT_OUTPUT, cc: str = "", force: bool = False) -> str:
+    """Compile the library to ``output`` (skipped while up to date unless ``force``); returns it."""
+    if not force and up_to_date(output):
+        return output
+    compiler = shlex.split(cc or os.environ.get("CC", "") or "cc")
+    directory = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(directory):
+        os.makedirs(directory)
+    partial = output + ".partial"
+    command = compiler + CFLAGS + ["-shared", "-o", partial] + source_paths() + ["-lm"]
+    subprocess.check_call(command)
+    os.replace(partial, output)  # never leave a half-written library where the loader looks
+    return output
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cc", default="", help="C compiler (default: $CC, else cc)")
+    parser.add_argument("--output", default=DEFAULT_OUTPUT, help="library path (default: next to the sources)")
+    parser.add_argument("--force", action="store_true", help="rebuild even when up to date")
+    args = parser.parse_args()
+    try:
+        print(build(args.output, args.cc, args.force))
+    except (OSError, subprocess.CalledProcessError) as error:
+        sys.exit("native build failed: {}".format(error))
+
+
+if __name__ == "__main__":
+    main()

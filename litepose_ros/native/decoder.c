@@ -1,0 +1,927 @@
+/*
+ * litepose_ros native decoder core: LitePose / HigherHRNet bottom-up decoding (heatmaps +
+ * associative-embedding tags -> people) in plain C99, behind a small C ABI that Python loads
+ * with ctypes (no Python headers, so one build serves Python 3.6 through current).
+ *
+ * It computes what litepose_ros/decoding/reference.py computes, step by step, with the same
+ * float32 / float64 arithmetic, so that both return the same people:
+ *   - 2x bilinear upsampling (align_corners=False) as two float32 passes, rows first then
+ *     columns, each output `a * wa + b * wb`. Build with -ffp-contract=off: a fused
+ *     multiply-add would round differently from numpy (and from this file on another CPU).
+ *   - heatmaps (stage-1 upsampled + stage 2) / 2, flip test averaged, optionally projected to
+ *     the input size; max-pool NMS; the best max_num_people peaks per joint (value, then index);
+ *   - grouping joint by joint on round(tag distance) * 100 - score + tie-break, solved with
+ *     the shortest augmenting path algorithm (Crouse 2016, the algorithm scipy's
+ *     linear_sum_assignment uses, so exact ties resolve alike); person mean tags in float64,
+ *     summed in the order the tags were added;
+ *   - quarter-pixel adjustment, person score = mean joint score, refinement of missing joints.
+ * Maps are computed lazily: heatmaps whole (candidates need every pixel above the threshold),
+ * tags at the candidates' pixels, whole tag maps only for the joints the refine step scans,
+ * which it does tile by tile, hottest tiles first, stopping where no tile can win.
+ */
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(_WIN32)
+#define LP_EXPORT __declspec(dllexport)
+#else
+#define LP_EXPORT __attribute__((visibility("default")))
+#endif
+
+#define LP_ABI_VERSION 1
+
+enum { LP_OK = 0, LP_ERR_NOMEM = -1, LP_ERR_ARGS = -2, LP_ERR_CAPACITY = -3, LP_ERR_NONFINITE = -4 };
+
+/* Decoder settings, field for field DecoderConfig (decoding/config.py). */
+typedef struct {
+    int32_t num_joints;
+    int32_t max_num_people;
+    int32_t nms_kernel;
+    int32_t project_to_input;
+    int32_t adjust;
+    int32_t refine;
+    int32_t use_detection_val;
+    int32_t ignore_too_much;
+    double detection_threshold;
+    double tag_threshold;
+    const int32_t *joint_order; /* [num_joints] */
+    const int32_t *flip_index;  /* [num_joints] */
+} lp_config;
+
+/* ------------------------------------------------------------------------ small helpers */
+typedef struct {
+    int32_t lo, hi;
+    float wlo, whi;
+} lp_tap;
+
+/* Output o of a 2x upsampling of n samples reads lo, hi with weights wlo, whi: pixel centres
+ * map to (o + 0.5) / 2 - 0.5, so 2k reads k-1, k (0.25, 0.75) and 2k+1 reads k, k+1 (0.75, 0.25);
+ * beyond the edges the nearest sample with weights (1, 0). */
+static void axis_taps(int n, lp_tap *taps) {
+    for (int o = 0; o < 2 * n; ++o) {
+        int lo = o / 2 - 1 + o % 2;
+        float wlo = (o % 2 == 0) ? 0.25f : 0.75f;
+        float whi = 1.0f - wlo;
+        int edge = lo < 0 || lo + 1 > n - 1;
+        int hi = lo + 1 < 0 ? 0 : (lo + 1 > n - 1 ? n - 1 : lo + 1);
+        lo = lo < 0 ? 0 : (lo > n - 1 ? n - 1 : lo);
+        if (edge) {
+            wlo = 1.0f;
+            whi = 0.0f;
+        }
+        taps[o].lo = lo;
+        taps[o].hi = hi;
+        taps[o].wlo = wlo;
+        taps[o].whi = whi;
+    }
+}
+
+/* Grow-only buffer. */
+typedef struct {
+    void *data;
+    size_t size;
+} lp_buf;
+
+static void *buf_get(lp_buf *buf, size_t size) {
+    if (size == 0) size = 1;
+    if (buf->size < size) {
+        void *data = realloc(buf->data, size);
+        if (!data) return NULL;
+        buf->data = data;
+        buf->size = size;
+    }
+    return buf->data;
+}
+
+/* Horizontal pass of the 2x upsampling: one source row of w samples -> 2w outputs. Inside the
+ * row the taps are fixed (0.25, 0.75 / 0.75, 0.25), written out so the compiler vectorises. */
+static void upsample_row(const float *src, const lp_tap *tx, int w2, float *out) {
+    const int w = w2 / 2;
+    out[0] = src[tx[0].lo] * tx[0].wlo + src[tx[0].hi] * tx[0].whi;
+    for (int k = 1; k < w; ++k) {
+        out[2 * k] = src[k - 1] * 0.25f + src[k] * 0.75f;
+        out[2 * k - 1] = src[k - 1] * 0.75f + src[k] * 0.25f;
+    }
+    out[w2 - 1] = src[tx[w2 - 1].lo] * tx[w2 - 1].wlo + src[tx[w2 - 1].hi] * tx[w2 - 1].whi;
+}
+
+/* Vertical pass: out = a * wa + b * wb, element by element (mirrored: out[x] reads x' = n-1-x). */
+static void blend_rows(const float *a, const float *b, float wa, float wb, int n, int mirrored, float *out) {
+    if (mirrored) {
+        for (int x = 0; x < n; ++x) out[x] = a[n - 1 - x] * wa + b[n - 1 - x] * wb;
+    } else {
+        for (int x = 0; x < n; ++x) out[x] = a[x] * wa + b[x] * wb;
+    }
+}
+
+/* round-half-to-even of x >= 0 in float32, as np.round; beyond 2^23 floats are integers. */
+static float round_even(float x) {
+    const float big = 8388608.0f; /* 2^23: adding it leaves no fraction bits, rounding to even */
+    if (!(x < big)) return x;
+    return (x + big) - big;
+}
+
+/* ------------------------------------------------------------------------ the decoder state */
+typedef struct {
+    int x, y;
+    float value;
+    float tag[2];
+} lp_candidate;
+
+typedef struct {
+    double key; /* first tag value of the joint that started the person */
+    double tag_sum[2];
+    int tag_count;
+} lp_group;
+
+typedef struct {
+    float heat_max, heat_margin;
+    float tag_lo[2], tag_hi[2];
+} lp_tile;
+
+typedef struct lp_decoder {
+    /* the current call */
+    const lp_config *cfg;
+    const float *stage1[2], *stage2[2]; /* [2J, h1, w1], [J, h2, w2]; [1] = flipped outputs */
+    int J, sides, project;              /* sides: 1, or 2 with the flip test (= tag dimensions) */
+    int h1, w1, h2, w2, gh, gw;         /* stage 1, stage 2, grouping resolution */
+    lp_tap *ty1, *tx1, *ty2, *tx2;      /* upsampling stage 1 -> 2 and stage 2 -> input */
+    /* maps, computed on first use; *_ready flags per row */
+    float *hrow1;          /* [sides, 2J, h1, w2] stage-1 rows, horizontal pass done */
+    float *heat2;          /* [sides, J, h2, w2] stride-2 heatmaps per side (projection only) */
+    float *hrow2;          /* [sides, J, h2, gw] their rows, horizontal pass done (projection only) */
+    float *heat;           /* [J, gh, gw] heatmaps at the grouping resolution */
+    float *tags;           /* [sides, J, h2, w2] stride-2 tags, whole per joint (the refine step) */
+    float *scratch;        /* [max(4 h2 + gw, tiles)]: row maxima, a row, tile bounds */
+    float *colstats;       /* [2 max(w2, gw)] */
+    uint8_t *hrow1_ready, *hrow2_ready, *heat_ready, *above, *tags_ready, *tiles_ready;
+    lp_tile *tiles;        /* [J, tile_count] */
+    int tile_size, tiles_per_row, tile_count;
+    /* candidates and groups */
+    lp_candidate *cands; /* [J, K] */
+    int *cand_count;     /* [J] */
+    lp_group *groups;
+    float *group_joints; /* [capacity, J, 5]: x, y, value, tags */
+    int num_groups, group_capacity;
+    /* storage: grow-only buffers reused from call to call */
+    lp_buf buf_taps, buf_hrow1, buf_heat2, buf_hrow2, buf_heat, buf_tags, buf_scratch, buf_flags, buf_tiles,
+        buf_cands, buf_groups, buf_gjoints, buf_match, buf_lsap;
+} lp_decoder;
+
+LP_EXPORT int lp_abi_version(void) { return LP_ABI_VERSION; }
+
+LP_EXPORT lp_decoder *lp_decoder_create(void) { return (lp_decoder *)calloc(1, sizeof(lp_decoder)); }
+
+LP_EXPORT void lp_decoder_destroy(lp_decoder *d) {
+    if (!d) return;
+    lp_buf *bufs[] = {&d->buf_taps,  &d->buf_hrow1,   &d->buf_heat2, &d->buf_hrow2,   &d->buf_heat,
+                      &d->buf_tags,  &d->buf_scratch, &d->buf_flags, &d->buf_tiles,   &d->buf_cands,
+                      &d->buf_groups, &d->buf_gjoints, &d->buf_match, &d->buf_lsap};
+    for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); ++i) free(bufs[i]->data);
+    free(d);
+}
+
+#define JSTRIDE 5 /* floats per grouped joint: x, y, value, tag0, tag1 */
+
+static size_t plane(int h, int w) { return (size_t)h * (size_t)w; }
+
+/* The stage-1 / stage-2 channel that side s reads for joint j (the flip test swaps left/right). */
+static int source_joint(const lp_decoder *d, int s, int j) { return s == 0 ? j : d->cfg->flip_index[j]; }
+
+/* ------------------------------------------------------------------------ heatmaps */
+/* Row r of stage-1 channel c on side s after the horizontal pass. */
+static const float *stage1_hrow(lp_decoder *d, int s, int c, int r) {
+    const size_t id = ((size_t)s * 2 * d->J + c) * d->h1 + r;
+    float *out = d->hrow1 + id * d->w2;
+    if (!d->hrow1_ready[id]) {
+        upsample_row(d->stage1[s] + ((size_t)c * d->h1 + r) * d->w1, d->tx1, d->w2, out);
+        d->hrow1_ready[id] = 1;
+    }
+    return out;
+}
+
+/* Row y of side s's stride-2 heatmap of joint j: (upsampled stage 1 + stage 2) / 2 of the
+ * source joint, columns mirrored on the flipped side (the reference's _stage_maps). */
+static void stride2_heat_row(lp_decoder *d, int s, int j, int y, float *out) {
+    const int c = source_joint(d, s, j), w2 = d->w2;
+    const lp_tap t = d->ty1[y];
+    const float *a = stage1_hrow(d, s, c, t.lo), *b = stage1_hrow(d, s, c, t.hi);
+    const float *s2 = d->stage2[s] + ((size_t)c * d->h2 + y) * w2;
+    if (s == 0) {
+        for (int x = 0; x < w2; ++x) out[x] = (a[x] * t.wlo + b[x] * t.whi + s2[x]) / 2.0f;
+    } else {
+        for (int x = 0; x < w2; ++x) {
+            const int m = w2 - 1 - x;
+            out[x] = (a[m] * t.wlo + b[m] * t.whi + s2[m]) / 2.0f;
+        }
+    }
+}
+
+/* Projection: row y of side s's stride-2 heatmap of joint j after the horizontal pass. */
+static const float *heat2_hrow(lp_decoder *d, int s, int j, int y) {
+    const size_t id = ((size_t)s * d->J + j) * d->h2 + y;
+    float *out = d->hrow2 + id * d->gw;
+    if (!d->hrow2_ready[id]) {
+        upsample_row(d->heat2 + id * d->w2, d->tx2, d->gw, out);
+        d->hrow2_ready[id] = 1;
+    }
+    return out;
+}
+
+/* Row y of joint j's heatmap at the grouping resolution; the flip test averages the sides. */
+static const float *heat_row(lp_decoder *d, int j, int y) {
+    const size_t id = (size_t)j * d->gh + y;
+    float *out = d->heat + id * d->gw;
+    if (d->heat_ready[id]) return out;
+    float *other = d->scratch;
+    for (int s = 0; s < d->sides; ++s) {
+        float *row = s == 0 ? out : other;
+        if (d->project) {
+            const lp_tap t = d->ty2[y];
+            blend_rows(heat2_hrow(d, s, j, t.lo), heat2_hrow(d, s, j, t.hi), t.wlo, t.whi, d->gw, 0, row);
+        } else {
+            stride2_heat_row(d, s, j, y, row);
+        }
+    }
+    if (d->sides == 2)
+        for (int x = 0; x < d->gw; ++x) out[x] = (out[x] + other[x]) / 2.0f;
+    d->heat_ready[id] = 1;
+    return out;
+}
+
+static float heat_at(lp_decoder *d, int j, int y, int x) { return heat_row(d, j, y)[x]; }
+
+/* Row maxima of a [h, w] map into rmax[h]; returns the largest magnitude seen. Eight
+ * independent lanes, so that the compiler vectorises without reordering a reduction. */
+static float row_maxima(const float *map, int h, int w, float *rmax) {
+    float scale = 0.0f;
+    for (int y = 0; y < h; ++y) {
+        const float *row = map + (size_t)y * w;
+        float hi[8], lo[8];
+        for (int k = 0; k < 8; ++k) hi[k] = lo[k] = row[0];
+        int x = 0;
+        for (; x + 8 <= w; x += 8)
+            for (int k = 0; k < 8; ++k) {
+                hi[k] = row[x + k] > hi[k] ? row[x + k] : hi[k];
+                lo[k] = row[x + k] < lo[k] ? row[x + k] : lo[k];
+            }
+        for (; x < w; ++x) {
+            hi[0] = row[x] > hi[0] ? row[x] : hi[0];
+            lo[0] = row[x] < lo[0] ? row[x] : lo[0];
+        }
+        for (int k = 1; k < 8; ++k) {
+            hi[0] = hi[k] > hi[0] ? hi[k] : hi[0];
+            lo[0] = lo[k] < lo[0] ? lo[k] : lo[0];
+        }
+        rmax[y] = hi[0];
+        if (hi[0] > scale) scale = hi[0];
+        if (-lo[0] > scale) scale = -lo[0];
+    }
+    return scale;
+}
+
+/* Marks the heatmap rows that can hold a pixel above the threshold (`above`), from bounds:
+ * an upsampled pixel is a convex combination of the two source rows it reads, so their maxima
+ * bound it, up to a few float32 roundings (of the largest magnitude involved, hence the margin).
+ * Projected, the stride-2 heatmaps are computed whole (the bound is theirs); at stride 2 the
+ * bound comes straight from the stage outputs. Rows left out hold no pixel above the threshold:
+ * none can be a candidate or beat one in the NMS window. */
+static void mark_rows_above(lp_decoder *d) {
+    const int J = d->J, gh = d->gh;
+    const double thr = d->cfg->detection_threshold;
+    float *rmax = d->scratch; /* [sides][2][max(h1, h2)] */
+    const int n = d->h2;
+    for (int j = 0; j < J; ++j) {
+        float scale = 0.0f;
+        for (int s = 0; s < d->sides; ++s) {
+            const int c = source_joint(d, s, j);
+            float *r1 = rmax + (size_t)(2 * s) * n, *r2 = r1 + n;
+            float sc;
+            if (d->project) {
+                float *map = d->heat2 + ((size_t)s * J + j) * plane(d->h2, d->w2);
+                for (int y = 0; y < d->h2; ++y) stride2_heat_row(d, s, j, y, map + (size_t)y * d->w2);
+                sc = row_maxima(map, d->h2, d->w2, r1);
+            } else {
+                sc = row_maxima(d->stage1[s] + (size_t)c * plane(d->h1, d->w1), d->h1, d->w1, r1);
+                const float sc2 = row_maxima(d->stage2[s] + (size_t)c * plane(d->h2, d->w2), d->h2, d->w2, r2);
+                sc += sc2;
+            }
+            scale = sc > scale ? sc : scale;
+        }
+        const double margin = 32.0 * FLT_EPSILON * ((double)scale + fabs(thr));
+        const lp_tap *ty = d->project ? d->ty2 : d->ty1;
+        for (int y = 0; y < gh; ++y) {
+            double bound = 0.0;
+            for (int s = 0; s < d->sides; ++s) {
+                const float *r1 = rmax + (size_t)(2 * s) * n, *r2 = r1 + n;
+                double b = r1[ty[y].lo] > r1[ty[y].hi] ? r1[ty[y].lo] : r1[ty[y].hi];
+                if (!d->project) b = (b + r2[y]) / 2.0;
+                bound += b;
+            }
+            bound /= d->sides;
+            /* NaN bounds (NaN outputs) count as above: such rows are computed and compared */
+            d->above[(size_t)j * gh + y] = !(bound <= thr - margin);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ tags */
+/* Stride-2 tag of joint j on side s at pixel (y, x), from the four stage-1 samples it reads. */
+static float stride2_tag_at(const lp_decoder *d, int s, int j, int y, int x) {
+    const int c = d->J + source_joint(d, s, j);
+    const float *map = d->stage1[s] + (size_t)c * plane(d->h1, d->w1);
+    const lp_tap cy = d->ty1[y], cx = d->tx1[s == 0 ? x : d->w2 - 1 - x];
+    const float *a = map + (size_t)cy.lo * d->w1, *b = map + (size_t)cy.hi * d->w1;
+    const float top = a[cx.lo] * cx.wlo + a[cx.hi] * cx.whi;
+    const float bottom = b[cx.lo] * cx.wlo + b[cx.hi] * cx.whi;
+    return top * cy.wlo + bottom * cy.whi;
+}
+
+/* Tag of joint j, side s, at grouping-resolution pixel (y, x), bit for bit the whole maps'. */
+static float tag_at(const lp_decoder *d, int s, int j, int y, int x) {
+    if (!d->project) return stride2_tag_at(d, s, j, y, x);
+    const lp_tap cy = d->ty2[y], cx = d->tx2[x];
+    const float top = stride2_tag_at(d, s, j, cy.lo, cx.lo) * cx.wlo + stride2_tag_at(d, s, j, cy.lo, cx.hi) * cx.whi;
+    const float bottom =
+        stride2_tag_at(d, s, j, cy.hi, cx.lo) * cx.wlo + stride2_tag_at(d, s, j, cy.hi, cx.hi) * cx.whi;
+    return top * cy.wlo + bottom * cy.whi;
+}
+
+/* Whole stride-2 tag maps of joint j (both sides, mirrored on the flipped one), for the refine
+ * step: the grouping resolution's tags, or what they are upsampled from when projecting. */
+static void ensure_tag_maps(lp_decoder *d, int j) {
+    if (d->tags_ready[j]) return;
+    const int J = d->J, w2 = d->w2;
+    for (int s = 0; s < d->sides; ++s) {
+        const int c = J + source_joint(d, s, j);
+        float *out = d->tags + ((size_t)s * J + j) * plane(d->h2, w2);
+        for (int y = 0; y < d->h2; ++y) {
+            const lp_tap t = d->ty1[y];
+            blend_rows(stage1_hrow(d, s, c, t.lo), stage1_hrow(d, s, c, t.hi), t.wlo, t.whi, w2, s == 1,
+                       out + (size_t)y * w2);
+        }
+    }
+    d->tags_ready[j] = 1;
+}
+
+/* ------------------------------------------------------------------------ candidates */
+/* Whether heat[y, x] equals the maximum of its kernel x kernel window (-inf outside). Rows
+ * not marked above cannot hold a larger value than a pixel above the threshold. */
+static int is_peak(lp_decoder *d, int j, int y, int x, float v, int pad) {
+    const int y0 = y - pad < 0 ? 0 : y - pad, y1 = y + pad >= d->gh ? d->gh - 1 : y + pad;
+    const int x0 = x - pad < 0 ? 0 : x - pad, x1 = x + pad >= d->gw ? d->gw - 1 : x + pad;
+    for (int yy = y0; yy <= y1; ++yy) {
+        if (!d->above[(size_t)j * d->gh + yy]) continue;
+        const float *row = heat_row(d, j, yy);
+        for (int xx = x0; xx <= x1; ++xx)
+            if (!(row[xx] <= v)) return 0; /* a larger value, or NaN as the max-pool's */
+    }
+    return 1;
+}
+
+/* Per joint: NMS peaks above the threshold, best first (ties: lower flat index first), at most
+ * max_num_people, with their tags. */
+static void find_candidates(lp_decoder *d) {
+    const lp_config *cfg = d->cfg;
+    const int J = d->J, K = cfg->max_num_people, pad = cfg->nms_kernel / 2;
+    const double threshold = cfg->detection_threshold;
+    for (int j = 0; j < J; ++j) {
+        lp_candidate *best = d->cands + (size_t)j * K;
+        int n = 0;
+        for (int y = 0; y < d->gh; ++y) {
+            if (!d->above[(size_t)j * d->gh + y]) continue;
+            const float *row = heat_row(d, j, y);
+            for (int x = 0; x < d->gw; ++x) {
+                const float v = row[x];
+                if (!((double)v > threshold)) continue;
+                if (n == K && !(v > best[K - 1].value)) continue; /* equal: the earlier pixel stays */
+                if (!is_peak(d, j, y, x, v, pad)) continue;
+                int at = n < K ? n : K - 1; /* after every value >= v */
+                while (at > 0 && best[at - 1].value < v) {
+                    best[at] = best[at - 1];
+                    --at;
+                }
+                best[at].x = x;
+                best[at].y = y;
+                best[at].value = v;
+                if (n < K) ++n;
+            }
+        }
+        for (int i = 0; i < n; ++i)
+            for (int s = 0; s < d->sides; ++s) best[i].tag[s] = tag_at(d, s, j, best[i].y, best[i].x);
+        d->cand_count[j] = n;
+    }
+}
+
+/* ------------------------------------------------------------------------ assignment */
+/* Minimum-cost assignment of a rectangular nr x nc cost matrix (row-major), every
+ * min(nr, nc) pair matched: the shortest augmenting path algorithm of Crouse (2016), in the
+ * form scipy's linear_sum_assignment implements (same search order and tie rules), so that
+ * both pick the same optimum among exact ties. row_to_col[r] = column or -1. */
+static int solve_assignment(const double *cost_in, int nr_in, int nc_in, int *row_to_col, lp_buf *work) {
+    if (nr_in <= 0 || nc_in <= 0) return LP_ERR_ARGS;
+    const int transpose = nc_in < nr_in;
+    const int nr = transpose ? nc_in : nr_in, nc = transpose ? nr_in : nc_in;
+    const size_t need = sizeof(double) * ((size_t)nr * nc + (size_t)nr + 2 * (size_t)nc) +
+                        sizeof(int) * (3 * (size_t)nc + (size_t)nr) + (size_t)nr + (size_t)nc;
+    char *p = (char *)buf_get(work, need);
+    if (!p) return LP_ERR_NOMEM;
+    double *cost = (double *)p;
+    double *u = cost + (size_t)nr * nc, *v = u + nr, *shortest = v + nc;
+    int *path = (int *)(shortest + nc), *col4row = path + nc, *row4col = col4row + nr, *remaining = row4col + nc;
+    char *SR = (char *)(remaining + nc), *SC = SR + nr;
+    for (int i = 0; i < nr; ++i)
+        for (int j = 0; j < nc; ++j)
+            cost[(size_t)i * nc + j] = transpose ? cost_in[(size_t)j * nc_in + i] : cost_in[(size_t)i * nc_in + j];
+    for (int i = 0; i < nr; ++i) { u[i] = 0; col4row[i] = -1; }
+    for (int j = 0; j < nc; ++j) { v[j] = 0; path[j] = -1; row4col[j] = -1; }
+    for (int cur = 0; cur < nr; ++cur) {
+        double min_val = 0;
+        int i = cur, sink = -1, num_remaining = nc;
+        for (int it = 0; it < nc; ++it) remaining[it] = nc - it - 1;
+        memset(SR, 0, (size_t)nr);
+        memset(SC, 0, (size_t)nc);
+        for (int j = 0; j < nc; ++j) shortest[j] = INFINITY;
+        while (sink == -1) {
+            int index = -1;
+            double lowest = INFINITY;
+            SR[i] = 1;
+            for (int it = 0; it < num_remaining; ++it) {
+                const int j = remaining[it];
+                const double r = min_val + cost[(size_t)i * nc + j] - u[i] - v[j];
+                if (r < shortest[j]) {
+                    path[j] = i;
+                    shortest[j] = r;
+                }
+                if (shortest[j] < lowest || (shortest[j] == lowest && row4col[j] == -1)) {
+                    lowest = shortest[j];
+                    index = it;
+                }
+            }
+            min_val = lowest;
+            if (min_val == INFINITY || index < 0) return LP_ERR_NONFINITE;
+            const int j = remaining[index];
+            if (row4col[j] == -1)
+                sink = j;
+            else
+                i = row4col[j];
+            SC[j] = 1;
+            remaining[index] = remaining[--num_remaining];
+        }
+        u[cur] += min_val;
+        for (int r = 0; r < nr; ++r)
+            if (SR[r] && r != cur) u[r] += min_val - shortest[col4row[r]];
+        for (int c = 0; c < nc; ++c)
+            if (SC[c]) v[c] -= min_val - shortest[c];
+        for (int j = sink;;) {
+            const int r = path[j];
+            row4col[j] = r;
+            const int previous = col4row[r];
+            col4row[r] = j;
+            j = previous;
+            if (r == cur) break;
+        }
+    }
+    for (int r = 0; r < nr_in; ++r) row_to_col[r] = -1;
+    if (transpose) {
+        for (int i = 0; i < nr; ++i) row_to_col[col4row[i]] = i;
+    } else {
+        for (int i = 0; i < nr; ++i) row_to_col[i] = col4row[i];
+    }
+    return LP_OK;
+}
+
+/* ------------------------------------------------------------------------ grouping */
+static float *group_joint(lp_decoder *d, int g, int j) {
+    return d->group_joints + ((size_t)g * d->cfg->num_joints + j) * JSTRIDE;
+}
+
+static void set_joint(lp_decoder *d, int g, int j, const lp_candidate *c) {
+    float *o = group_joint(d, g, j);
+    o[0] = (float)c->x;
+    o[1] = (float)c->y;
+    o[2] = c->value;
+    o[3] = c->tag[0];
+    o[4] = d->sides == 2 ? c->tag[1] : 0.0f;
+}
+
+/* A joint that joins no person starts one, keyed by its first tag value; a person already
+ * keyed by that value takes the joint instead and restarts its tag list (the reference's
+ * dict semantics). */
+static int start_person(lp_decoder *d, int j, const lp_candidate *c) {
+    const double key = (double)c->tag[0];
+    int g = -1;
+    for (int i = 0; i < d->num_groups; ++i)
+        if (d->groups[i].key == key) {
+            g = i;
+            break;
+        }
+    if (g < 0) {
+        if (d->num_groups >= d->group_capacity) return LP_ERR_CAPACITY;
+        g = d->num_groups++;
+        memset(group_joint(d, g, 0), 0, sizeof(float) * JSTRIDE * (size_t)d->cfg->num_joints);
+        d->groups[g].key = key;
+    }
+    set_joint(d, g, j, c);
+    for (int s = 0; s < 2; ++s) d->groups[g].tag_sum[s] = s < d->sides ? (double)c->tag[s] : 0.0;
+    d->groups[g].tag_count = 1;
+    return LP_OK;
+}
+
+static void add_to_person(lp_decoder *d, int g, int j, const lp_candidate *c) {
+    set_joint(d, g, j, c);
+    for (int s = 0; s < d->sides; ++s) d->groups[g].tag_sum[s] += (double)c->tag[s];
+    d->groups[g].tag_count += 1;
+}
+
+/* One joint's candidates against the first max_num_people people. */
+static int match_joint(lp_decoder *d, int j) {
+    const lp_config *cfg = d->cfg;
+    const int n = d->cand_count[j], K = cfg->max_num_people;
+    const int m = d->num_groups < K ? d->num_groups : K;
+    const lp_candidate *cands = d->cands + (size_t)j * K;
+    if (cfg->ignore_too_much && m == K) return LP_OK;
+    double *dist = (double *)buf_get(&d->buf_match, sizeof(double) * 2 * (size_t)n * m + sizeof(int) * (size_t)n);
+    if (!dist) return LP_ERR_NOMEM;
+    double *cost = dist + (size_t)n * m;
+    int *partner = (int *)(cost + (size_t)n * m);
+    for (int g = 0; g < m; ++g) {
+        double mean[2];
+        for (int s = 0; s < d->sides; ++s) mean[s] = d->groups[g].tag_sum[s] / (double)d->groups[g].tag_count;
+        for (int r = 0; r < n; ++r) {
+            double sq = 0.0;
+            for (int s = 0; s < d->sides; ++s) {
+                const double diff = (double)cands[r].tag[s] - mean[s];
+                sq = s == 0 ? diff * diff : sq + diff * diff;
+            }
+            const double dd = sqrt(sq);
+            const double tie = 1e-7 * (dd / (1.0 + dd));
+            dist[(size_t)r * m + g] = dd;
+            cost[(size_t)r * m + g] =
+                cfg->use_detection_val ? nearbyint(dd) * 100.0 - (double)cands[r].value + tie : dd + tie;
+            if (!isfinite(cost[(size_t)r * m + g])) return LP_ERR_NONFINITE;
+        }
+    }
+    int err = solve_assignment(cost, n, m, partner, &d->buf_lsap);
+    if (err) return err;
+    /* Rows in order: a start can restart a person matched by a later (or earlier) row. */
+    for (int r = 0; r < n; ++r) {
+        const int g = partner[r];
+        if (g >= 0 && dist[(size_t)r * m + g] < cfg->tag_threshold)
+            add_to_person(d, g, j, &cands[r]);
+        else if ((err = start_person(d, j, &cands[r])))
+            return err;
+    }
+    return LP_OK;
+}
+
+static int group_people(lp_decoder *d) {
+    const lp_config *cfg = d->cfg;
+    const int J = cfg->num_joints;
+    int total = 0;
+    for (int j = 0; j < J; ++j) total += d->cand_count[j];
+    d->group_capacity = total > 0 ? total : 1;
+    d->groups = (lp_group *)buf_get(&d->buf_groups, sizeof(lp_group) * (size_t)d->group_capacity);
+    d->group_joints =
+        (float *)buf_get(&d->buf_gjoints, sizeof(float) * JSTRIDE * (size_t)J * (size_t)d->group_capacity);
+    if (!d->groups || !d->group_joints) return LP_ERR_NOMEM;
+    d->num_groups = 0;
+    for (int i = 0; i < J; ++i) {
+        const int j = cfg->joint_order[i];
+        const int n = d->cand_count[j];
+        const lp_candidate *cands = d->cands + (size_t)j * cfg->max_num_people;
+        if (n == 0) continue;
+        int err = LP_OK;
+        if (i == 0 || d->num_groups == 0) {
+            for (int r = 0; r < n && !err; ++r) err = start_person(d, j, &cands[r]);
+        } else {
+            err = match_joint(d, j);
+        }
+        if (err) return err;
+    }
+    return LP_OK;
+}
+
+/* ------------------------------------------------------------------------ adjust / refine */
+/* Pixel centre plus a quarter pixel toward the larger neighbour (ties go down/left). */
+static void quarter_offset(lp_decoder *d, int j, int x, int y, float *ox, float *oy) {
+    const int h = d->gh, w = d->gw;
+    const float *row = heat_row(d, j, y);
+    const float right = row[x + 1 < w ? x + 1 : w - 1], left = row[x - 1 > 0 ? x - 1 : 0];
+    const float down = heat_at(d, j, y + 1 < h ? y + 1 : h - 1, x), up = heat_at(d, j, y - 1 > 0 ? y - 1 : 0, x);
+    *ox = (float)(x + 0.5 + (right > left ? 0.25 : -0.25));
+    *oy = (float)(y + 0.5 + (down > up ? 0.25 : -0.25));
+}
+
+/* Column-wise extrema of rows [r0, r1] of a [h, w] map (long loops the compiler vectorises). */
+static void column_extrema(const float *map, int w, int r0, int r1, float *cmax, float *cmin) {
+    for (int x = 0; x < w; ++x) cmax[x] = cmin[x] = map[(size_t)r0 * w + x];
+    for (int y = r0 + 1; y <= r1; ++y) {
+        const float *row = map + (size_t)y * w;
+        for (int x = 0; x < w; ++x) {
+            cmax[x] = row[x] > cmax[x] ? row[x] : cmax[x];
+            cmin[x] = row[x] < cmin[x] ? row[x] : cmin[x];
+        }
+    }
+}
+
+/* Extrema of columns [c0, c1] of the column extrema. */
+static void span_extrema(const float *cmax, const float *cmin, int c0, int c1, float *hi, float *lo) {
+    float a = cmax[c0], b = cmin[c0];
+    for (int x = c0 + 1; x <= c1; ++x) {
+        a = cmax[x] > a ? cmax[x] : a;
+        b = cmin[x] < b ? cmin[x] : b;
+    }
+    *hi = a;
+    *lo = b;
+}
+
+/* The source rows (or columns) that grouping-resolution rows [a, b) read. */
+static void source_span(const lp_decoder *d, const lp_tap *taps, int a, int b, int *lo, int *hi) {
+    if (!d->project) {
+        *lo = a;
+        *hi = b - 1;
+        return;
+    }
+    *lo = taps[a].lo < taps[a].hi ? taps[a].lo : taps[a].hi;
+    *hi = taps[b - 1].hi > taps[b - 1].lo ? taps[b - 1].hi : taps[b - 1].lo;
+}
+
+/* Per tile of joint j's maps: an upper bound of the heat and each tag dimension's range (the
+ * refine step's bounds). At stride 2 exact, from the whole maps; projected, from the stride-2
+ * pixels the tile's pixels are blended from (a blend lies within its inputs, up to a few float32
+ * roundings of the largest magnitude: the margin). */
+static void ensure_tiles(lp_decoder *d, int j) {
+    if (d->tiles_ready[j]) return;
+    const int b = d->tile_size, J = d->J;
+    const int sh = d->project ? d->h2 : d->gh, sw = d->project ? d->w2 : d->gw; /* source size */
+    ensure_tag_maps(d, j);
+    if (!d->project)
+        for (int y = 0; y < d->gh; ++y) heat_row(d, j, y);
+    float *cmax = d->colstats, *cmin = cmax + sw;
+    const int heat_maps = d->project ? d->sides : 1;
+    lp_tile *tiles = d->tiles + (size_t)j * d->tile_count;
+    for (int ty = 0; ty * b < d->gh; ++ty) {
+        int r0, r1;
+        source_span(d, d->ty2, ty * b, ty * b + b < d->gh ? ty * b + b : d->gh, &r0, &r1);
+        /* heat: per side (projected) or the final map, then the tags */
+        for (int m = 0; m < heat_maps + d->sides; ++m) {
+            const int is_heat = m < heat_maps, s = is_heat ? m : m - heat_maps;
+            const float *map = is_heat ? (d->project ? d->heat2 + ((size_t)s * J + j) * plane(sh, sw)
+                                                     : d->heat + (size_t)j * plane(sh, sw))
+                                       : d->tags + ((size_t)s * J + j) * plane(sh, sw);
+            column_extrema(map, sw, r0, r1, cmax, cmin);
+            for (int tx = 0; tx * b < d->gw; ++tx) {
+                int c0, c1;
+                source_span(d, d->tx2, tx * b, tx * b + b < d->gw ? tx * b + b : d->gw, &c0, &c1);
+                float hi, lo;
+                span_extrema(cmax, cmin, c0, c1, &hi, &lo);
+                lp_tile *t = &tiles[ty * d->tiles_per_row + tx];
+                const float margin = d->project ? 16.0f * FLT_EPSILON * (fabsf(hi) > fabsf(lo) ? fabsf(hi) : fabsf(lo))
+                                                : 0.0f;
+                if (is_heat) {
+                    t->heat_max = s == 0 ? hi : (t->heat_max + hi) / 2.0f;
+                    t->heat_margin = s == 0 ? margin : (margin > t->heat_margin ? margin : t->heat_margin);
+                } else {
+                    t->tag_lo[s] = lo - margin;
+                    t->tag_hi[s] = hi + margin;
+                }
+            }
+        }
+    }
+    for (int i = 0; i < d->tile_count; ++i) tiles[i].heat_max += 2.0f * tiles[i].heat_margin;
+    d->tiles_ready[j] = 1;
+}
+
+/* heat - round(|tag - person_tag|) in float32, as the reference computes it. */
+static float refine_value(float heat, const float *tag, const float *person_tag, int sides) {
+    const float d0 = tag[0] - person_tag[0];
+    float sq = d0 * d0;
+    if (sides == 2) {
+        const float d1 = tag[1] - person_tag[1];
+        sq = sq + d1 * d1;
+    }
+    return heat - round_even(sqrtf(sq));
+}
+
+/* The largest refine value a tile can hold: its heat bound less the rounded distance of the
+ * tag range's nearest point. Every float32 step of refine_value is monotonic and the range holds
+ * every tag of the tile, so no pixel's value exceeds it. */
+static float tile_bound(const lp_tile *t, const float *person_tag, int sides) {
+    float near[2] = {0.0f, 0.0f};
+    for (int s = 0; s < sides; ++s) {
+        const float p = person_tag[s];
+        near[s] = p < t->tag_lo[s] ? t->tag_lo[s] - p : (p > t->tag_hi[s] ? p - t->tag_hi[s] : 0.0f);
+    }
+    float sq = near[0] * near[0];
+    if (sides == 2) sq = sq + near[1] * near[1];
+    return t->heat_max - round_even(sqrtf(sq));
+}
+
+/* Value of the 2x upsampling of a [h2, w2] map at grouping-resolution pixel (y, x), as the
+ * whole map computes it (rows first, then columns). */
+static float projected_at(const lp_decoder *d, const float *map, int y, int x) {
+    const lp_tap cy = d->ty2[y], cx = d->tx2[x];
+    const float *a = map + (size_t)cy.lo * d->w2, *b = map + (size_t)cy.hi * d->w2;
+    const float top = a[cx.lo] * cx.wlo + a[cx.hi] * cx.whi;
+    const float bottom = b[cx.lo] * cx.wlo + b[cx.hi] * cx.whi;
+    return top * cy.wlo + bottom * cy.whi;
+}
+
+/* Scans one tile, updating the first (row-major) pixel of the largest value. */
+static void scan_tile(const lp_decoder *d, int j, int tile, const float *person_tag, float *best, int *best_pixel) {
+    const int h = d->gh, w = d->gw, b = d->tile_size, J = d->J;
+    const int y0 = tile / d->tiles_per_row * b, x0 = tile % d->tiles_per_row * b;
+    const int y1 = y0 + b < h ? y0 + b : h, x1 = x0 + b < w ? x0 + b : w;
+    const size_t n2 = plane(d->h2, d->w2);
+    const float *tag_map[2] = {d->tags + (size_t)j * n2, d->tags + ((size_t)J + j) * n2};
+    const float *heat_map[2] = {d->heat2 + (size_t)j * n2, d->heat2 + ((size_t)J + j) * n2};
+    for (int y = y0; y < y1; ++y) {
+        for (int x = x0; x < x1; ++x) {
+            const int p = y * w + x;
+            float heat, tag[2] = {0.0f, 0.0f};
+            if (d->project) {
+                heat = projected_at(d, heat_map[0], y, x);
+                if (d->sides == 2) heat = (heat + projected_at(d, heat_map[1], y, x)) / 2.0f;
+                for (int s = 0; s < d->sides; ++s) tag[s] = projected_at(d, tag_map[s], y, x);
+            } else {
+                heat = d->heat[(size_t)j * plane(h, w) + p];
+                for (int s = 0; s < d->sides; ++s) tag[s] = tag_map[s][p];
+            }
+            const float value = refine_value(heat, tag, person_tag, d->sides);
+            if (*best_pixel < 0 || value > *best || (value == *best && p < *best_pixel)) {
+                *best = value;
+                *best_pixel = p;
+            }
+        }
+    }
+}
+
+/* First (row-major) pixel of joint j maximising heat - round(|tag - person_tag|): the tile with
+ * the largest bound first, then every tile whose bound reaches the best value so far. */
+static int refine_position(lp_decoder *d, int j, const float *person_tag) {
+    const lp_tile *tiles = d->tiles + (size_t)j * d->tile_count;
+    float *bounds = d->scratch; /* refine_position calls nothing that uses scratch */
+    int first = 0;
+    for (int i = 0; i < d->tile_count; ++i) {
+        bounds[i] = tile_bound(&tiles[i], person_tag, d->sides);
+        if (bounds[i] > bounds[first]) first = i;
+    }
+    float best = -INFINITY;
+    int best_pixel = -1;
+    scan_tile(d, j, first, person_tag, &best, &best_pixel);
+    for (int i = 0; i < d->tile_count; ++i)
+        if (i != first && !(bounds[i] < best)) scan_tile(d, j, i, person_tag, &best, &best_pixel);
+    return best_pixel;
+}
+
+/* Fills each person's missing joints where the heatmap is high and the tag is the person's
+ * (the mean of its found joints' tags: float64 in joint order, then float32 as the maps). */
+static void refine_people(lp_decoder *d, float *keypoints, int num_people) {
+    const int J = d->J, w = d->gw;
+    for (int g = 0; g < num_people; ++g) {
+        float *person = keypoints + (size_t)g * J * 3;
+        double sum[2] = {0.0, 0.0};
+        int found = 0;
+        for (int j = 0; j < J; ++j) {
+            if (!(person[j * 3 + 2] > 0)) continue;
+            const float *gj = group_joint(d, g, j);
+            for (int s = 0; s < d->sides; ++s) sum[s] += (double)gj[3 + s];
+            ++found;
+        }
+        if (found == 0 || found == J) continue;
+        float person_tag[2];
+        for (int s = 0; s < 2; ++s) person_tag[s] = (float)(sum[s] / (double)found);
+        for (int j = 0; j < J; ++j) {
+            if (person[j * 3 + 2] > 0) continue;
+            ensure_tiles(d, j);
+            const int pixel = refine_position(d, j, person_tag);
+            if (pixel < 0) continue;
+            const float value = heat_at(d, j, pixel / w, pixel % w);
+            if (!(value > 0)) continue;
+            quarter_offset(d, j, pixel % w, pixel / w, &person[j * 3], &person[j * 3 + 1]);
+            person[j * 3 + 2] = value;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ entry point */
+static int check_config(const lp_config *cfg) {
+    if (!cfg || cfg->num_joints <= 0 || cfg->max_num_people <= 0 || cfg->nms_kernel <= 0 ||
+        cfg->nms_kernel % 2 == 0 || !cfg->joint_order || !cfg->flip_index)
+        return LP_ERR_ARGS;
+    for (int j = 0; j < cfg->num_joints; ++j)
+        if (cfg->joint_order[j] < 0 || cfg->joint_order[j] >= cfg->num_joints || cfg->flip_index[j] < 0 ||
+            cfg->flip_index[j] >= cfg->num_joints)
+            return LP_ERR_ARGS;
+    return LP_OK;
+}
+
+/* The maximum number of people lp_decode can return for this config. */
+LP_EXPORT int lp_max_people(const lp_config *cfg) {
+    if (check_config(cfg)) return LP_ERR_ARGS;
+    return cfg->num_joints * cfg->max_num_people;
+}
+
+/* Sizes the call's state and takes its storage (grow-only buffers; flags cleared). */
+static int prepare(lp_decoder *d) {
+    const int J = d->J, S = d->sides, K = d->cfg->max_num_people;
+    d->tile_size = 8;
+    while ((d->gh > d->gw ? d->gh : d->gw) > 28 * d->tile_size) d->tile_size *= 2;
+    d->tiles_per_row = (d->gw + d->tile_size - 1) / d->tile_size;
+    d->tile_count = d->tiles_per_row * ((d->gh + d->tile_size - 1) / d->tile_size);
+    const size_t n_hrow1 = (size_t)S * 2 * J * d->h1, n_hrow2 = d->project ? (size_t)S * J * d->h2 : 0;
+    const size_t n_heat = (size_t)J * d->gh;
+    const size_t flags = n_hrow1 + n_hrow2 + 2 * n_heat + 2 * (size_t)J;
+    size_t scratch = (size_t)4 * d->h2 + d->gw;
+    if (scratch < (size_t)d->tile_count) scratch = (size_t)d->tile_count;
+    lp_tap *taps = (lp_tap *)buf_get(&d->buf_taps, sizeof(lp_tap) * (size_t)(2 * d->h1 + 2 * d->w1 + 2 * d->h2 + 2 * d->w2));
+    d->hrow1 = (float *)buf_get(&d->buf_hrow1, sizeof(float) * n_hrow1 * d->w2);
+    d->heat2 = d->project ? (float *)buf_get(&d->buf_heat2, sizeof(float) * (size_t)S * J * plane(d->h2, d->w2)) : NULL;
+    d->hrow2 = d->project ? (float *)buf_get(&d->buf_hrow2, sizeof(float) * n_hrow2 * d->gw) : NULL;
+    d->heat = (float *)buf_get(&d->buf_heat, sizeof(float) * n_heat * d->gw);
+    d->tags = (float *)buf_get(&d->buf_tags, sizeof(float) * (size_t)S * J * plane(d->h2, d->w2));
+    d->scratch = (float *)buf_get(&d->buf_scratch, sizeof(float) * (scratch + 2 * (size_t)d->gw));
+    d->colstats = d->scratch ? d->scratch + scratch : NULL;
+    uint8_t *f = (uint8_t *)buf_get(&d->buf_flags, flags);
+    d->tiles = (lp_tile *)buf_get(&d->buf_tiles, sizeof(lp_tile) * (size_t)J * d->tile_count);
+    char *c = (char *)buf_get(&d->buf_cands, sizeof(lp_candidate) * (size_t)J * K + sizeof(int) * (size_t)J);
+    if (!taps || !d->hrow1 || (d->project && (!d->heat2 || !d->hrow2)) || !d->heat || !d->tags || !d->scratch ||
+        !f || !d->tiles || !c)
+        return LP_ERR_NOMEM;
+    memset(f, 0, flags);
+    d->hrow1_ready = f;
+    d->hrow2_ready = f + n_hrow1;
+    d->heat_ready = d->hrow2_ready + n_hrow2;
+    d->above = d->heat_ready + n_heat;
+    d->tags_ready = d->above + n_heat;
+    d->tiles_ready = d->tags_ready + J;
+    d->cands = (lp_candidate *)c;
+    d->cand_count = (int *)(c + sizeof(lp_candidate) * (size_t)J * K);
+    d->ty1 = taps;
+    d->tx1 = d->ty1 + 2 * d->h1;
+    d->ty2 = d->tx1 + 2 * d->w1;
+    d->tx2 = d->ty2 + 2 * d->h2;
+    axis_taps(d->h1, d->ty1);
+    axis_taps(d->w1, d->tx1);
+    axis_taps(d->h2, d->ty2);
+    axis_taps(d->w2, d->tx2);
+    return LP_OK;
+}
+
+/* Decode one image. stage1 [2J, h1, w1] and stage2 [J, 2 h1, 2 w1], C-contiguous float32;
+ * flipped_stage1/2 the same for the mirrored input, or NULL. Writes up to `capacity` people:
+ * keypoints [capacity, J, 3] (x, y, score in network-input pixels) and scores [capacity].
+ * Returns the number of people, or a negative LP_ERR_* code. */
+LP_EXPORT int lp_decode(lp_decoder *d, const lp_config *cfg, const float *stage1, const float *stage2,
+                        const float *flipped_stage1, const float *flipped_stage2, int h1, int w1, float *keypoints,
+                        float *scores, int capacity) {
+    if (!d || check_config(cfg) || !stage1 || !stage2 || h1 <= 0 || w1 <= 0 || !keypoints || !scores ||
+        capacity < lp_max_people(cfg) || ((flipped_stage1 == NULL) != (flipped_stage2 == NULL)))
+        return LP_ERR_ARGS;
+    const int J = cfg->num_joints;
+    d->cfg = cfg;
+    d->J = J;
+    d->stage1[0] = stage1;
+    d->stage2[0] = stage2;
+    d->stage1[1] = flipped_stage1;
+    d->stage2[1] = flipped_stage2;
+    d->sides = flipped_stage1 ? 2 : 1;
+    d->project = cfg->project_to_input != 0;
+    d->h1 = h1;
+    d->w1 = w1;
+    d->h2 = 2 * h1;
+    d->w2 = 2 * w1;
+    d->gh = d->project ? 2 * d->h2 : d->h2;
+    d->gw = d->project ? 2 * d->w2 : d->w2;
+    int err = prepare(d);
+    if (err) return err;
+    mark_rows_above(d);
+    find_candidates(d);
+    if ((err = group_people(d))) return err;
+
+    const int P = d->num_groups;
+    for (int g = 0; g < P; ++g) {
+        double total = 0.0;
+        for (int j = 0; j < J; ++j) {
+            const float *gj = group_joint(d, g, j);
+            float *o = keypoints + ((size_t)g * J + j) * 3;
+            o[0] = gj[0];
+            o[1] = gj[1];
+            o[2] = gj[2];
+            if (cfg->adjust && gj[2] > 0) quarter_offset(d, j, (int)gj[0], (int)gj[1], &o[0], &o[1]);
+            total += (double)gj[2];
+        }
+        scores[g] = (float)(total / (double)J);
+    }
+    if (cfg->refine) refine_people(d, keypoints, P);
+    const float sx = (float)(2.0 * d->w2 / d->gw), sy = (float)(2.0 * d->h2 / d->gh);
+    for (size_t i = 0; i < (size_t)P * J; ++i) {
+        keypoints[i * 3] *= sx;
+        keypoints[i * 3 + 1] *= sy;
+    }
+    return P;
+}
