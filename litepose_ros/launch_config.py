@@ -56,7 +56,9 @@ def resolve(
 
     ``arguments`` are the launch arguments as strings ('' = not given); unknown names are an
     error so a typo does not silently do nothing. A relative ``model`` is made absolute
-    against ``base_dir`` (default: the current directory, which the node inherits).
+    against ``base_dir`` (default: the directory ``ros2 launch`` was typed in), so the node
+    never resolves it against its own current directory (``/`` under systemd). Without
+    ``model``, the config file must name an absolute model path (the shipped ones name none).
     """
     path = config_file(platform, share_dir)
     if not os.path.isfile(path):
@@ -71,8 +73,38 @@ def resolve(
     model = overrides.get("model_path")
     if model:
         overrides["model_path"] = os.path.abspath(os.path.join(base_dir or os.getcwd(), os.path.expanduser(model)))
+    else:
+        check_config_model(platform, path)
     return LaunchPlan(PACKAGE, EXECUTABLE, NODE_NAME, namespace.strip(), path, overrides)
 
+
+# What `model:=` usually points at, per platform (engines/README.md builds the jetson one).
+EXAMPLE_MODELS = {
+    "cpu": "~/litepose/litepose_xs_coco_256.onnx",
+    "jetson": "~/litepose/litepose_xs_coco_256_fp16.engine",
+    "rpi": "~/litepose/litepose_xs_coco_256.tflite",
+}
+
+
+def check_config_model(platform: str, path: str) -> None:
+    """Without ``model:=`` the config's model_path is used: it must be set and absolute.
+
+    A relative path in a config file would be resolved by the node against its current
+    directory, which is whatever started it (``/`` under systemd): refuse it here, at launch.
+    """
+    import yaml
+
+    with open(path) as stream:
+        document = yaml.safe_load(stream) or {}
+    section = document.get("/**", {}) if isinstance(document, dict) else {}
+    model = str((section.get("ros__parameters") or {}).get("model_path") or "")
+    example = "model:={}".format(EXAMPLE_MODELS.get(platform, "/path/to/model"))
+    if not model:
+        raise ValueError("no model for platform {}: pass {} ({} sets none; "
+                         "see the README's robot quick start)".format(platform, example, path))
+    if not os.path.isabs(os.path.expanduser(model)):
+        raise ValueError("model_path {!r} in {} is relative, so it would depend on the directory the node "
+                         "starts in; use an absolute path there or pass {}".format(model, path, example))
 
 # Help text of each launch argument (pose.launch.py declares them from this table).
 ARGUMENT_HELP = {
@@ -81,4 +113,5 @@ ARGUMENT_HELP = {
 }
 ARGUMENT_HELP.update({short: "{} (parameter {}{})".format(
     p.help, p.name, "; " + p.range_text() if p.range_text() else "") for short, p in _BY_ARGUMENT.items()})
-ARGUMENT_HELP["model"] += "; a relative path is taken from the current directory"
+ARGUMENT_HELP["model"] += ("; required unless the config names an absolute one; a relative path is taken from "
+                           "the directory ros2 launch runs in")

@@ -260,3 +260,24 @@ def test_parameters_from_the_launch_configs(tmp_path, ros, marker_model, platfor
     expected = dict(config, **plan.overrides)
     assert values == expected
     assert node.stop(signal.SIGTERM) == 0
+
+
+@pytest.mark.parametrize("how", ["relative model:= from the launch shell", "absolute model_path in the config"])
+def test_launched_node_does_not_depend_on_its_current_directory(tmp_path, ros, marker_model, how):
+    """As under systemd: the node starts in /, where no relative model path would resolve."""
+    domain, client = ros
+    if how.startswith("relative"):
+        plan = resolve("cpu", str(REPO), {"model": marker_model.name, "backend": "onnxruntime"},
+                       base_dir=str(marker_model.parent))
+    else:
+        share = tmp_path / "share"
+        (share / "config").mkdir(parents=True)
+        text = (REPO / "config" / "cpu.yaml").read_text()
+        (share / "config" / "cpu.yaml").write_text(text.replace('model_path: ""', "model_path: " + str(marker_model)))
+        plan = resolve("cpu", str(share))
+    node = h.NodeProcess(tmp_path, domain, plan.overrides, params_file=Path(plan.config_file), cwd=Path("/"))
+    c = client()
+    camera = c.camera()
+    c.handshake(camera, node, h.image_msg(np.zeros((48, 64, 3), np.uint8), 0))
+    assert h.get_parameters(c, "/pose_node", ["model_path"]) == {"model_path": str(marker_model)}
+    assert node.stop(signal.SIGTERM) == 0

@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 from litepose_ros.backends import base, create_backend
+from litepose_ros.backends import sidecar as sc
 from litepose_ros.backends import tensorrt_backend as trt_backend
 from litepose_ros.backends.base import BackendError
-from litepose_ros.engines import sidecar as sc
 from litepose_ros.engines import tensorrt_build
 from litepose_ros.metadata import ModelMetadata
 

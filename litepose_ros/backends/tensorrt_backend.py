@@ -16,7 +16,8 @@ from typing import Any, Dict, List, NamedTuple, Sequence, Tuple  # noqa: F401  (
 
 import numpy as np
 
-from ..engines.sidecar import (
+from .base import Backend, BackendError, output_differences, register_backend, tensor_differences
+from .sidecar import (
     EngineSidecar,
     SidecarError,
     check_compatible,
@@ -24,7 +25,6 @@ from ..engines.sidecar import (
     read_sidecar,
     rebuild_command,
 )
-from .base import Backend, BackendError, output_differences, register_backend, tensor_differences
 
 
 class IOTensor(NamedTuple):

@@ -159,7 +159,7 @@ def process_frames(
 ) -> None:
     """Appends to records as it goes, so an abort keeps what was done. With ``depth`` the
     records carry the people's 3D (when the frame pairs with a depth image)."""
-    from ..commands.common import progress
+    from ..files import progress
 
     for frame in progress(source, source.total, "analyze", enabled=show_progress):
         people, timings = estimator.estimate(frame.image)

@@ -14,6 +14,7 @@ def add_parser(subparsers) -> None:
 
 
 def _add_outputs(parser: argparse.ArgumentParser) -> None:
+    """Options both commands share: outputs, the visibility threshold, --no-progress."""
     group = parser.add_argument_group("outputs")
     group.add_argument("--csv", metavar="FILE", help="per-frame table: one row per person (or per empty frame)")
     group.add_argument("--summary", metavar="FILE", help="summary statistics as JSON (also printed)")
@@ -21,6 +22,7 @@ def _add_outputs(parser: argparse.ArgumentParser) -> None:
                        "keypoint_visibility PNGs here")
     group.add_argument("--visibility-threshold", type=float, default=0.1,
                        help="a keypoint counts as visible above this score (default: %(default)s)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def _add_analyze(commands) -> None:
@@ -38,7 +40,6 @@ def _add_analyze(commands) -> None:
                         help="skip messages received before T seconds after the bag's start")
     parser.add_argument("--end", type=float, metavar="T", help="stop at T seconds after the bag's start")
     parser.add_argument("--every", type=int, default=1, metavar="N", help="process every N-th frame")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     depth = parser.add_argument_group("3D (people in metres, as pose_node with depth_topic)")
     depth.add_argument("--depth-topic", metavar="TOPIC",
                        help="depth image registered to the colour image (16UC1 mm or 32FC1 m): adds 3D to the poses "

@@ -1,15 +1,8 @@
 """Arguments and helpers shared by the subcommands that run a model on images."""
 import argparse
-import os
-import sys
-from typing import Any, Iterator, List, Optional, Sequence, Tuple
-
-import cv2
-import numpy as np
+from typing import Any
 
 from ..node_settings import BY_NAME
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
 # "official": the reference evaluation protocol (flip test, heatmaps projected to input size).
 # "fast": what the robot runs (no flip, grouping at stride-2 heatmap resolution).
@@ -75,44 +68,3 @@ def estimator_from_args(args: argparse.Namespace):  # -> PoseEstimator (imported
         tag_threshold=args.tag_threshold,
         max_num_people=args.max_people,
     )
-
-
-def list_images(paths: Sequence[str]) -> List[str]:
-    """Image files named directly, plus those found (non-recursively) in named directories."""
-    found: List[str] = []
-    for path in paths:
-        if os.path.isdir(path):
-            found.extend(
-                os.path.join(path, name) for name in sorted(os.listdir(path))
-                if name.lower().endswith(IMAGE_SUFFIXES)
-            )
-        else:
-            found.append(path)
-    return found
-
-
-def read_image(path: str) -> Optional[np.ndarray]:
-    """BGR image, or None if it cannot be read. EXIF rotation is ignored, as the datasets' labels are."""
-    image = cv2.imread(path, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
-    return image if image is not None and image.size else None
-
-
-def read_images(paths: Sequence[str]) -> Iterator[Tuple[str, np.ndarray]]:
-    """Yield readable images; report unreadable ones on stderr and go on."""
-    for path in paths:
-        image = read_image(path)
-        if image is None:
-            print("warning: skipping unreadable image {}".format(path), file=sys.stderr)
-            continue
-        yield path, image
-
-
-def progress(iterable, total: int, description: str, enabled: bool = True):
-    """tqdm progress bar when available and wanted, else the plain iterable."""
-    if not enabled:
-        return iterable
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return iterable
-    return tqdm(iterable, total=total, desc=description, unit="img", file=sys.stderr)
