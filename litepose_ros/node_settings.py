@@ -22,6 +22,20 @@ STATIC_PARAMETERS: Dict[str, Any] = {
     "publish_debug_image": (False, "publish debug_image with the skeletons drawn"),
     "diagnostics_period": (1.0, "seconds between /diagnostics messages"),
 }
+# -- person tracking (litepose_ros/tracking.py); static too: the tracker is built once ---------
+TRACKING_PARAMETERS: Dict[str, Any] = {
+    "tracking": (True, "give each person a track_id that stays while they stay in view"),
+    "track_confirm_hits": (3, "a new track gets an id after this many detections ..."),
+    "track_confirm_window_s": (0.5, "... within this many seconds (header stamps)"),
+    "track_coast_s": (1.5, "seconds a track survives without detections; a person back later gets a new id"),
+    "track_min_similarity": (0.5, "weakest keypoint/box similarity (0..1) that continues a track"),
+    "track_publish_unconfirmed": (True, "publish people without an id yet (track_id -1); false drops them"),
+    "keypoint_smoothing": (False, "One Euro filter on each tracked keypoint (less jitter, some lag)"),
+    "smoothing_min_cutoff_hz": (1.0, "One Euro min cutoff: lower is smoother when still (> 0)"),
+    "smoothing_beta": (0.01, "One Euro speed coefficient: higher lags less on fast motion (>= 0)"),
+}
+STATIC_PARAMETERS.update(TRACKING_PARAMETERS)
+# ----------------------------------------------------------------------------------------------
 # These can change at run time (ros2 param set).
 DYNAMIC_PARAMETERS: Dict[str, Any] = {
     "detection_threshold": (0.1, "minimum heatmap peak for a keypoint candidate (0..1)"),
@@ -92,3 +106,31 @@ def parameters_from_file(document: Dict[str, Any], node_names: List[str]) -> Opt
     for section in found:
         params.update(section)
     return params
+
+
+# -- person tracking: the node and `litepose bag analyze` run the same code ---------------------
+
+def tracker_config(settings: Dict[str, Any]):  # -> TrackerConfig
+    from .tracking import TrackerConfig
+
+    return TrackerConfig(
+        confirm_hits=int(settings["track_confirm_hits"]), confirm_window_s=float(settings["track_confirm_window_s"]),
+        coast_s=float(settings["track_coast_s"]), min_similarity=float(settings["track_min_similarity"]),
+        publish_unconfirmed=bool(settings["track_publish_unconfirmed"]),
+        smoothing=bool(settings["keypoint_smoothing"]),
+        smoothing_min_cutoff_hz=float(settings["smoothing_min_cutoff_hz"]),
+        smoothing_beta=float(settings["smoothing_beta"]))
+
+
+def tracker_from_settings(settings: Dict[str, Any], sigmas: Any):  # -> Optional[PersonTracker]
+    """None with tracking off; raises ValueError for unusable tracking parameters."""
+    from .tracking import PersonTracker
+
+    return PersonTracker(sigmas, tracker_config(settings)) if settings["tracking"] else None
+
+
+def track_people(tracker: Any, people: Any, stamp_ns: int) -> Any:  # -> (People, ids or None, reset reason)
+    """The published people after tracking (all untracked with tracking off)."""
+    if tracker is None:
+        return people, None, None
+    return tracker.update(people, stamp_ns)

@@ -6,7 +6,7 @@ it, and both then carry identical values. ``people_from_message`` is the way bac
 on rosbags and rclpy messages alike.
 """
 import os
-from typing import Any, Dict, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -15,7 +15,9 @@ from .people import People
 TRACK_ID_NONE = -1  # Person.TRACK_ID_NONE
 
 
-def person_fields(keypoints: np.ndarray, score: float, box: Sequence[float]) -> Dict[str, Any]:
+def person_fields(
+    keypoints: np.ndarray, score: float, box: Sequence[float], track_id: int = TRACK_ID_NONE
+) -> Dict[str, Any]:
     return {
         "keypoints": [(float(x), float(y), float(s)) for x, y, s in keypoints],
         "score": float(score),
@@ -23,7 +25,7 @@ def person_fields(keypoints: np.ndarray, score: float, box: Sequence[float]) -> 
         "bbox_y_min": float(box[1]),
         "bbox_x_max": float(box[2]),
         "bbox_y_max": float(box[3]),
-        "track_id": TRACK_ID_NONE,
+        "track_id": int(track_id),
     }
 
 
@@ -34,17 +36,21 @@ def pose_array_fields(
     model_path: str,
     backend: str,
     processing_ms: float,
+    track_ids: Optional[Sequence[int]] = None,
 ) -> Dict[str, Any]:
     """Every PoseArray field except ``header``; ``metadata`` is the model's ModelMetadata,
-    image_size is (width, height) of the source image. People must be best first."""
+    image_size is (width, height) of the source image. People must be best first;
+    ``track_ids`` one per person (None: TRACK_ID_NONE for all)."""
     boxes = people.boxes()
+    ids = [TRACK_ID_NONE] * len(people) if track_ids is None else track_ids
     return {
         "image_width": int(image_size[0]),
         "image_height": int(image_size[1]),
         "dataset": str(metadata.dataset),
         "keypoint_names": [str(name) for name in metadata.keypoint_names],
         "skeleton": [(int(a), int(b)) for a, b in metadata.skeleton],
-        "people": [person_fields(kps, score, box) for kps, score, box in zip(people.keypoints, people.scores, boxes)],
+        "people": [person_fields(kps, score, box, track_id)
+                   for kps, score, box, track_id in zip(people.keypoints, people.scores, boxes, ids)],
         "model": os.path.basename(str(model_path)),
         "model_arch": str(metadata.arch),
         "model_weights": str(metadata.weights),

@@ -4,7 +4,7 @@
 bag writer) into rclpy messages stamped with the source image's header and size.
 ``pose_array_to_numpy`` is the inverse, for consumers and tests.
 """
-from typing import List, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -28,7 +28,8 @@ class PoseArrayBuilder(object):
         self.backend = backend
 
     def build(
-        self, people: People, header: object, image_width: int, image_height: int, processing_ms: float = 0.0
+        self, people: People, header: object, image_width: int, image_height: int, processing_ms: float = 0.0,
+        track_ids: Optional[Sequence[int]] = None,
     ) -> PoseArray:
         """``people`` in source-image pixels of the image whose ``header`` is given."""
         expected = len(self.metadata.keypoint_names)
@@ -36,7 +37,7 @@ class PoseArrayBuilder(object):
             raise ValueError("people have {} keypoints, the model's keypoint set {}".format(
                 people.num_joints, expected))
         fields = pose_array_fields(people, self.metadata, (image_width, image_height), self.model_path,
-                                   self.backend, processing_ms)
+                                   self.backend, processing_ms, track_ids)
         fields["skeleton"] = [Limb(joint_a=a, joint_b=b) for a, b in fields["skeleton"]]
         fields["people"] = [
             Person(**dict(person, keypoints=[Keypoint(x=x, y=y, score=s) for x, y, s in person["keypoints"]]))
