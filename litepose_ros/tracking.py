@@ -137,6 +137,7 @@ class _Track(object):
         self.hits: List[float] = []  # stamps of detections while tentative
         self.last_hit_s = time_s
         self.time_s = time_s
+        self._scale = MIN_SCALE_PX
         self.smoother = (_OneEuro(num_joints, config.smoothing_min_cutoff_hz, config.smoothing_beta)
                          if config.smoothing else None)
 
@@ -148,20 +149,34 @@ class _Track(object):
         return self.motion.pos[-4:]
 
     def scale(self) -> float:
-        box = self.box()
-        return max(math.sqrt(max(box[2] - box[0], 0.0) * max(box[3] - box[1], 0.0)), MIN_SCALE_PX)
+        return self._scale
+
+    def _update_scale(self) -> None:
+        self._scale = _box_scale(self.motion.pos[-4:])
 
     def predict(self, time_s: float) -> None:
-        self.motion.predict(time_s - self.time_s, self.scale())
+        self.motion.predict(time_s - self.time_s, self._scale)
         self.time_s = time_s
+        self._update_scale()
 
     def update(self, keypoints: np.ndarray, box: np.ndarray, time_s: float) -> None:
         z = np.concatenate([keypoints[:, :2].reshape(-1), box])
         found = np.repeat(keypoints[:, 2] > 0, 2)
-        self.motion.update(z, np.concatenate([found, np.ones(4, bool)]), self.scale())
+        self.motion.update(z, np.concatenate([found, _BOX_MEASURED]), self._scale if self.hits or self.confirmed
+                           else _box_scale(box))
+        self._update_scale()
         if not self.confirmed:
             self.hits.append(time_s)
         self.last_hit_s = time_s
+
+
+_BOX_MEASURED = np.ones(4, bool)
+
+
+def _box_scale(box: np.ndarray) -> float:
+    """Person size for the noise and OKS: sqrt of the box area, at least MIN_SCALE_PX."""
+    x0, y0, x1, y1 = box.tolist()
+    return max(math.sqrt(max(x1 - x0, 0.0) * max(y1 - y0, 0.0)), MIN_SCALE_PX)
 
 
 def _box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -228,8 +243,8 @@ class PersonTracker(object):
         for track in self.tracks:
             track.predict(time_s)
         self._end_lost(time_s)
-        assigned = self._associate(people)
         boxes = people.boxes().astype(np.float64)
+        assigned = self._associate(people, boxes)
         for det, track in enumerate(assigned):
             if track is None:
                 track = _Track(people.num_joints, time_s, self.config)
@@ -252,7 +267,7 @@ class PersonTracker(object):
                     track.track_id, self.next_id = self.next_id, self.next_id + 1
                     track.hits = []
 
-    def _associate(self, people: People) -> List[Optional[_Track]]:
+    def _associate(self, people: People, boxes: np.ndarray) -> List[Optional[_Track]]:
         """Track per detection (None = unmatched): confirmed tracks first, then tentative ones."""
         assigned: List[Optional[_Track]] = [None] * len(people)
         if not len(people):
@@ -262,7 +277,7 @@ class PersonTracker(object):
             tracks = [t for t in self.tracks if t.confirmed == confirmed]
             if not tracks or not free:
                 continue
-            similarity = self.similarity(tracks, people.keypoints[free], people.boxes()[free])
+            similarity = self.similarity(tracks, people.keypoints[free], boxes[free])
             rows, cols = linear_sum_assignment(-similarity)
             taken = set()
             for r, c in zip(rows, cols):
