@@ -33,6 +33,8 @@ from ..node_settings import (
     decoder_changes,
     estimator_from_settings,
     select_people,
+    track_people,
+    tracker_from_settings,
 )
 from ..pipeline import PoseEstimator
 from .conversions import PoseArray, PoseArrayBuilder
@@ -65,6 +67,7 @@ class PoseNode(Node):
         self.frames = LatestFrame()
         self.stats = StageStats()
         self._filters_lock = threading.Lock()
+        self.tracker = self._make_tracker()
 
         self.pose_pub = self.create_publisher(PoseArray, "poses", 10)
         self.debug_pub = (self.create_publisher(Image, "debug_image", 1)
@@ -72,6 +75,8 @@ class PoseNode(Node):
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.input_topic = self._subscribe()
         self.add_on_set_parameters_callback(self._on_set_parameters)
+        if self.tracker is not None:
+            self._reset_service = _create_reset_service(self, self.tracker)
         self.create_timer(float(self.settings["diagnostics_period"]), self._publish_diagnostics)
 
         self._worker = threading.Thread(target=self._work, name="litepose_inference", daemon=True)
@@ -114,6 +119,12 @@ class PoseNode(Node):
             return estimator_from_settings(self.settings)
         except (BackendError, ModelMetadataError, OSError, ValueError) as error:
             raise FatalError("cannot load model {}: {}".format(path, error)) from None
+
+    def _make_tracker(self) -> Any:
+        try:
+            return tracker_from_settings(self.settings, self.estimator.metadata.sigmas)
+        except ValueError as error:
+            raise FatalError(str(error)) from None
 
     def _subscribe(self) -> str:
         reliability = (ReliabilityPolicy.RELIABLE if self.settings["qos_reliability"] == "reliable"
@@ -181,19 +192,23 @@ class PoseNode(Node):
         people, timings = self.estimator.estimate(image)
         with self._filters_lock:
             people = select_people(people, self.settings)
+        stamp_ns = msg.header.stamp.sec * 1000000000 + msg.header.stamp.nanosec
+        people, track_ids, reset_reason = track_people(self.tracker, people, stamp_ns)
+        if reset_reason:
+            self.get_logger().warning("tracks reset: {}".format(reset_reason))
         height, width = image.shape[:2]
-        self.pose_pub.publish(self.builder.build(people, msg.header, width, height, timings.total_ms))
+        self.pose_pub.publish(self.builder.build(people, msg.header, width, height, timings.total_ms, track_ids))
         if self.debug_pub is not None and self.debug_pub.get_subscription_count() > 0:
-            self.debug_pub.publish(self._debug_image(image, people, msg.header))
+            self.debug_pub.publish(self._debug_image(image, people, msg.header, track_ids))
         self.stats.output({
             "preprocess_ms": timings.preprocess_ms, "inference_ms": timings.inference_ms,
             "decode_ms": timings.decode_ms, "latency_ms": (time.monotonic() - received) * 1000.0,
         })
 
-    def _debug_image(self, image: Any, people: Any, header: Any) -> Image:
+    def _debug_image(self, image: Any, people: Any, header: Any, track_ids: Any = None) -> Image:
         from ..draw import draw_people  # only needed with publish_debug_image
 
-        canvas = draw_people(image, people, self.estimator.metadata.skeleton)
+        canvas = draw_people(image, people, self.estimator.metadata.skeleton, track_ids=track_ids)
         height, width = canvas.shape[:2]
         return Image(header=header, height=height, width=width, encoding="bgr8", is_bigendian=0,
                      step=width * 3, data=array.array("B", canvas.tobytes()))
@@ -224,6 +239,9 @@ class PoseNode(Node):
             ("model_arch", self.estimator.metadata.arch), ("dataset", self.estimator.metadata.dataset),
             ("input_topic", self.input_topic), ("last_problem", self.stats.last_problem),
         ]
+        if self.tracker is not None:
+            values += [("active_tracks", self.tracker.active_tracks()), ("tracks_started", self.tracker.next_id),
+                       ("track_resets", self.tracker.resets)]
         status.values = [KeyValue(key=k, value="{:.2f}".format(v) if isinstance(v, float) else str(v))
                          for k, v in values]
         msg = DiagnosticArray(status=[status])
@@ -235,6 +253,18 @@ class PoseNode(Node):
         self.frames.close()
         self._worker.join(timeout=10.0)
         self.estimator.close()
+
+
+def _create_reset_service(node: Node, tracker: Any) -> Any:
+    """``~/reset_tracks`` (std_srvs/Trigger): forget all tracks before the next frame."""
+    from std_srvs.srv import Trigger
+
+    def reset(request: Any, response: Any) -> Any:
+        tracker.request_reset("reset_tracks service called")
+        response.success, response.message = True, "tracks reset before the next frame"
+        return response
+
+    return node.create_service(Trigger, "~/reset_tracks", reset)
 
 
 def main(args: Optional[List[str]] = None) -> int:
