@@ -1,7 +1,8 @@
 """`litepose bag analyze`: run the pose node's pipeline over a camera topic of a bag.
 
 Per frame, exactly what pose_node does: decode, ``PoseEstimator.estimate``, then
-``People.filtered(min_person_score, max_people)``; the PoseArray carries the source header.
+``People.filtered(min_person_score, max_people)`` and the person tracker on the header stamps
+(``node_settings.track_people``); the PoseArray carries the source header and the track ids.
 """
 import json
 import os
@@ -11,7 +12,17 @@ import time
 from typing import Any, Callable, Dict, List, Tuple
 
 from ..interrupt import GracefulInterrupt
-from ..node_settings import NODE_NAME, defaults, estimator_from_settings, parameters_from_file, select_people
+from ..node_settings import (
+    NODE_NAME,
+    TRACKING_PARAMETERS,
+    defaults,
+    estimator_from_settings,
+    parameters_from_file,
+    select_people,
+    track_people,
+    tracker_config,
+    tracker_from_settings,
+)
 from ..pose_fields import pose_array_fields
 from . import BagError
 from .reader import Frame, FrameSource, open_bag
@@ -21,7 +32,7 @@ from .types import IMAGE, IMAGE_TYPES, POSE_ARRAY, typestore
 # The node parameters that change what analyze computes.
 USED_PARAMETERS = ("model_path", "backend", "threads", "tflite_xnnpack", "flip_test", "project_to_input",
                    "detection_threshold", "tag_threshold", "max_people", "min_person_score", "image_topic",
-                   "image_transport")
+                   "image_transport") + tuple(TRACKING_PARAMETERS)
 NODE_NAMES = ["/**", NODE_NAME, "/" + NODE_NAME]
 POSES_TOPIC = "/poses"  # the node publishes relative "poses" and "debug_image"
 DEBUG_TOPIC = "/debug_image"
@@ -60,6 +71,9 @@ def resolve_settings(args: Any) -> Dict[str, Any]:
     if not os.path.isfile(os.path.expanduser(str(settings["model_path"]))):
         raise BagError("model file not found: {}".format(settings["model_path"]))
     settings["model_path"] = os.path.expanduser(str(settings["model_path"]))
+    problem = tracker_config(settings).problem()
+    if problem:
+        raise BagError(problem)
     return settings
 
 
@@ -154,11 +168,14 @@ def process_frames(
     """Appends to records as it goes, so an abort keeps what was done."""
     from ..commands.common import progress
 
+    tracker = tracker_from_settings(settings, estimator.metadata.sigmas)  # settings checked by resolve_settings
     for frame in progress(source, source.total, "analyze", enabled=show_progress):
         people, timings = estimator.estimate(frame.image)
-        people = select_people(people, settings)
+        people, track_ids, reset_reason = track_people(tracker, select_people(people, settings), frame.stamp_ns)
+        if reset_reason:
+            print("frame {}: tracks reset: {}".format(frame.index, reset_reason), file=sys.stderr)
         stages = {"preprocess": timings.preprocess_ms, "inference": timings.inference_ms, "decode": timings.decode_ms}
-        record = FrameRecord(frame.index, frame.stamp_ns, people, timings.total_ms, stages)
+        record = FrameRecord(frame.index, frame.stamp_ns, people, timings.total_ms, stages, track_ids)
         records.append(record)
         on_frame(frame, record, people)
         if stop.stopped:
@@ -181,8 +198,9 @@ def analyze_frames(
         if writer:
             height, width = frame.image.shape[:2]
             fields = pose_array_fields(people, metadata, (width, height), settings["model_path"],
-                                       estimator.backend.name, record.processing_ms)
-            annotated = draw_people(frame.image, people, metadata.skeleton) if args.debug_images else None
+                                       estimator.backend.name, record.processing_ms, record.track_ids)
+            annotated = (draw_people(frame.image, people, metadata.skeleton, track_ids=record.track_ids)
+                         if args.debug_images else None)
             writer.write(frame, fields, annotated)
 
     records: List[FrameRecord] = []
