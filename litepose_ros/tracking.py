@@ -9,7 +9,7 @@ time, not frames, so dropped frames and camera rates from 5 to 30 Hz behave alik
 and ``litepose bag analyze`` both call this class (via ``node_settings.tracker_from_settings``).
 """
 import math
-from typing import List, NamedTuple, Optional, Sequence
+from typing import Callable, List, NamedTuple, Optional, Sequence
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -57,45 +57,6 @@ class TrackedPeople(NamedTuple):
     reset_reason: Optional[str]  # set when this frame reset the tracker (log it)
 
 
-class _MotionFilter(object):
-    """Independent 1-D constant-velocity Kalman filters, one per coordinate (keypoint x/y, box
-    edges); coordinates never measured have no state and predict nothing."""
-
-    def __init__(self, size: int) -> None:
-        self.pos = np.zeros(size)
-        self.vel = np.zeros(size)
-        self.p00 = np.zeros(size)  # covariance [[p00, p01], [p01, p11]]
-        self.p01 = np.zeros(size)
-        self.p11 = np.zeros(size)
-        self.known = np.zeros(size, bool)
-
-    def predict(self, dt: float, scale: float) -> None:
-        if dt <= 0.0:
-            return
-        q = (ACCEL_NOISE * scale) ** 2
-        self.pos += self.vel * dt
-        self.p00 += dt * (2.0 * self.p01 + dt * self.p11) + q * dt ** 3 / 3.0
-        self.p01 += dt * self.p11 + q * dt ** 2 / 2.0
-        self.p11 += q * dt
-
-    def update(self, z: np.ndarray, measured: np.ndarray, scale: float) -> None:
-        r = (MEASUREMENT_NOISE * scale) ** 2
-        new = measured & ~self.known
-        if new.any():
-            self.pos[new], self.vel[new] = z[new], 0.0
-            self.p00[new], self.p01[new], self.p11[new] = r, 0.0, (INITIAL_SPEED * scale) ** 2
-            self.known |= new
-        old = measured & ~new
-        innovation = np.where(old, z - self.pos, 0.0)
-        k0 = np.where(old, self.p00 / (self.p00 + r), 0.0)
-        k1 = np.where(old, self.p01 / (self.p00 + r), 0.0)
-        self.pos += k0 * innovation
-        self.vel += k1 * innovation
-        self.p11 -= k1 * self.p01
-        self.p01 *= 1.0 - k0
-        self.p00 *= 1.0 - k0
-
-
 class _OneEuro(object):
     """One Euro filter (Casiez et al., CHI 2012) on every keypoint coordinate of one track."""
 
@@ -130,62 +91,100 @@ class _OneEuro(object):
         return out
 
 
-class _Track(object):
-    def __init__(self, num_joints: int, time_s: float, config: TrackerConfig) -> None:
-        self.track_id = TRACK_ID_NONE  # assigned at confirmation: ids are never spent on noise
-        self.motion = _MotionFilter(num_joints * 2 + 4)
-        self.hits: List[float] = []  # stamps of detections while tentative
-        self.last_hit_s = time_s
-        self.time_s = time_s
-        self._scale = MIN_SCALE_PX
-        self.smoother = (_OneEuro(num_joints, config.smoothing_min_cutoff_hz, config.smoothing_beta)
-                         if config.smoothing else None)
+class _Tracks(object):
+    """Every track's state in arrays, a row per track, so that a frame costs the same few numpy
+    calls for 1 or 30 people: independent 1-D constant-velocity Kalman filters per coordinate
+    (keypoint x/y, then the 4 box edges; covariance [[p00, p01], [p01, p11]]), and the life
+    cycle. Coordinates never measured are not ``known`` and carry no information."""
 
-    @property
-    def confirmed(self) -> bool:
-        return self.track_id != TRACK_ID_NONE
+    _ARRAYS = ("pos", "vel", "p00", "p01", "p11", "known", "track_id", "last_hit_s", "scale")
 
-    def box(self) -> np.ndarray:
-        return self.motion.pos[-4:]
+    def __init__(self, size: int, time_s: float) -> None:
+        self.size = size
+        self.pos, self.vel, self.p00, self.p01, self.p11 = (np.zeros((0, size)) for _ in range(5))
+        self.known = np.zeros((0, size), bool)
+        self.track_id = np.zeros(0, np.int64)  # TRACK_ID_NONE until confirmed: no ids spent on noise
+        self.last_hit_s = np.zeros(0)
+        self.scale = np.zeros(0)  # person size: sqrt of the box area, at least MIN_SCALE_PX
+        self.hits: List[List[float]] = []  # stamps of detections while tentative
+        self.smoothers: List[Optional[_OneEuro]] = []
+        self.time_s = time_s  # every track is predicted to the current frame
 
-    def scale(self) -> float:
-        return self._scale
-
-    def _update_scale(self) -> None:
-        self._scale = _box_scale(self.motion.pos[-4:])
+    def __len__(self) -> int:
+        return len(self.track_id)
 
     def predict(self, time_s: float) -> None:
-        self.motion.predict(time_s - self.time_s, self._scale)
-        self.time_s = time_s
-        self._update_scale()
+        dt, self.time_s = time_s - self.time_s, time_s
+        if dt <= 0.0 or not len(self):
+            return
+        q = ((ACCEL_NOISE * self.scale) ** 2)[:, None]
+        self.pos += self.vel * dt
+        self.p00 += dt * (2.0 * self.p01 + dt * self.p11) + q * (dt ** 3 / 3.0)
+        self.p01 += dt * self.p11 + q * (dt ** 2 / 2.0)
+        self.p11 += q * dt
+        self.scale = _box_scales(self.pos[:, -4:])
 
-    def update(self, keypoints: np.ndarray, box: np.ndarray, time_s: float) -> None:
-        z = np.concatenate([keypoints[:, :2].reshape(-1), box])
-        found = np.repeat(keypoints[:, 2] > 0, 2)
-        self.motion.update(z, np.concatenate([found, _BOX_MEASURED]), self._scale if self.hits or self.confirmed
-                           else _box_scale(box))
-        self._update_scale()
-        if not self.confirmed:
-            self.hits.append(time_s)
-        self.last_hit_s = time_s
+    def keep(self, mask: np.ndarray) -> None:
+        for name in self._ARRAYS:
+            setattr(self, name, getattr(self, name)[mask])
+        rows = np.flatnonzero(mask).tolist()
+        self.hits = [self.hits[i] for i in rows]
+        self.smoothers = [self.smoothers[i] for i in rows]
+
+    def add(self, boxes: np.ndarray, smoother: Optional[Callable[[], _OneEuro]]) -> np.ndarray:
+        """New tentative tracks for detections with these boxes; returns their rows."""
+        count = len(boxes)
+        rows = np.arange(len(self), len(self) + count)
+        for name in ("pos", "vel", "p00", "p01", "p11"):
+            setattr(self, name, np.concatenate([getattr(self, name), np.zeros((count, self.size))]))
+        self.known = np.concatenate([self.known, np.zeros((count, self.size), bool)])
+        self.track_id = np.concatenate([self.track_id, np.full(count, TRACK_ID_NONE, np.int64)])
+        self.last_hit_s = np.concatenate([self.last_hit_s, np.full(count, self.time_s)])
+        self.scale = np.concatenate([self.scale, _box_scales(boxes)])  # sizes the first update's noise
+        self.hits += [[] for _ in range(count)]
+        self.smoothers += [smoother() if smoother else None for _ in range(count)]
+        return rows
+
+    def update(self, rows: np.ndarray, z: np.ndarray, measured: np.ndarray) -> None:
+        """Kalman update of the tracks ``rows`` (distinct) with z [M, size] where ``measured``."""
+        scale = self.scale[rows][:, None]
+        r = (MEASUREMENT_NOISE * scale) ** 2
+        known = self.known[rows]
+        new, old = measured & ~known, measured & known
+        # a coordinate's first measurement: position known, speed not
+        pos = np.where(new, z, self.pos[rows])
+        vel = np.where(new, 0.0, self.vel[rows])
+        p00 = np.where(new, r, self.p00[rows])
+        p01 = np.where(new, 0.0, self.p01[rows])
+        p11 = np.where(new, (INITIAL_SPEED * scale) ** 2, self.p11[rows])
+        k0 = np.where(old, p00 / (p00 + r), 0.0)
+        k1 = np.where(old, p01 / (p00 + r), 0.0)
+        innovation = np.where(old, z - pos, 0.0)
+        self.pos[rows] = pos + k0 * innovation
+        self.vel[rows] = vel + k1 * innovation
+        self.p11[rows] = p11 - k1 * p01
+        self.p01[rows] = p01 * (1.0 - k0)
+        self.p00[rows] = p00 * (1.0 - k0)
+        self.known[rows] = known | measured
+        self.last_hit_s[rows] = self.time_s
+        for row in rows[self.track_id[rows] == TRACK_ID_NONE].tolist():
+            self.hits[row].append(self.time_s)
+        self.scale[rows] = _box_scales(self.pos[rows, -4:])
 
 
-_BOX_MEASURED = np.ones(4, bool)
-
-
-def _box_scale(box: np.ndarray) -> float:
-    """Person size for the noise and OKS: sqrt of the box area, at least MIN_SCALE_PX."""
-    x0, y0, x1, y1 = box.tolist()
-    return max(math.sqrt(max(x1 - x0, 0.0) * max(y1 - y0, 0.0)), MIN_SCALE_PX)
+def _box_scales(boxes: np.ndarray) -> np.ndarray:
+    """Person sizes for the noise and OKS: sqrt of each box's area, at least MIN_SCALE_PX."""
+    area = np.maximum(boxes[:, 2] - boxes[:, 0], 0.0) * np.maximum(boxes[:, 3] - boxes[:, 1], 0.0)
+    return np.maximum(np.sqrt(area), MIN_SCALE_PX)
 
 
 def _box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """[T, 4] x [D, 4] boxes (x_min, y_min, x_max, y_max) -> IoU [T, D]."""
     low = np.maximum(a[:, None, :2], b[None, :, :2])
     high = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(high - low, 0.0, None), axis=2)
-    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0.0, None), axis=1)
-    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0.0, None), axis=1)
+    inter = np.prod(np.maximum(high - low, 0.0), axis=2)
+    area_a = np.prod(np.maximum(a[:, 2:] - a[:, :2], 0.0), axis=1)
+    area_b = np.prod(np.maximum(b[:, 2:] - b[:, :2], 0.0), axis=1)
     union = area_a[:, None] + area_b[None, :] - inter
     return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
 
@@ -201,7 +200,7 @@ class PersonTracker(object):
         self.sigmas = np.asarray(sigmas, np.float64)
         # COCO OKS: exp(-d^2 / (2 s^2 (2 sigma)^2)), s^2 = area
         self._kappa2 = (2.0 * self.sigmas) ** 2
-        self.tracks: List[_Track] = []
+        self.tracks = _Tracks(2 * len(self.sigmas) + 4, 0.0)
         self.next_id = 0
         self.resets = 0
         self._last_stamp_ns: Optional[int] = None
@@ -216,10 +215,10 @@ class PersonTracker(object):
 
     def active_tracks(self) -> int:
         """Confirmed tracks not yet ended (visible or coasting)."""
-        return sum(1 for t in self.tracks if t.confirmed)
+        return int(np.count_nonzero(self.tracks.track_id != TRACK_ID_NONE))
 
     def _reset(self) -> None:
-        self.tracks = []  # next_id keeps counting: ids are never reused within a run
+        self.tracks = _Tracks(self.tracks.size, 0.0)  # next_id keeps counting: ids are never reused
         self._last_stamp_ns = None
         self.resets += 1
 
@@ -240,66 +239,68 @@ class PersonTracker(object):
         self._last_stamp_ns = stamp_ns
         time_s = (stamp_ns - self._origin_ns) / 1e9  # float seconds near 0 keep full precision
 
-        for track in self.tracks:
-            track.predict(time_s)
+        self.tracks.predict(time_s)
         self._end_lost(time_s)
         boxes = people.boxes().astype(np.float64)
-        assigned = self._associate(people, boxes)
-        for det, track in enumerate(assigned):
-            if track is None:
-                track = _Track(people.num_joints, time_s, self.config)
-                self.tracks.append(track)
-                assigned[det] = track
-            track.update(people.keypoints[det], boxes[det], time_s)
+        rows = self._associate(people, boxes)
+        unmatched = np.flatnonzero(rows < 0)
+        if len(unmatched):
+            rows[unmatched] = self.tracks.add(boxes[unmatched], self._smoother())
+        if len(people):
+            found = people.keypoints[:, :, 2] > 0
+            z = np.concatenate([people.keypoints[:, :, :2].reshape(len(people), -1), boxes], axis=1)
+            measured = np.concatenate([np.repeat(found, 2, axis=1), np.ones((len(people), 4), bool)], axis=1)
+            self.tracks.update(rows, z, measured)
         self._confirm(time_s)
-        return self._publish(people, assigned, time_s, reason)
+        return self._publish(people, rows, time_s, reason)
+
+    def _smoother(self) -> Optional[Callable[[], _OneEuro]]:
+        if not self.config.smoothing:
+            return None
+        return lambda: _OneEuro(len(self.sigmas), self.config.smoothing_min_cutoff_hz, self.config.smoothing_beta)
 
     def _end_lost(self, time_s: float) -> None:
-        window = self.config.confirm_window_s
-        self.tracks = [t for t in self.tracks
-                       if time_s - t.last_hit_s <= (self.config.coast_s if t.confirmed else window)]
+        tracks = self.tracks
+        limit = np.where(tracks.track_id != TRACK_ID_NONE, self.config.coast_s, self.config.confirm_window_s)
+        alive = time_s - tracks.last_hit_s <= limit
+        if not alive.all():
+            tracks.keep(alive)
 
     def _confirm(self, time_s: float) -> None:
-        for track in self.tracks:
-            if not track.confirmed:
-                track.hits = [h for h in track.hits if time_s - h <= self.config.confirm_window_s]
-                if len(track.hits) >= self.config.confirm_hits:
-                    track.track_id, self.next_id = self.next_id, self.next_id + 1
-                    track.hits = []
+        tracks = self.tracks
+        for row in np.flatnonzero(tracks.track_id == TRACK_ID_NONE).tolist():
+            tracks.hits[row] = [h for h in tracks.hits[row] if time_s - h <= self.config.confirm_window_s]
+            if len(tracks.hits[row]) >= self.config.confirm_hits:
+                tracks.track_id[row], self.next_id = self.next_id, self.next_id + 1
+                tracks.hits[row] = []
 
-    def _associate(self, people: People, boxes: np.ndarray) -> List[Optional[_Track]]:
-        """Track per detection (None = unmatched): confirmed tracks first, then tentative ones."""
-        assigned: List[Optional[_Track]] = [None] * len(people)
-        if not len(people):
-            return assigned
-        free = list(range(len(people)))
-        for confirmed in (True, False):
-            tracks = [t for t in self.tracks if t.confirmed == confirmed]
-            if not tracks or not free:
+    def _associate(self, people: People, boxes: np.ndarray) -> np.ndarray:
+        """Track row per detection (-1 = unmatched): confirmed tracks first, then tentative ones."""
+        rows = np.full(len(people), -1, np.int64)
+        free = np.arange(len(people))
+        confirmed = self.tracks.track_id != TRACK_ID_NONE
+        for candidates in (np.flatnonzero(confirmed), np.flatnonzero(~confirmed)):
+            if not len(candidates) or not len(free):
                 continue
-            similarity = self.similarity(tracks, people.keypoints[free], boxes[free])
-            rows, cols = linear_sum_assignment(-similarity)
-            taken = set()
-            for r, c in zip(rows, cols):
-                if similarity[r, c] >= max(self.config.min_similarity, 1e-9):
-                    assigned[free[c]] = tracks[r]
-                    taken.add(free[c])
-            free = [d for d in free if d not in taken]
-        return assigned
+            similarity = self.similarity(candidates, people.keypoints[free], boxes[free])
+            track, det = linear_sum_assignment(-similarity)
+            good = similarity[track, det] >= max(self.config.min_similarity, 1e-9)
+            rows[free[det[good]]] = candidates[track[good]]
+            free = free[rows[free] < 0]
+        return rows
 
-    def similarity(self, tracks: Sequence[_Track], keypoints: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-        """[T, D] in [0, 1]: OKS and box terms against each track's predicted position, both
-        widened by the prediction's variance (a track coasting for a second may have moved)."""
+    def similarity(self, rows: np.ndarray, keypoints: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """[T, D] in [0, 1] for track ``rows`` and detections: OKS and box terms against each
+        track's predicted position, both widened by the prediction's variance (a track coasting
+        for a second may have moved)."""
         j = keypoints.shape[1]
-        pos = np.stack([t.motion.pos for t in tracks])
-        var = np.stack([t.motion.p00 for t in tracks])
-        known = np.stack([t.motion.known for t in tracks])
-        scale2 = np.array([t.scale() for t in tracks]) ** 2
+        tracks = self.tracks
+        pos, var, scale2 = tracks.pos[rows], tracks.p00[rows], tracks.scale[rows] ** 2
         pred_xy = pos[:, :2 * j].reshape(-1, j, 2)
         pred_var = var[:, :2 * j].reshape(-1, j, 2).mean(axis=2)
         d2 = ((pred_xy[:, None] - keypoints[None, :, :, :2]) ** 2).sum(axis=3)  # [T, D, J]
         spread = scale2[:, None, None] * self._kappa2[None, None, :] + pred_var[:, None, :]
-        visible = known[:, 0:2 * j:2][:, None, :] & (keypoints[None, :, :, 2] > 0)
+        visible = tracks.known[rows, 0:2 * j:2][:, None, :] & (keypoints[None, :, :, 2] > 0)
         count = visible.sum(axis=2)
         oks = np.where(visible, np.exp(-d2 / (2.0 * spread)), 0.0).sum(axis=2) / np.maximum(count, 1)
 
@@ -311,13 +312,12 @@ class PersonTracker(object):
         box_term = 0.5 * _box_iou(pred_box, boxes) + 0.5 * centre
         return np.where(count > 0, OKS_WEIGHT * oks + (1.0 - OKS_WEIGHT) * box_term, box_term)
 
-    def _publish(self, people: People, assigned: List[Optional[_Track]], time_s: float,
-                 reason: Optional[str]) -> TrackedPeople:
-        ids = np.array([t.track_id for t in assigned], np.int32) if assigned else np.zeros(0, np.int32)
+    def _publish(self, people: People, rows: np.ndarray, time_s: float, reason: Optional[str]) -> TrackedPeople:
+        ids = self.tracks.track_id[rows].astype(np.int32)
         keypoints = people.keypoints
         if self.config.smoothing and len(people):
-            keypoints = np.stack([t.smoother(kps, time_s) for t, kps in zip(assigned, people.keypoints)])
+            smoothers = self.tracks.smoothers
+            keypoints = np.stack([smoothers[row](kps, time_s) for row, kps in zip(rows.tolist(), keypoints)])
             keypoints = keypoints.astype(np.float32)
         keep = np.ones(len(people), bool) if self.config.publish_unconfirmed else ids != TRACK_ID_NONE
         return TrackedPeople(People(keypoints[keep], people.scores[keep]), ids[keep], reason)
-
