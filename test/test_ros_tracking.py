@@ -2,6 +2,8 @@
 (test/marker_people.py: every red blob is one person). Stamps are set by the test, so the
 tracker's clock is known exactly.
 """
+import os
+
 import numpy as np
 import pytest
 import ros_harness as h
@@ -19,9 +21,17 @@ def test_marker_ids_over_dds(tmp_path, people_model):
     from std_srvs.srv import Trigger
 
     domain = h.next_domain_id()
+    # a namespace of our own: parallel test runs may share the domain id
+    namespace = "/tracking_{}".format(os.getpid())
     node = h.NodeProcess(tmp_path, domain, dict(model_path=people_model, qos_reliability="reliable",
-                                                diagnostics_period=0.2, track_coast_s=1.0))
-    client = h.RosClient(domain)
+                                                diagnostics_period=0.2, track_coast_s=1.0),
+                         extra_args=["-r", "__ns:=" + namespace])
+    client = h.RosClient(domain, namespace)
+
+    def diagnostic(key):
+        with client._lock:
+            statuses = [s for m in client.diagnostics for s in m.status if s.name.startswith(namespace + "/")]
+        return {kv.key: kv.value for kv in statuses[-1].values}.get(key) if statuses else None
     try:
         camera = client.camera(reliable=True, depth=10)
         client.handshake(camera, node, h.image_msg(np.zeros((48, 64, 3), np.uint8), 0))
@@ -47,7 +57,7 @@ def test_marker_ids_over_dds(tmp_path, people_model):
         c_id = seen[-1]["c"]
         assert c_id not in (ids["a"], ids["b"], TRACK_ID_NONE)
         assert all(s["a"] == ids["a"] and s["b"] == ids["b"] for s in seen)
-        client.wait_until(lambda: client.latest_diagnostic_values().get("active_tracks") == "3", 5, "3 tracks")
+        client.wait_until(lambda: diagnostic("active_tracks") == "3", 5, "3 tracks")
 
         # b is gone for 1.5 s of stamps (coasting time 1 s), then comes back: a new id
         seen = [send(f, "ac") for f in range(14, 29)]
@@ -61,7 +71,7 @@ def test_marker_ids_over_dds(tmp_path, people_model):
         assert send(38, "abc")["b"] == b_id
 
         # reset_tracks: everyone starts again with new ids
-        reply = h.call_service(client, Trigger, "/pose_node/reset_tracks", Trigger.Request())
+        reply = h.call_service(client, Trigger, namespace + "/pose_node/reset_tracks", Trigger.Request())
         assert reply.success
         seen = [send(f, "abc") for f in range(39, 42)]
         assert set(seen[0].values()) == {TRACK_ID_NONE}
@@ -70,8 +80,8 @@ def test_marker_ids_over_dds(tmp_path, people_model):
         # the stamps go back (a bag looped): logged, tracks restarted, the node keeps running
         assert set(send(42, "abc", stamp_frame=0).values()) == {TRACK_ID_NONE}
         client.wait_until(lambda: "went back 4.100 s" in node.output(), 5, "the reset log line")
-        client.wait_until(lambda: client.latest_diagnostic_values().get("track_resets") == "2", 5, "2 resets")
-        assert client.latest_diagnostic_values()["tracks_started"] == "7"  # a, b, c, b again, 3 after the reset
+        client.wait_until(lambda: diagnostic("track_resets") == "2", 5, "2 resets")
+        assert diagnostic("tracks_started") == "7"  # a, b, c, b again, 3 after the reset
     finally:
         client.close()
         assert node.stop() == 0, node.output()
