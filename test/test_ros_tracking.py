@@ -86,3 +86,29 @@ def test_marker_ids_over_dds(tmp_path, people_model):
         client.close()
         assert node.stop() == 0, node.output()
 
+
+
+@pytest.mark.parametrize("params, expected", [
+    ({"track_publish_unconfirmed": False}, [[], [], [0, 1], [0, 1]]),  # new people wait for their id
+    ({"tracking": False}, [[-1, -1]] * 4),  # the switch: no ids, no reset service
+])
+def test_tracking_parameters_over_dds(tmp_path, people_model, params, expected):
+    domain = h.next_domain_id()
+    namespace = "/tracking_params_{}".format(os.getpid())
+    node = h.NodeProcess(tmp_path, domain, dict(model_path=people_model, qos_reliability="reliable", **params),
+                         extra_args=["-r", "__ns:=" + namespace])
+    client = h.RosClient(domain, namespace)
+    try:
+        camera = client.camera(reliable=True, depth=10)
+        client.handshake(camera, node, h.image_msg(np.zeros((48, 64, 3), np.uint8), 0))
+        seen = []
+        for frame in range(4):
+            image = h.image_msg(draw({n: position(n, frame) for n in "ab"}), START_NS + frame * PERIOD_NS)
+            msg, _ = client.send_until_posed(camera, image)
+            seen.append(sorted(p.track_id for p in msg.people))
+        assert seen == expected
+        services = dict(client.node.get_service_names_and_types())
+        assert (namespace + "/pose_node/reset_tracks" in services) == params.get("tracking", True)
+    finally:
+        client.close()
+        assert node.stop() == 0, node.output()
