@@ -18,7 +18,7 @@ TRACK_ID_NONE = -1  # Person.TRACK_ID_NONE
 NO_POSITION = (float("nan"), float("nan"), float("nan"))  # a position that is not valid: NaN, never 0 m
 
 
-def person_fields(keypoints: np.ndarray, score: float, box: Sequence[float],
+def person_fields(keypoints: np.ndarray, score: float, box: Sequence[float], track_id: int = TRACK_ID_NONE,
                   points: Optional[np.ndarray] = None, valid: Optional[np.ndarray] = None,
                   position: Optional[Sequence[float]] = None, position_valid: bool = False) -> Dict[str, Any]:
     """One Person. The 3D arguments (People3D rows: points [J, 3], valid [J], position [3])
@@ -30,7 +30,7 @@ def person_fields(keypoints: np.ndarray, score: float, box: Sequence[float],
         "bbox_y_min": float(box[1]),
         "bbox_x_max": float(box[2]),
         "bbox_y_max": float(box[3]),
-        "track_id": TRACK_ID_NONE,
+        "track_id": int(track_id),
         # per keypoint (x, y, z) in metres, or None where not valid
         "keypoint_positions": [None] * len(keypoints),
         "position": NO_POSITION,
@@ -52,17 +52,20 @@ def pose_array_fields(
     processing_ms: float,
     positions: Optional[Any] = None,
     position_frame_id: str = "",
+    track_ids: Optional[Sequence[int]] = None,
 ) -> Dict[str, Any]:
     """Every PoseArray field except ``header``; ``metadata`` is the model's ModelMetadata,
     image_size is (width, height) of the source image. People must be best first.
     ``positions`` (a depth.People3D for these people, optional) adds their 3D, in the frame
-    ``position_frame_id``."""
+    ``position_frame_id``; ``track_ids`` one per person (None: TRACK_ID_NONE for all)."""
     boxes = people.boxes()
+    ids = [TRACK_ID_NONE] * len(people) if track_ids is None else track_ids
     if positions is None:
-        persons = [person_fields(kps, score, box) for kps, score, box in zip(people.keypoints, people.scores, boxes)]
+        persons = [person_fields(kps, score, box, track_id)
+                   for kps, score, box, track_id in zip(people.keypoints, people.scores, boxes, ids)]
     else:
-        persons = [person_fields(kps, score, box, *p3d) for kps, score, box, p3d in zip(
-            people.keypoints, people.scores, boxes,
+        persons = [person_fields(kps, score, box, track_id, *p3d) for kps, score, box, track_id, p3d in zip(
+            people.keypoints, people.scores, boxes, ids,
             zip(positions.points, positions.valid, positions.positions, positions.position_valid))]
     return {
         "image_width": int(image_size[0]),

@@ -1,7 +1,8 @@
 """`litepose bag analyze`: run the pose node's pipeline over a camera topic of a bag.
 
 Per frame, exactly what pose_node does: decode, ``PoseEstimator.estimate``, then
-``People.filtered(min_person_score, max_people)``; the PoseArray carries the source header.
+``People.filtered(min_person_score, max_people)`` and the person tracker on the header stamps
+(``node_settings.track_people``); the PoseArray carries the source header and the track ids.
 """
 import json
 import os
@@ -21,6 +22,9 @@ from ..node_settings import (
     input_topic,
     parameters_from_file,
     select_people,
+    track_people,
+    tracker_config,
+    tracker_from_settings,
 )
 from ..pose_fields import person_messages, pose_array_fields
 from . import BagError
@@ -68,6 +72,9 @@ def resolve_settings(args: Any) -> Dict[str, Any]:
     if not os.path.isfile(os.path.expanduser(str(settings["model_path"]))):
         raise BagError("model file not found: {}".format(settings["model_path"]))
     settings["model_path"] = os.path.expanduser(str(settings["model_path"]))
+    problem = tracker_config(settings).problem()
+    if problem:
+        raise BagError(problem)
     return settings
 
 
@@ -161,12 +168,16 @@ def process_frames(
     records carry the people's 3D (when the frame pairs with a depth image)."""
     from ..files import progress
 
+    tracker = tracker_from_settings(settings, estimator.metadata.sigmas)  # settings checked by resolve_settings
     for frame in progress(source, source.total, "analyze", enabled=show_progress):
         people, timings = estimator.estimate(frame.image)
-        people = select_people(people, settings)
+        people, track_ids, reset_reason = track_people(tracker, select_people(people, settings), frame.stamp_ns)
+        if reset_reason:
+            print("frame {}: tracks reset: {}".format(frame.index, reset_reason), file=sys.stderr)
         stages = {"preprocess": timings.preprocess_ms, "inference": timings.inference_ms, "decode": timings.decode_ms}
         positions, frame_id = depth.lift(frame, people.keypoints) if depth is not None else (None, "")
-        record = FrameRecord(frame.index, frame.stamp_ns, people, timings.total_ms, stages, positions, frame_id)
+        record = FrameRecord(frame.index, frame.stamp_ns, people, timings.total_ms, stages, track_ids, positions,
+                             frame_id)
         records.append(record)
         on_frame(frame, record, people)
         if stop.stopped:
@@ -191,8 +202,9 @@ def analyze_frames(
             height, width = frame.image.shape[:2]
             fields = pose_array_fields(people, metadata, (width, height), settings["model_path"],
                                        estimator.backend.name, record.processing_ms, record.positions,
-                                       record.position_frame_id)
-            annotated = draw_people(frame.image, people, metadata.skeleton) if args.debug_images else None
+                                       record.position_frame_id, record.track_ids)
+            annotated = (draw_people(frame.image, people, metadata.skeleton, track_ids=record.track_ids)
+                         if args.debug_images else None)
             writer.write(frame, fields, annotated)
 
     records: List[FrameRecord] = []

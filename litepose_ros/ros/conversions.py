@@ -5,7 +5,7 @@ bag writer) into rclpy messages stamped with the source image's header and size.
 ``pose_array_to_numpy`` is the inverse, for consumers and tests (``pose_array_positions_to_numpy``
 for the 3D of a node running with depth).
 """
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 from geometry_msgs.msg import Point
@@ -32,6 +32,7 @@ class PoseArrayBuilder(object):
     def build(
         self, people: People, header: object, image_width: int, image_height: int, processing_ms: float = 0.0,
         positions: Optional[Any] = None, position_frame_id: str = "",
+        track_ids: Optional[Sequence[int]] = None,
     ) -> PoseArray:
         """``people`` in source-image pixels of the image whose ``header`` is given;
         ``positions`` (depth.People3D, optional) their 3D in frame ``position_frame_id``."""
@@ -40,7 +41,7 @@ class PoseArrayBuilder(object):
             raise ValueError("people have {} keypoints, the model's keypoint set {}".format(
                 people.num_joints, expected))
         fields = pose_array_fields(people, self.metadata, (image_width, image_height), self.model_path,
-                                   self.backend, processing_ms, positions, position_frame_id)
+                                   self.backend, processing_ms, positions, position_frame_id, track_ids)
         fields["skeleton"] = [Limb(joint_a=a, joint_b=b) for a, b in fields["skeleton"]]
         fields["people"] = person_messages(fields["people"], Person, Keypoint, Point)
         return PoseArray(header=header, **fields)
