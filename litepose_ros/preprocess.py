@@ -3,7 +3,8 @@
 Coordinates are continuous (pixel i spans [i, i+1)), so the letterbox is the affine map
 ``u = x * scale_x + pad_x`` in both directions without half-pixel fudge terms.
 """
-from typing import NamedTuple, Tuple
+import threading
+from typing import NamedTuple, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -84,29 +85,61 @@ def as_bgr8(image: np.ndarray) -> np.ndarray:
 
 
 class Preprocessor(object):
-    """Letterboxes BGR frames into the normalised NCHW float32 tensor the model expects."""
+    """Letterboxes BGR frames into the normalised NCHW float32 tensor the model expects.
+
+    Per frame: one ``cv2.resize`` straight into a letterbox canvas kept between frames (its
+    padding stays black), one ``cv2.split`` into planes, and per channel one ``cv2.LUT`` from
+    the 256 possible byte values to their normalised float, written into the output plane:
+    normalisation, channel order and HWC -> CHW in one pass. The table holds exactly what
+    ``pixel * scale + offset`` gives in float32, so the values are those of the plain formula.
+    Every call returns a new tensor (callers may keep it); thread-safe.
+    """
 
     def __init__(self, metadata: ModelMetadata) -> None:
         self.input_width = metadata.input_width
         self.input_height = metadata.input_height
         self.swap_rb = metadata.color_order == "rgb"
-        # (pixel / 255 - mean) / std as one multiply-add per channel.
+        # (pixel / 255 - mean) / std as one multiply-add per channel, tabulated per byte value.
         std = np.asarray(metadata.std, np.float32)
         self._scale = (1.0 / (255.0 * std)).astype(np.float32)
         self._offset = (-np.asarray(metadata.mean, np.float32) / std).astype(np.float32)
+        values = np.arange(256, dtype=np.float32)
+        self._tables = [values * self._scale[c] + self._offset[c] for c in range(3)]
+        # Output channel c comes from BGR plane _sources[c].
+        self._sources = (2, 1, 0) if self.swap_rb else (0, 1, 2)
+        self._lock = threading.Lock()
+        self._box = None  # type: Optional[Letterbox]
+        self._canvas = np.zeros((self.input_height, self.input_width, 3), np.uint8)
 
     def __call__(self, image: np.ndarray) -> Tuple[np.ndarray, Letterbox]:
         image = as_bgr8(image)
-        box = Letterbox.fit(image.shape[1], image.shape[0], self.input_width, self.input_height)
-        width, height = box.resized_size
-        canvas = np.zeros((self.input_height, self.input_width, 3), np.uint8)
-        canvas[box.pad_y:box.pad_y + height, box.pad_x:box.pad_x + width] = cv2.resize(
-            image, (width, height), interpolation=cv2.INTER_LINEAR
-        )
-        if self.swap_rb:
-            canvas = canvas[:, :, ::-1]
-        tensor = canvas.astype(np.float32) * self._scale + self._offset
-        return np.ascontiguousarray(tensor.transpose(2, 0, 1)[None]), box
+        tensor = np.empty((1, 3, self.input_height, self.input_width), np.float32)
+        with self._lock:
+            box = self._letterbox(image.shape[1], image.shape[0])
+            width, height = box.resized_size
+            region = self._canvas[box.pad_y:box.pad_y + height, box.pad_x:box.pad_x + width]
+            _into(cv2.resize(image, (width, height), dst=region, interpolation=cv2.INTER_LINEAR), region)
+            planes = cv2.split(self._canvas)
+            for channel, source in enumerate(self._sources):
+                target = tensor[0, channel]
+                _into(cv2.LUT(planes[source], self._tables[channel], dst=target), target)
+        return tensor, box
+
+    def _letterbox(self, source_width: int, source_height: int) -> Letterbox:
+        """The letterbox for this source size; a new size gets a fresh (black) canvas."""
+        box = self._box
+        if box is None or (box.source_width, box.source_height) != (source_width, source_height):
+            box = Letterbox.fit(source_width, source_height, self.input_width, self.input_height)
+            if self._box is not None:
+                self._canvas = np.zeros_like(self._canvas)
+            self._box = box
+        return box
+
+
+def _into(result: np.ndarray, target: np.ndarray) -> None:
+    """OpenCV writes into ``dst`` when it can use it as is; copy where it made a new array."""
+    if result.__array_interface__["data"][0] != target.__array_interface__["data"][0]:
+        target[...] = result
 
 
 def flip_tensor(tensor: np.ndarray) -> np.ndarray:
