@@ -1,12 +1,15 @@
-"""People -> the field values of a litepose_ros/msg/PoseArray, as plain Python data.
+"""People -> litepose_ros/msg/PoseArray: the one builder of the message, for any message classes.
 
-Pure (numpy only, Python 3.6 compatible) so that every writer of PoseArray can share it:
-the bag writer builds rosbags messages from it, the ROS node can build rclpy messages from
-it, and both then carry identical values. ``people_from_message`` is the way back and works
-on rosbags and rclpy messages alike.
+Pure (numpy only, Python 3.6 compatible). The ROS node gives it rclpy's generated classes
+(``ros/conversions.py``), the bag writer the rosbags classes of its type store
+(``bag/analyze.py``); both take the fields as keyword arguments, so both write the same values.
+Per frame it does only what changes: the model's fields (names, skeleton, model and backend)
+are converted once, the people's numbers leave numpy with one ``tolist()`` per array.
+
+``people_from_message`` is the way back and works on rosbags and rclpy messages alike.
 """
 import os
-from typing import Any, Dict, Sequence, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence
 
 import numpy as np
 
@@ -15,44 +18,84 @@ from .people import People
 TRACK_ID_NONE = -1  # Person.TRACK_ID_NONE
 
 
-def person_fields(keypoints: np.ndarray, score: float, box: Sequence[float]) -> Dict[str, Any]:
-    return {
-        "keypoints": [(float(x), float(y), float(s)) for x, y, s in keypoints],
-        "score": float(score),
-        "bbox_x_min": float(box[0]),
-        "bbox_y_min": float(box[1]),
-        "bbox_x_max": float(box[2]),
-        "bbox_y_max": float(box[3]),
-        "track_id": TRACK_ID_NONE,
-    }
+class MessageTypes(NamedTuple):
+    """The message classes of one type system (rclpy or rosbags)."""
+
+    pose_array: Any
+    person: Any
+    keypoint: Any
+    limb: Any
 
 
-def pose_array_fields(
-    people: People,
-    metadata: Any,
-    image_size: Tuple[int, int],
-    model_path: str,
-    backend: str,
-    processing_ms: float,
-) -> Dict[str, Any]:
-    """Every PoseArray field except ``header``; ``metadata`` is the model's ModelMetadata,
-    image_size is (width, height) of the source image. People must be best first."""
-    boxes = people.boxes()
-    return {
-        "image_width": int(image_size[0]),
-        "image_height": int(image_size[1]),
-        "dataset": str(metadata.dataset),
-        "keypoint_names": [str(name) for name in metadata.keypoint_names],
-        "skeleton": [(int(a), int(b)) for a, b in metadata.skeleton],
-        "people": [person_fields(kps, score, box) for kps, score, box in zip(people.keypoints, people.scores, boxes)],
-        "model": os.path.basename(str(model_path)),
-        "model_arch": str(metadata.arch),
-        "model_weights": str(metadata.weights),
-        "model_input_width": int(metadata.input_width),
-        "model_input_height": int(metadata.input_height),
-        "backend": str(backend),
-        "processing_ms": float(processing_ms),
-    }
+class PoseArrayBuilder(object):
+    """Builds PoseArray messages for one model and backend.
+
+    ``metadata`` is the model's ModelMetadata (or anything with its fields). Optional per-person
+    values are keyword arguments of ``build`` with one value per person; each goes to one Person
+    field (see ``_person_values``), so a new Person field is a new keyword and one line there.
+    """
+
+    def __init__(self, types: MessageTypes, metadata: Any, model_path: str, backend: str) -> None:
+        self.types = types
+        self.metadata = metadata
+        self.num_joints = len(metadata.keypoint_names)
+        self._keypoint_names = [str(name) for name in metadata.keypoint_names]
+        self._skeleton = [types.limb(joint_a=int(a), joint_b=int(b)) for a, b in metadata.skeleton]
+        self._model_fields = {
+            "dataset": str(metadata.dataset),
+            "model": os.path.basename(str(model_path)),
+            "model_arch": str(metadata.arch),
+            "model_weights": str(metadata.weights),
+            "model_input_width": int(metadata.input_width),
+            "model_input_height": int(metadata.input_height),
+            "backend": str(backend),
+        }  # type: Dict[str, Any]
+
+    def build(
+        self,
+        people: People,
+        header: Any,
+        image_width: int,
+        image_height: int,
+        processing_ms: float = 0.0,
+        track_ids: Optional[Sequence[int]] = None,
+    ) -> Any:
+        """``people`` (best first) in source-image pixels of the image whose ``header`` is given;
+        ``track_ids``: one per person (default TRACK_ID_NONE)."""
+        if people.num_joints != self.num_joints:
+            raise ValueError("people have {} keypoints, the model's keypoint set {}".format(
+                people.num_joints, self.num_joints))
+        return self.types.pose_array(
+            header=header,
+            image_width=int(image_width),
+            image_height=int(image_height),
+            keypoint_names=list(self._keypoint_names),
+            skeleton=list(self._skeleton),  # the Limb objects are shared: messages are not edited
+            people=self._people(people, self._person_values(len(people), track_ids)),
+            processing_ms=float(processing_ms),
+            **self._model_fields
+        )
+
+    @staticmethod
+    def _person_values(count: int, track_ids: Optional[Sequence[int]]) -> Dict[str, List[Any]]:
+        """Person field -> one value per person, for the optional per-person inputs."""
+        values = {"track_id": [TRACK_ID_NONE] * count if track_ids is None else [int(t) for t in track_ids]}
+        for name, column in values.items():
+            if len(column) != count:
+                raise ValueError("{} values for {} people in {}".format(len(column), count, name))
+        return values
+
+    def _people(self, people: People, person_values: Dict[str, List[Any]]) -> List[Any]:
+        person, keypoint = self.types.person, self.types.keypoint
+        messages = []
+        boxes = people.boxes().tolist()
+        for i, (joints, score) in enumerate(zip(people.keypoints.tolist(), people.scores.tolist())):
+            box = boxes[i]
+            extra = {name: column[i] for name, column in person_values.items()}
+            messages.append(person(
+                keypoints=[keypoint(x=x, y=y, score=s) for x, y, s in joints], score=score,
+                bbox_x_min=box[0], bbox_y_min=box[1], bbox_x_max=box[2], bbox_y_max=box[3], **extra))
+        return messages
 
 
 def people_from_message(message: Any) -> People:

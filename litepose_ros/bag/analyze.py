@@ -12,7 +12,7 @@ from typing import Any, Callable, Dict, List, Tuple
 
 from ..interrupt import GracefulInterrupt
 from ..node_settings import NODE_NAME, defaults, estimator_from_settings, parameters_from_file, select_people
-from ..pose_fields import pose_array_fields
+from ..pose_fields import MessageTypes, PoseArrayBuilder
 from . import BagError
 from .reader import Frame, FrameSource, open_bag
 from .stats import FrameRecord, FrameTable, format_summary, summarize
@@ -93,10 +93,12 @@ def choose_topic(args: Any, settings: Dict[str, Any]) -> str:
 class PosesWriter(object):
     """The output rosbag2: PoseArray on /poses (and annotated images), log times from the source."""
 
-    def __init__(self, path: str, storage: str, debug_images: bool) -> None:
+    def __init__(self, path: str, storage: str, debug_images: bool, metadata: Any, model_path: str,
+                 backend: str) -> None:
         from rosbags.rosbag2 import StoragePlugin, Writer, WriterError
 
         self.store = typestore()
+        self.builder = PoseArrayBuilder(rosbags_types(self.store), metadata, model_path, backend)
         plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
         try:
             # Version 8: Humble's metadata parser cannot read version 9 QoS lists.
@@ -113,9 +115,10 @@ class PosesWriter(object):
         stamp = types["builtin_interfaces/msg/Time"](sec=int(source.stamp.sec), nanosec=int(source.stamp.nanosec))
         return types["std_msgs/msg/Header"](stamp=stamp, frame_id=str(source.frame_id))
 
-    def write(self, frame: Frame, fields: Dict[str, Any], annotated: Any = None) -> None:
+    def write(self, frame: Frame, people: Any, processing_ms: float, annotated: Any = None) -> None:
         header = self.header(frame.header)
-        message = pose_array_message(self.store, header, fields)
+        height, width = frame.image.shape[:2]
+        message = self.builder.build(people, header, width, height, processing_ms)
         self.writer.write(self.poses, frame.log_time_ns, self.store.serialize_cdr(message, POSE_ARRAY))
         if self.debug is not None and annotated is not None:
             height, width = annotated.shape[:2]
@@ -128,18 +131,10 @@ class PosesWriter(object):
         self.writer.close()  # writes the index and metadata.yaml: the bag is valid from here
 
 
-def pose_array_message(store: Any, header: Any, fields: Dict[str, Any]) -> Any:
-    """A rosbags litepose_ros/msg/PoseArray from pose_array_fields() values."""
+def rosbags_types(store: Any) -> MessageTypes:
     types = store.types
-    keypoint, limb = types["litepose_ros/msg/Keypoint"], types["litepose_ros/msg/Limb"]
-    person = types["litepose_ros/msg/Person"]
-    values = dict(fields)
-    values["skeleton"] = [limb(joint_a=a, joint_b=b) for a, b in fields["skeleton"]]
-    values["people"] = [
-        person(**dict(p, keypoints=[keypoint(x=x, y=y, score=s) for x, y, s in p["keypoints"]]))
-        for p in fields["people"]
-    ]
-    return types[POSE_ARRAY](header=header, **values)
+    return MessageTypes(pose_array=types[POSE_ARRAY], person=types["litepose_ros/msg/Person"],
+                        keypoint=types["litepose_ros/msg/Keypoint"], limb=types["litepose_ros/msg/Limb"])
 
 
 def process_frames(
@@ -172,18 +167,16 @@ def analyze_frames(
     from ..draw import draw_people
 
     metadata = estimator.metadata
-    writer = PosesWriter(args.output, args.storage, args.debug_images) if args.output else None
+    writer = (PosesWriter(args.output, args.storage, args.debug_images, metadata, settings["model_path"],
+                          estimator.backend.name) if args.output else None)
     table = FrameTable(args.csv, metadata.keypoint_names) if args.csv else None
 
     def on_frame(frame: Frame, record: FrameRecord, people: Any) -> None:
         if table:
             table.add(record)
         if writer:
-            height, width = frame.image.shape[:2]
-            fields = pose_array_fields(people, metadata, (width, height), settings["model_path"],
-                                       estimator.backend.name, record.processing_ms)
             annotated = draw_people(frame.image, people, metadata.skeleton) if args.debug_images else None
-            writer.write(frame, fields, annotated)
+            writer.write(frame, people, record.processing_ms, annotated)
 
     records: List[FrameRecord] = []
     started = time.perf_counter()
