@@ -25,6 +25,7 @@ from sensor_msgs.msg import CompressedImage, Image
 
 from ..backends import BackendError
 from ..decoding import warn_if_slow
+from ..image_messages import BadImage, compressed_to_bgr, image_to_bgr
 from ..metadata import ModelMetadataError
 from ..node_settings import (
     DYNAMIC_PARAMETERS,
@@ -38,7 +39,6 @@ from ..node_settings import (
 from ..pipeline import PoseEstimator
 from .conversions import PoseArray, PoseArrayBuilder
 from .frames import LatestFrame, StageStats
-from .image_input import BadImage, compressed_to_bgr, image_to_bgr
 
 try:  # Humble and newer; on older distros shutdown surfaces as KeyboardInterrupt only
     from rclpy.executors import ExternalShutdownException
