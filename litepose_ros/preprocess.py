@@ -108,7 +108,7 @@ class Preprocessor(object):
         # Output channel c comes from BGR plane _sources[c].
         self._sources = (2, 1, 0) if self.swap_rb else (0, 1, 2)
         self._lock = threading.Lock()
-        self._box = None  # type: Optional[Letterbox]
+        self._box: Optional[Letterbox] = None
         self._canvas = np.zeros((self.input_height, self.input_width, 3), np.uint8)
 
     def __call__(self, image: np.ndarray) -> Tuple[np.ndarray, Letterbox]:
