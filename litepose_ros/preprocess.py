@@ -3,8 +3,7 @@
 Coordinates are continuous (pixel i spans [i, i+1)), so the letterbox is the affine map
 ``u = x * scale_x + pad_x`` in both directions without half-pixel fudge terms.
 """
-import threading
-from typing import NamedTuple, Optional, Tuple
+from typing import NamedTuple, Tuple
 
 import cv2
 import numpy as np
@@ -87,12 +86,12 @@ def as_bgr8(image: np.ndarray) -> np.ndarray:
 class Preprocessor(object):
     """Letterboxes BGR frames into the normalised NCHW float32 tensor the model expects.
 
-    Per frame: one ``cv2.resize`` straight into a letterbox canvas kept between frames (its
-    padding stays black), one ``cv2.split`` into planes, and per channel one ``cv2.LUT`` from
-    the 256 possible byte values to their normalised float, written into the output plane:
+    Per frame: one ``cv2.resize``, one ``cv2.split`` into planes, and per channel one
+    ``cv2.LUT`` from the 256 possible byte values to their normalised float, written straight
+    into the image's region of the output plane (the padding is filled with black's value):
     normalisation, channel order and HWC -> CHW in one pass. The table holds exactly what
     ``pixel * scale + offset`` gives in float32, so the values are those of the plain formula.
-    Every call returns a new tensor (callers may keep it); thread-safe.
+    Every call returns a new tensor (callers may keep it); no state between calls.
     """
 
     def __init__(self, metadata: ModelMetadata) -> None:
@@ -105,35 +104,23 @@ class Preprocessor(object):
         self._offset = (-np.asarray(metadata.mean, np.float32) / std).astype(np.float32)
         values = np.arange(256, dtype=np.float32)
         self._tables = [values * self._scale[c] + self._offset[c] for c in range(3)]
-        # Output channel c comes from BGR plane _sources[c].
+        # Output channel c is BGR plane _sources[c] looked up in _tables[c].
         self._sources = (2, 1, 0) if self.swap_rb else (0, 1, 2)
-        self._lock = threading.Lock()
-        self._box: Optional[Letterbox] = None
-        self._canvas = np.zeros((self.input_height, self.input_width, 3), np.uint8)
 
     def __call__(self, image: np.ndarray) -> Tuple[np.ndarray, Letterbox]:
         image = as_bgr8(image)
+        box = Letterbox.fit(image.shape[1], image.shape[0], self.input_width, self.input_height)
+        width, height = box.resized_size
+        planes = cv2.split(cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR))
         tensor = np.empty((1, 3, self.input_height, self.input_width), np.float32)
-        with self._lock:
-            box = self._letterbox(image.shape[1], image.shape[0])
-            width, height = box.resized_size
-            region = self._canvas[box.pad_y:box.pad_y + height, box.pad_x:box.pad_x + width]
-            _into(cv2.resize(image, (width, height), dst=region, interpolation=cv2.INTER_LINEAR), region)
-            planes = cv2.split(self._canvas)
-            for channel, source in enumerate(self._sources):
-                target = tensor[0, channel]
-                _into(cv2.LUT(planes[source], self._tables[channel], dst=target), target)
+        top, left, bottom, right = box.pad_y, box.pad_x, box.pad_y + height, box.pad_x + width
+        for channel, source in enumerate(self._sources):
+            plane, table = tensor[0, channel], self._tables[channel]
+            for pad in (plane[:top], plane[bottom:], plane[top:bottom, :left], plane[top:bottom, right:]):
+                pad.fill(table[0])
+            region = plane[top:bottom, left:right]
+            _into(cv2.LUT(planes[source], table, dst=region), region)
         return tensor, box
-
-    def _letterbox(self, source_width: int, source_height: int) -> Letterbox:
-        """The letterbox for this source size; a new size gets a fresh (black) canvas."""
-        box = self._box
-        if box is None or (box.source_width, box.source_height) != (source_width, source_height):
-            box = Letterbox.fit(source_width, source_height, self.input_width, self.input_height)
-            if self._box is not None:
-                self._canvas = np.zeros_like(self._canvas)
-            self._box = box
-        return box
 
 
 def _into(result: np.ndarray, target: np.ndarray) -> None:

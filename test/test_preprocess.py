@@ -116,8 +116,8 @@ def plain_formula(image: np.ndarray, meta: ModelMetadata):
 
 @pytest.mark.parametrize("color_order", ["rgb", "bgr"])
 def test_tensor_equals_the_plain_formula_across_frame_sizes(color_order):
-    """Bit for bit, also when the frame size changes (the kept canvas must not show old pixels)
-    and for letterboxes padded left/right (resize into a strided region)."""
+    """Bit for bit, whatever the frame size sequence, for letterboxes padded top/bottom and
+    left/right (strided regions of the output planes) and for both channel orders."""
     meta = ModelMetadata.for_dataset("S", "crowdpose", 448, 256, weights="random")
     meta.color_order = color_order
     pre = Preprocessor(meta)
