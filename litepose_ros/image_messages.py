@@ -88,8 +88,14 @@ def raw_to_bgr(encoding: str, width: int, height: int, step: int, big_endian: bo
     if layout.bytes_per_channel == 2:  # keep the most significant byte: where it is depends on byte order
         rows = rows[:, (0 if big_endian else 1)::2]
     pixels = rows.reshape(height, width, layout.channels) if layout.channels > 1 else rows
-    image = pixels if layout.to_bgr is None else cv2.cvtColor(np.ascontiguousarray(pixels), layout.to_bgr)
-    return image
+    if layout.to_bgr is None:
+        return pixels
+    if layout.channels == 2 and width % 2:
+        raise BadImage("{} image of odd width {} (pixels come in pairs)".format(encoding, width))
+    try:
+        return cv2.cvtColor(np.ascontiguousarray(pixels), layout.to_bgr)
+    except cv2.error:  # OpenCV refuses a shape it cannot convert: a bad frame, not a crash
+        raise BadImage("OpenCV cannot convert a {}x{} {} image".format(width, height, encoding)) from None
 
 
 def compressed_to_bgr(msg: Any) -> np.ndarray:
@@ -109,7 +115,10 @@ def compressed_data_to_bgr(fmt: str, data: Any) -> np.ndarray:
     if width * height > max(MIN_CHECKED_PIXELS, MAX_PIXELS_PER_BYTE * buffer.size):
         raise BadImage("{} header claims {}x{} pixels, too many for its size (decompression bomb?)".format(
             kind, width, height))
-    image = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
+    try:
+        image = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
+    except cv2.error:
+        image = None
     if image is None:
         raise BadImage("cannot decode {} image: corrupt or truncated".format(kind))
     return _checked(image)

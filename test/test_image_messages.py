@@ -120,6 +120,8 @@ def test_every_accepted_encoding_is_tested_on_pixels():
     (dict(width=100000, height=100000, step=300000), "pixel limit"),
     (dict(step=10), "step 10 is shorter than a 8-pixel bgr8 row"),
     (dict(data=bytes(100)), r"truncated image: data shorter than height x step \(8x6 bgr8\)"),
+    (dict(encoding="yuyv", width=3, step=6), "yuyv image of odd width 3"),
+    (dict(encoding="UYVY", width=1, height=1, step=2), "UYVY image of odd width 1"),
 ])
 def test_bad_raw_images(change, reason):
     msg = raw("bgr8", BGR)
