@@ -4,7 +4,9 @@ import array
 import cv2
 import numpy as np
 import ros_harness as h
-from test_ros_node import FAST, _marker_centres, marker_model, ros  # noqa: F401  (pytest fixtures)
+from test_ros_node import FAST, MARKER_JOINTS, _marker_centres, marker_model, ros  # noqa: F401  (fixtures)
+
+from litepose_ros.ros.conversions import pose_array_to_numpy
 
 PEAK_GROWTH_LIMIT_KIB = 8 * 1024
 
@@ -52,3 +54,49 @@ def test_decompression_bomb_costs_no_memory_and_is_a_bad_frame(tmp_path, ros, ma
     assert growth < PEAK_GROWTH_LIMIT_KIB, "peak RSS grew by {} KiB".format(growth)
     assert node.stop() == 0
     assert "bad input frame skipped: image of 15000x15000 exceeds the" in node.output()
+
+
+def gray_as(encoding: str, gray: np.ndarray) -> np.ndarray:
+    """The gray image's pixels laid out in ``encoding`` (what goes into Image.data, row by row)."""
+    height, width = gray.shape
+    if encoding in ("BGR8", "rgb16"):
+        pixels = np.dstack([gray] * 3)
+        return pixels if encoding == "BGR8" else ((pixels.astype(np.uint16) << 8) | 0x77).astype(">u2")
+    if encoding == "mono16":
+        return ((gray.astype(np.uint16) << 8) | 0x77).astype("<u2")
+    if encoding == "bayer_grbg8":
+        return gray  # every site sees the same gray: demosaics to gray whatever the pattern
+    luma = np.round(16 + gray * (219.0 / 255.0)).astype(np.uint8)  # BT.601 video range, no chroma
+    pairs = np.full((height, width // 2, 4), 128, np.uint8)
+    y_at = (1, 3) if encoding == "uyvy" else (0, 2)
+    pairs[:, :, y_at[0]], pairs[:, :, y_at[1]] = luma[:, 0::2], luma[:, 1::2]
+    return pairs.reshape(height, width, 2)
+
+
+ENCODINGS = ["BGR8", "mono16", "rgb16", "bayer_grbg8", "yuyv", "uyvy"]
+
+
+def test_node_accepts_the_decoders_encodings(tmp_path, ros, marker_model):  # noqa: F811
+    """Encodings the node used to reject give poses on the markers (the marker model's heat is the
+    red channel, so a gray image works in every encoding)."""
+    domain, client = ros
+    node = h.NodeProcess(tmp_path, domain, dict(model_path=marker_model, qos_reliability="reliable", **FAST))
+    c = client()
+    camera = c.camera(reliable=True, depth=10)
+    width, height = 320, 240
+    centres = _marker_centres(width, height)
+    gray = np.ascontiguousarray(h.draw_markers(width, height, centres)[:, :, 2])
+    c.handshake(camera, node, h.image_msg(np.dstack([gray] * 3), 0))
+    for n, encoding in enumerate(ENCODINGS):
+        pixels = np.ascontiguousarray(gray_as(encoding, gray))
+        msg = h.image_msg(pixels, 100 + n, encoding=encoding)
+        msg.is_bigendian = int(encoding == "rgb16")
+        msg.step = pixels.strides[0]
+        pose, _ = c.send_until_posed(camera, msg, timeout=10)
+        keypoints, _ = pose_array_to_numpy(pose)
+        assert keypoints.shape[0] == 1, encoding
+        for joint, (x, y) in zip(MARKER_JOINTS, centres):
+            kx, ky, score = keypoints[0, joint]
+            assert score > 0.1 and abs(kx - x) <= 2.0 and abs(ky - y) <= 2.0, (encoding, joint, kx, ky, x, y)
+    assert c.latest_diagnostic_values().get("bad_frames", "0") == "0"
+    assert node.stop() == 0
