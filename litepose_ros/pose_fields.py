@@ -6,16 +6,18 @@ Pure (numpy only, Python 3.6 compatible). The ROS node gives it rclpy's generate
 Per frame it does only what changes: the model's fields (names, skeleton, model and backend)
 are converted once, the people's numbers leave numpy with one ``tolist()`` per array.
 
-``people_from_message`` is the way back and works on rosbags and rclpy messages alike.
+``people_from_message`` and ``positions_from_message`` are the way back and work on rosbags
+and rclpy messages alike.
 """
 import os
-from typing import Any, Dict, List, NamedTuple, Optional, Sequence
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .people import People
 
 TRACK_ID_NONE = -1  # Person.TRACK_ID_NONE
+NO_POSITION = (float("nan"), float("nan"), float("nan"))  # a position that is not valid: NaN, never 0 m
 
 
 class MessageTypes(NamedTuple):
@@ -25,6 +27,7 @@ class MessageTypes(NamedTuple):
     person: Any
     keypoint: Any
     limb: Any
+    point: Any  # geometry_msgs/Point
 
 
 class PoseArrayBuilder(object):
@@ -58,9 +61,12 @@ class PoseArrayBuilder(object):
         image_width: int,
         image_height: int,
         processing_ms: float = 0.0,
+        positions: Optional[Any] = None,
+        position_frame_id: str = "",
         track_ids: Optional[Sequence[int]] = None,
     ) -> Any:
         """``people`` (best first) in source-image pixels of the image whose ``header`` is given;
+        ``positions`` (depth.People3D, optional) their 3D in frame ``position_frame_id``;
         ``track_ids``: one per person (default TRACK_ID_NONE)."""
         if people.num_joints != self.num_joints:
             raise ValueError("people have {} keypoints, the model's keypoint set {}".format(
@@ -71,7 +77,8 @@ class PoseArrayBuilder(object):
             image_height=int(image_height),
             keypoint_names=list(self._keypoint_names),
             skeleton=list(self._skeleton),  # the Limb objects are shared: messages are not edited
-            people=self._people(people, self._person_values(len(people), track_ids)),
+            people=self._people(people, positions, self._person_values(len(people), track_ids)),
+            position_frame_id=str(position_frame_id) if positions is not None else "",
             processing_ms=float(processing_ms),
             **self._model_fields
         )
@@ -85,16 +92,31 @@ class PoseArrayBuilder(object):
                 raise ValueError("{} values for {} people in {}".format(len(column), count, name))
         return values
 
-    def _people(self, people: People, person_values: Dict[str, List[Any]]) -> List[Any]:
-        person, keypoint = self.types.person, self.types.keypoint
+    def _people(self, people: People, positions: Optional[Any], person_values: Dict[str, List[Any]]) -> List[Any]:
+        person, keypoint, point = self.types.person, self.types.keypoint, self.types.point
+        nowhere = point(x=NO_POSITION[0], y=NO_POSITION[1], z=NO_POSITION[2])  # shared by every invalid one
+        count, joints = len(people), self.num_joints
+        if positions is None:
+            points, valid = [[None] * joints] * count, [[False] * joints] * count
+            centres, centre_valid = [None] * count, [False] * count
+        else:
+            points, valid = positions.points.tolist(), positions.valid.tolist()
+            centres, centre_valid = positions.positions.tolist(), positions.position_valid.tolist()
+
+        def at(xyz: Optional[Sequence[float]], ok: bool) -> Any:
+            return point(x=xyz[0], y=xyz[1], z=xyz[2]) if ok else nowhere
+
         messages = []
         boxes = people.boxes().tolist()
-        for i, (joints, score) in enumerate(zip(people.keypoints.tolist(), people.scores.tolist())):
+        for i, (joints_xys, score) in enumerate(zip(people.keypoints.tolist(), people.scores.tolist())):
             box = boxes[i]
             extra = {name: column[i] for name, column in person_values.items()}
+            keypoints = [keypoint(x=x, y=y, score=s, position=at(xyz, ok), position_valid=ok)
+                         for (x, y, s), xyz, ok in zip(joints_xys, points[i], valid[i])]
             messages.append(person(
-                keypoints=[keypoint(x=x, y=y, score=s) for x, y, s in joints], score=score,
-                bbox_x_min=box[0], bbox_y_min=box[1], bbox_x_max=box[2], bbox_y_max=box[3], **extra))
+                keypoints=keypoints, score=score, bbox_x_min=box[0], bbox_y_min=box[1], bbox_x_max=box[2],
+                bbox_y_max=box[3], position=at(centres[i], centre_valid[i]), position_valid=centre_valid[i],
+                **extra))
         return messages
 
 
@@ -108,3 +130,18 @@ def people_from_message(message: Any) -> People:
                 i, len(person.keypoints), num_joints))
         keypoints[i] = [(k.x, k.y, k.score) for k in person.keypoints]
     return People(keypoints, np.array([person.score for person in message.people], np.float32))
+
+
+def positions_from_message(message: Any) -> Tuple[np.ndarray, np.ndarray]:
+    """3D from a PoseArray message object (rosbags or rclpy): keypoint positions float32
+    [N, J, 3] and person positions float32 [N, 3], metres, NaN where not position_valid."""
+    num_joints = len(message.keypoint_names)
+    points = np.full((len(message.people), num_joints, 3), np.nan, np.float32)
+    centres = np.full((len(message.people), 3), np.nan, np.float32)
+    for i, person in enumerate(message.people):
+        for j, k in enumerate(person.keypoints[:num_joints]):
+            if k.position_valid:
+                points[i, j] = (k.position.x, k.position.y, k.position.z)
+        if person.position_valid:
+            centres[i] = (person.position.x, person.position.y, person.position.z)
+    return points, centres

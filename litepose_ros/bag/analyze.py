@@ -8,20 +8,29 @@ import os
 import signal
 import sys
 import time
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..interrupt import GracefulInterrupt
-from ..node_settings import NODE_NAME, defaults, estimator_from_settings, parameters_from_file, select_people
+from ..node_settings import (
+    BAG_OPTION,
+    NODE_NAME,
+    PARAMETERS,
+    check_depth,
+    defaults,
+    estimator_from_settings,
+    input_topic,
+    parameters_from_file,
+    select_people,
+)
 from ..pose_fields import MessageTypes, PoseArrayBuilder
 from . import BagError
+from .depth_source import BagDepth, default_camera_info_topic
 from .reader import Frame, FrameSource, open_bag
 from .stats import FrameRecord, FrameTable, format_summary, summarize
 from .types import IMAGE, IMAGE_TYPES, POSE_ARRAY, typestore
 
 # The node parameters that change what analyze computes.
-USED_PARAMETERS = ("model_path", "backend", "threads", "tflite_xnnpack", "flip_test", "project_to_input",
-                   "detection_threshold", "tag_threshold", "max_people", "min_person_score", "image_topic",
-                   "image_transport")
+USED_PARAMETERS = tuple(p.name for p in PARAMETERS if p.bag)
 NODE_NAMES = ["/**", NODE_NAME, "/" + NODE_NAME]
 POSES_TOPIC = "/poses"  # the node publishes relative "poses" and "debug_image"
 DEBUG_TOPIC = "/debug_image"
@@ -49,12 +58,11 @@ def resolve_settings(args: Any) -> Dict[str, Any]:
     if args.params:
         params = load_params_file(args.params)
         settings.update({k: v for k, v in params.items() if k in USED_PARAMETERS})
-    overrides = {
-        "model_path": args.model, "backend": args.backend, "threads": args.threads, "flip_test": args.flip_test,
-        "project_to_input": args.project_to_input, "detection_threshold": args.detection_threshold,
-        "tag_threshold": args.tag_threshold, "max_people": args.max_people, "min_person_score": args.min_person_score,
-    }
+    # each BAG_OPTION parameter has an option (dest = its short name) that is None unless given
+    overrides = {p.name: getattr(args, p.short) for p in PARAMETERS if p.bag == BAG_OPTION}
     settings.update({k: v for k, v in overrides.items() if v is not None})
+    if getattr(args, "depth_topic", None) and check_depth(settings):
+        raise BagError(check_depth(settings))
     if not settings["model_path"]:
         raise BagError("no model: pass --model or a --params file with model_path")
     if not os.path.isfile(os.path.expanduser(str(settings["model_path"]))):
@@ -78,8 +86,7 @@ def choose_topic(args: Any, settings: Dict[str, Any]) -> str:
     if args.topic:
         return args.topic
     if args.params and settings["image_topic"]:
-        topic = "/" + str(settings["image_topic"]).strip("/")
-        return topic + "/compressed" if settings["image_transport"] == "compressed" else topic
+        return "/" + input_topic(str(settings["image_topic"]), settings["image_transport"]).strip("/")
     reader = open_bag(args.input)
     try:
         images = sorted({c.topic for c in reader.connections if c.msgtype in IMAGE_TYPES})
@@ -115,10 +122,12 @@ class PosesWriter(object):
         stamp = types["builtin_interfaces/msg/Time"](sec=int(source.stamp.sec), nanosec=int(source.stamp.nanosec))
         return types["std_msgs/msg/Header"](stamp=stamp, frame_id=str(source.frame_id))
 
-    def write(self, frame: Frame, people: Any, processing_ms: float, annotated: Any = None) -> None:
+    def write(self, frame: Frame, people: Any, processing_ms: float, annotated: Any = None,
+              positions: Any = None, position_frame_id: str = "") -> None:
+        """``positions`` (depth.People3D, when analyze has depth) the people's 3D in ``position_frame_id``."""
         header = self.header(frame.header)
         height, width = frame.image.shape[:2]
-        message = self.builder.build(people, header, width, height, processing_ms)
+        message = self.builder.build(people, header, width, height, processing_ms, positions, position_frame_id)
         self.writer.write(self.poses, frame.log_time_ns, self.store.serialize_cdr(message, POSE_ARRAY))
         if self.debug is not None and annotated is not None:
             height, width = annotated.shape[:2]
@@ -134,7 +143,8 @@ class PosesWriter(object):
 def rosbags_types(store: Any) -> MessageTypes:
     types = store.types
     return MessageTypes(pose_array=types[POSE_ARRAY], person=types["litepose_ros/msg/Person"],
-                        keypoint=types["litepose_ros/msg/Keypoint"], limb=types["litepose_ros/msg/Limb"])
+                        keypoint=types["litepose_ros/msg/Keypoint"], limb=types["litepose_ros/msg/Limb"],
+                        point=types["geometry_msgs/msg/Point"])
 
 
 def process_frames(
@@ -145,15 +155,18 @@ def process_frames(
     stop: GracefulInterrupt,
     show_progress: bool,
     records: List[FrameRecord],
+    depth: Optional[BagDepth] = None,
 ) -> None:
-    """Appends to records as it goes, so an abort keeps what was done."""
-    from ..commands.common import progress
+    """Appends to records as it goes, so an abort keeps what was done. With ``depth`` the
+    records carry the people's 3D (when the frame pairs with a depth image)."""
+    from ..files import progress
 
     for frame in progress(source, source.total, "analyze", enabled=show_progress):
         people, timings = estimator.estimate(frame.image)
         people = select_people(people, settings)
         stages = {"preprocess": timings.preprocess_ms, "inference": timings.inference_ms, "decode": timings.decode_ms}
-        record = FrameRecord(frame.index, frame.stamp_ns, people, timings.total_ms, stages)
+        positions, frame_id = depth.lift(frame, people.keypoints) if depth is not None else (None, "")
+        record = FrameRecord(frame.index, frame.stamp_ns, people, timings.total_ms, stages, positions, frame_id)
         records.append(record)
         on_frame(frame, record, people)
         if stop.stopped:
@@ -161,7 +174,8 @@ def process_frames(
 
 
 def analyze_frames(
-    args: Any, settings: Dict[str, Any], source: FrameSource, estimator: Any, stop: GracefulInterrupt
+    args: Any, settings: Dict[str, Any], source: FrameSource, estimator: Any, stop: GracefulInterrupt,
+    depth: Optional[BagDepth] = None,
 ) -> Tuple[Dict[str, Any], List[FrameRecord]]:
     """Everything after the bag and the model are open: the summary, and the records to plot."""
     from ..draw import draw_people
@@ -169,19 +183,19 @@ def analyze_frames(
     metadata = estimator.metadata
     writer = (PosesWriter(args.output, args.storage, args.debug_images, metadata, settings["model_path"],
                           estimator.backend.name) if args.output else None)
-    table = FrameTable(args.csv, metadata.keypoint_names) if args.csv else None
+    table = FrameTable(args.csv, metadata.keypoint_names, with_3d=depth is not None) if args.csv else None
 
     def on_frame(frame: Frame, record: FrameRecord, people: Any) -> None:
         if table:
             table.add(record)
         if writer:
             annotated = draw_people(frame.image, people, metadata.skeleton) if args.debug_images else None
-            writer.write(frame, people, record.processing_ms, annotated)
+            writer.write(frame, people, record.processing_ms, annotated, record.positions, record.position_frame_id)
 
     records: List[FrameRecord] = []
     started = time.perf_counter()
     try:
-        process_frames(source, estimator, settings, on_frame, stop, not args.no_progress, records)
+        process_frames(source, estimator, settings, on_frame, stop, not args.no_progress, records, depth)
     except KeyboardInterrupt:  # second Ctrl-C, or no handler outside the main thread
         stop.stopped = True
     finally:
@@ -193,6 +207,8 @@ def analyze_frames(
     wall_s = time.perf_counter() - started
     summary = summarize(records, metadata.keypoint_names, source.counts(), source.read_stamps_ns,
                         args.visibility_threshold)
+    if depth is not None:
+        summary["depth"] = depth.summary()
     summary["run"] = {
         "input": args.input, "topic": source.topic, "msgtype": source.msgtype, "output": args.output,
         "poses_written": writer.count if writer else 0, "interrupted": stop.stopped,
@@ -224,10 +240,15 @@ def run(args: Any, estimator: Any = None) -> int:
             raise BagError("output {} exists already; not overwriting".format(args.output))
         # Bag and topic first: their errors should not wait for a model to load.
         with FrameSource(args.input, choose_topic(args, settings), args.start, args.end, args.every) as source:
-            if estimator is None:
-                estimator = load_estimator(settings)
-            with GracefulInterrupt("stopping after this frame (Ctrl-C again to abort)") as stop:
-                summary, records = analyze_frames(args, settings, source, estimator, stop)
+            depth = open_depth(args, source.topic, settings)
+            try:
+                if estimator is None:
+                    estimator = load_estimator(settings)
+                with GracefulInterrupt("stopping after this frame (Ctrl-C again to abort)") as stop:
+                    summary, records = analyze_frames(args, settings, source, estimator, stop, depth)
+            finally:
+                if depth is not None:
+                    depth.close()
     except BagError as error:
         print("error: {}".format(error), file=sys.stderr)
         return 1
@@ -237,6 +258,14 @@ def run(args: Any, estimator: Any = None) -> int:
               file=sys.stderr)
         return EXIT_INTERRUPTED
     return 1 if summary["frames"]["read_error"] else 0
+
+
+def open_depth(args: Any, image_topic: str, settings: Dict[str, Any]) -> Optional[BagDepth]:
+    """The bag's depth + camera_info topics when --depth-topic is given, else None."""
+    if not getattr(args, "depth_topic", None):
+        return None
+    info_topic = getattr(args, "camera_info_topic", None) or default_camera_info_topic(image_topic)
+    return BagDepth(args.input, args.depth_topic, info_topic, settings)
 
 
 def finish(summary: Dict[str, Any], records: List[FrameRecord], args: Any, title: str) -> None:

@@ -23,6 +23,8 @@ class FrameRecord(NamedTuple):
     people: People
     processing_ms: float  # preprocess + inference + decode, as in PoseArray.processing_ms
     stages_ms: Optional[Dict[str, float]] = None  # per stage; unknown when read from a poses bag
+    positions: Optional[Any] = None  # depth.People3D when analyze had depth for this frame
+    position_frame_id: str = ""  # frame of positions
 
 
 def distribution(values: Sequence[float]) -> Optional[Dict[str, float]]:
@@ -48,12 +50,15 @@ def people_per_frame(records: Sequence[FrameRecord]) -> Dict[str, Any]:
 
 
 def keypoint_scores(records: Sequence[FrameRecord]) -> Dict[str, Any]:
+    """Scores of the keypoints found. Absent joints carry score 0 in People and PoseArray;
+    counting them would pull every percentile to 0 in crowded or partly visible scenes."""
     scores = np.concatenate([r.people.keypoints[..., 2].reshape(-1) for r in records] or [np.zeros(0)])
-    counts, _ = np.histogram(np.clip(scores, SCORE_BINS[0], SCORE_BINS[-1]), SCORE_BINS)
+    found = scores[scores > 0]
+    counts, _ = np.histogram(np.clip(found, SCORE_BINS[0], SCORE_BINS[-1]), SCORE_BINS)
     return {
         "count": int(scores.size),
-        "found": int(np.count_nonzero(scores > 0)),
-        "distribution": distribution(scores),
+        "found": int(found.size),
+        "distribution": distribution(found),
         "histogram": {"edges": [round(float(e), 2) for e in SCORE_BINS], "counts": [int(c) for c in counts]},
     }
 
@@ -137,7 +142,7 @@ def format_summary(summary: Dict[str, Any]) -> str:
     lines.append("people per frame: mean {} max {} histogram {}".format(ppf["mean"], ppf["max"], ppf["histogram"]))
     scores = summary["keypoint_scores"]["distribution"]
     if scores:
-        lines.append("keypoint score: " + _pct(scores))
+        lines.append("keypoint score (found keypoints): " + _pct(scores))
     for stage, dist in summary["latency_ms"].items():
         if dist:
             lines.append("{} ms: {}".format(stage, _pct(dist)))
@@ -145,6 +150,14 @@ def format_summary(summary: Dict[str, Any]) -> str:
         lines.append("source stream: {} msgs over {} s, period {} ms, {} gaps, {} out of order".format(
             stream["messages"], stream["duration_s"], stream["median_period_ms"], stream["gaps"],
             stream["out_of_order"]))
+    depth = summary.get("depth")
+    if depth:
+        problems = ", ".join("{} {}".format(v, k) for k, v in depth.items() if isinstance(v, int) and v and
+                             k != "paired")
+        lines.append("3D: {} frames paired with {}{}".format(depth["paired"], depth["depth_topic"],
+                                                          "; no 3D: " + problems if problems else ""))
+        if depth.get("last_problem"):
+            lines.append("  last depth problem: {}".format(depth["last_problem"]))
     return "\n".join(lines)
 
 
@@ -155,11 +168,13 @@ def _pct(dist: Dict[str, float]) -> str:
 class FrameTable(object):
     """The per-frame CSV: one row per detected person, or one row for a frame without people."""
 
-    def __init__(self, path: str, keypoint_names: Sequence[str]) -> None:
+    def __init__(self, path: str, keypoint_names: Sequence[str], with_3d: bool = False) -> None:
         self.stream = open(path, "w", newline="")
         self.writer = csv.writer(self.stream)
-        self.width = len(table_columns(keypoint_names))
-        self.writer.writerow(table_columns(keypoint_names))
+        self.with_3d = with_3d
+        columns = table_columns(keypoint_names) + (position_columns(keypoint_names) if with_3d else [])
+        self.width = len(columns)
+        self.writer.writerow(columns)
         self.first_stamp_ns: Optional[int] = None
 
     def add(self, record: FrameRecord) -> None:
@@ -176,6 +191,8 @@ class FrameTable(object):
         boxes = record.people.boxes()
         for i, (keypoints, score) in enumerate(zip(record.people.keypoints, record.people.scores)):
             values = [i, _num(score)] + [_num(v) for v in boxes[i]] + [_num(v) for v in keypoints.reshape(-1)]
+            if self.with_3d:
+                values += _position_values(record.positions, i, keypoints.shape[0])
             self.writer.writerow(common + values)
 
     def close(self) -> None:
@@ -192,6 +209,22 @@ PERSON_COLUMNS = ["person_index", "person_score", "bbox_x_min", "bbox_y_min", "b
 def table_columns(keypoint_names: Sequence[str]) -> List[str]:
     joints = ["{}_{}".format(name, axis) for name in keypoint_names for axis in ("x", "y", "score")]
     return FRAME_COLUMNS + PERSON_COLUMNS + joints
+
+
+def position_columns(keypoint_names: Sequence[str]) -> List[str]:
+    """3D columns (metres, camera optical frame; empty where there is no 3D), after the 2D ones."""
+    axes = ("x_m", "y_m", "z_m")
+    joints = ["{}_{}".format(name, axis) for name in keypoint_names for axis in axes]
+    return ["person_" + axis for axis in axes] + joints
+
+
+def _position_values(positions: Any, person: int, num_joints: int) -> List[str]:
+    if positions is None:
+        return [""] * (3 + 3 * num_joints)
+    values = [_num(v) if positions.position_valid[person] else "" for v in positions.positions[person]]
+    for point, valid in zip(positions.points[person], positions.valid[person]):
+        values += [_num(v) if valid else "" for v in point]
+    return values
 
 
 def _num(value: Optional[float]) -> str:

@@ -2,23 +2,25 @@
 
 ``PoseArrayBuilder`` is the shared builder (``litepose_ros.pose_fields``, also used by the bag
 writer) bound to rclpy's generated classes. ``pose_array_to_numpy`` is the inverse, for
-consumers and tests.
+consumers and tests (``pose_array_positions_to_numpy`` for the 3D of a node running with depth).
 """
 from typing import List, Tuple
 
 import numpy as np
+from geometry_msgs.msg import Point
 
 from .. import pose_fields
 from ..metadata import ModelMetadata
 from ..people import People
-from ..pose_fields import people_from_message
+from ..pose_fields import people_from_message, positions_from_message
 from . import attach_generated_messages
 
 attach_generated_messages()
 from litepose_ros.msg import Keypoint, Limb, Person, PoseArray  # noqa: E402  (needs the line above)
 
 TRACK_ID_NONE = Person.TRACK_ID_NONE
-RCLPY_TYPES = pose_fields.MessageTypes(pose_array=PoseArray, person=Person, keypoint=Keypoint, limb=Limb)
+RCLPY_TYPES = pose_fields.MessageTypes(pose_array=PoseArray, person=Person, keypoint=Keypoint, limb=Limb,
+                                       point=Point)
 
 
 class PoseArrayBuilder(pose_fields.PoseArrayBuilder):
@@ -32,6 +34,13 @@ def pose_array_to_numpy(msg: PoseArray) -> Tuple[np.ndarray, np.ndarray]:
     """PoseArray -> (keypoints float32 [N, J, 3] as x, y, score; scores float32 [N])."""
     people = people_from_message(msg)
     return people.keypoints, people.scores
+
+
+def pose_array_positions_to_numpy(msg: PoseArray) -> Tuple[np.ndarray, np.ndarray]:
+    """PoseArray -> (keypoint positions float32 [N, J, 3], person positions float32 [N, 3]):
+    metres in frame ``msg.position_frame_id``, NaN where not position_valid (all NaN when the
+    node runs without depth). Same people order as pose_array_to_numpy."""
+    return positions_from_message(msg)
 
 
 def pose_array_to_people(msg: PoseArray) -> People:
