@@ -150,7 +150,8 @@ PARAMETERS = (
     Parameter("qos_reliability", "best_effort", "best_effort (sensor data, REP-2003) or reliable, to match the "
               "camera driver", choices=("best_effort", "reliable"), launch=True),
     Parameter("qos_depth", 1, "subscription queue depth; 1 keeps only the freshest frame", low=1),
-    Parameter("publish_debug_image", False, "publish debug_image with the skeletons drawn", launch=True),
+    Parameter("publish_debug_image", False, "publish debug_image: skeletons, and with tracking a box, id and score "
+              "per person in the track's colour (grey: no id yet)", launch=True),
     Parameter("diagnostics_period", 1.0, "seconds between /diagnostics messages", low=0.0, low_open=True),
     # people in 3D (litepose_ros/depth.py): all off while depth_topic is empty
     Parameter("depth_topic", "", "depth image registered to the colour image (16UC1 mm or 32FC1 m); empty: "
@@ -163,6 +164,24 @@ PARAMETERS = (
               high=31, bag=BAG_FILE),
     Parameter("depth_min", 0.1, "nearer depths (metres) are invalid", low=0.0, bag=BAG_FILE),
     Parameter("depth_max", 10.0, "farther depths (metres) are invalid (> depth_min)", low=0.0, low_open=True,
+              bag=BAG_FILE),
+    # person tracks (litepose_ros/tracking.py); static: the tracker is built once
+    Parameter("tracking", True, "give each person a track_id that stays while they stay in view", bag=BAG_FILE),
+    Parameter("track_confirm_hits", 3, "a new track gets an id after this many detections ...", low=1,
+              bag=BAG_FILE),
+    Parameter("track_confirm_window_s", 0.5, "... within this many seconds (header stamps)", low=0.0,
+              low_open=True, bag=BAG_FILE),
+    Parameter("track_coast_s", 1.5, "seconds a track survives without detections; a person back later gets a "
+              "new id", low=0.0, low_open=True, bag=BAG_FILE),
+    Parameter("track_min_similarity", 0.5, "weakest keypoint/box similarity that continues a track", low=0.0,
+              high=1.0, bag=BAG_FILE),
+    Parameter("track_publish_unconfirmed", True, "publish people without an id yet (track_id -1); false drops "
+              "them", bag=BAG_FILE),
+    Parameter("keypoint_smoothing", False, "One Euro filter on each tracked keypoint (less jitter, some lag)",
+              bag=BAG_FILE),
+    Parameter("smoothing_min_cutoff_hz", 1.0, "One Euro min cutoff: lower is smoother when still", low=0.0,
+              low_open=True, bag=BAG_FILE),
+    Parameter("smoothing_beta", 0.01, "One Euro speed coefficient: higher lags less on fast motion", low=0.0,
               bag=BAG_FILE),
     Parameter("detection_threshold", _decoder_default("detection_threshold"), "minimum heatmap peak for a "
               "keypoint candidate", dynamic=True, low=0.0, high=1.0, launch=True, bag=BAG_OPTION,
@@ -284,3 +303,31 @@ def markdown_table() -> str:
                  "yes" if p.dynamic else "no", _uses(p), p.help]
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     return "\n".join(lines)
+
+
+# -- person tracking: the node and `litepose bag analyze` run the same code ---------------------
+
+def tracker_config(settings: Dict[str, Any]):  # -> TrackerConfig
+    from .tracking import TrackerConfig
+
+    return TrackerConfig(
+        confirm_hits=int(settings["track_confirm_hits"]), confirm_window_s=float(settings["track_confirm_window_s"]),
+        coast_s=float(settings["track_coast_s"]), min_similarity=float(settings["track_min_similarity"]),
+        publish_unconfirmed=bool(settings["track_publish_unconfirmed"]),
+        smoothing=bool(settings["keypoint_smoothing"]),
+        smoothing_min_cutoff_hz=float(settings["smoothing_min_cutoff_hz"]),
+        smoothing_beta=float(settings["smoothing_beta"]))
+
+
+def tracker_from_settings(settings: Dict[str, Any], sigmas: Any):  # -> Optional[PersonTracker]
+    """None with tracking off; raises ValueError for unusable tracking parameters."""
+    from .tracking import PersonTracker
+
+    return PersonTracker(sigmas, tracker_config(settings)) if settings["tracking"] else None
+
+
+def track_people(tracker: Any, people: Any, stamp_ns: int) -> Any:  # -> (People, ids or None, reset reason)
+    """The published people after tracking (all untracked with tracking off)."""
+    if tracker is None:
+        return people, None, None
+    return tracker.update(people, stamp_ns)

@@ -59,13 +59,14 @@ def test_analyze_writes_poses_bag_table_and_summary(model, tmp_path, capsys, bag
         assert (msg.model, msg.model_arch, msg.backend) == (model.name, "XS", "onnxruntime")
         assert list(msg.keypoint_names) == list(coco.keypoint_names)
         assert [(limb.joint_a, limb.joint_b) for limb in msg.skeleton] == [tuple(s) for s in coco.skeleton]
-        assert len(msg.people) == 3 and all(len(p.keypoints) == 17 and p.track_id == -1 for p in msg.people)
+        assert len(msg.people) == 3 and all(len(p.keypoints) == 17 for p in msg.people)
         assert [p.score for p in msg.people] == sorted((p.score for p in msg.people), reverse=True)
         assert msg.processing_ms > 0
         rows = [r for r in table if int(r["stamp_ns"]) == source_stamp]
         assert [int(r["person_index"]) for r in rows] == [0, 1, 2]
         for row, person in zip(rows, msg.people):
             assert float(row["person_score"]) == pytest.approx(person.score, abs=1e-4)
+            assert int(row["track_id"]) == person.track_id
             assert float(row["left_wrist_x"]) == pytest.approx(person.keypoints[9].x, abs=1e-3)
             assert float(row["bbox_x_max"]) == pytest.approx(person.bbox_x_max, abs=1e-3)
     summary = json.loads((tmp_path / "summary.json").read_text())
@@ -73,7 +74,7 @@ def test_analyze_writes_poses_bag_table_and_summary(model, tmp_path, capsys, bag
     assert summary["people_per_frame"]["histogram"] == {"3": 35}
     assert summary["source_stream"]["median_period_ms"] == 80.0 and summary["source_stream"]["gaps"] == 0
     assert set(summary["latency_ms"]) == {"processing", "preprocess", "inference", "decode"}
-    for name in ("people_over_time", "latency_histogram", "keypoint_visibility"):
+    for name in ("people_over_time", "latency_histogram", "keypoint_visibility", "tracks_over_time"):
         assert (tmp_path / "plots" / (name + ".png")).stat().st_size > 1000
 
 

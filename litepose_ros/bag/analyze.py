@@ -1,7 +1,8 @@
 """`litepose bag analyze`: run the pose node's pipeline over a camera topic of a bag.
 
 Per frame, exactly what pose_node does: decode, ``PoseEstimator.estimate``, then
-``People.filtered(min_person_score, max_people)``; the PoseArray carries the source header.
+``People.filtered(min_person_score, max_people)`` and the person tracker on the header stamps
+(``node_settings.track_people``); the PoseArray carries the source header and the track ids.
 """
 import json
 import os
@@ -21,6 +22,9 @@ from ..node_settings import (
     input_topic,
     parameters_from_file,
     select_people,
+    track_people,
+    tracker_config,
+    tracker_from_settings,
 )
 from ..pose_fields import MessageTypes, PoseArrayBuilder
 from . import BagError
@@ -68,6 +72,9 @@ def resolve_settings(args: Any) -> Dict[str, Any]:
     if not os.path.isfile(os.path.expanduser(str(settings["model_path"]))):
         raise BagError("model file not found: {}".format(settings["model_path"]))
     settings["model_path"] = os.path.expanduser(str(settings["model_path"]))
+    problem = tracker_config(settings).problem()
+    if problem:
+        raise BagError(problem)
     return settings
 
 
@@ -123,11 +130,13 @@ class PosesWriter(object):
         return types["std_msgs/msg/Header"](stamp=stamp, frame_id=str(source.frame_id))
 
     def write(self, frame: Frame, people: Any, processing_ms: float, annotated: Any = None,
-              positions: Any = None, position_frame_id: str = "") -> None:
-        """``positions`` (depth.People3D, when analyze has depth) the people's 3D in ``position_frame_id``."""
+              positions: Any = None, position_frame_id: str = "", track_ids: Any = None) -> None:
+        """``positions`` (depth.People3D, when analyze has depth) the people's 3D in ``position_frame_id``;
+        ``track_ids`` one per person."""
         header = self.header(frame.header)
         height, width = frame.image.shape[:2]
-        message = self.builder.build(people, header, width, height, processing_ms, positions, position_frame_id)
+        message = self.builder.build(people, header, width, height, processing_ms, positions, position_frame_id,
+                                     track_ids)
         self.writer.write(self.poses, frame.log_time_ns, self.store.serialize_cdr(message, POSE_ARRAY))
         if self.debug is not None and annotated is not None:
             height, width = annotated.shape[:2]
@@ -161,12 +170,16 @@ def process_frames(
     records carry the people's 3D (when the frame pairs with a depth image)."""
     from ..files import progress
 
+    tracker = tracker_from_settings(settings, estimator.metadata.sigmas)  # settings checked by resolve_settings
     for frame in progress(source, source.total, "analyze", enabled=show_progress):
         people, timings = estimator.estimate(frame.image)
-        people = select_people(people, settings)
+        people, track_ids, reset_reason = track_people(tracker, select_people(people, settings), frame.stamp_ns)
+        if reset_reason:
+            print("frame {}: tracks reset: {}".format(frame.index, reset_reason), file=sys.stderr)
         stages = {"preprocess": timings.preprocess_ms, "inference": timings.inference_ms, "decode": timings.decode_ms}
         positions, frame_id = depth.lift(frame, people.keypoints) if depth is not None else (None, "")
-        record = FrameRecord(frame.index, frame.stamp_ns, people, timings.total_ms, stages, positions, frame_id)
+        record = FrameRecord(frame.index, frame.stamp_ns, people, timings.total_ms, stages, track_ids, positions,
+                             frame_id)
         records.append(record)
         on_frame(frame, record, people)
         if stop.stopped:
@@ -189,8 +202,10 @@ def analyze_frames(
         if table:
             table.add(record)
         if writer:
-            annotated = draw_people(frame.image, people, metadata.skeleton) if args.debug_images else None
-            writer.write(frame, people, record.processing_ms, annotated, record.positions, record.position_frame_id)
+            annotated = (draw_people(frame.image, people, metadata.skeleton, track_ids=record.track_ids)
+                         if args.debug_images else None)
+            writer.write(frame, people, record.processing_ms, annotated, record.positions, record.position_frame_id,
+                         record.track_ids)
 
     records: List[FrameRecord] = []
     started = time.perf_counter()

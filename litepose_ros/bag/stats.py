@@ -23,8 +23,12 @@ class FrameRecord(NamedTuple):
     people: People
     processing_ms: float  # preprocess + inference + decode, as in PoseArray.processing_ms
     stages_ms: Optional[Dict[str, float]] = None  # per stage; unknown when read from a poses bag
+    track_ids: Optional[np.ndarray] = None  # int [N], one per person; None: tracking off (all -1)
     positions: Optional[Any] = None  # depth.People3D when analyze had depth for this frame
     position_frame_id: str = ""  # frame of positions
+
+    def ids(self) -> np.ndarray:
+        return np.full(len(self.people), -1, np.int64) if self.track_ids is None else np.asarray(self.track_ids)
 
 
 def distribution(values: Sequence[float]) -> Optional[Dict[str, float]]:
@@ -86,6 +90,25 @@ def latency(records: Sequence[FrameRecord]) -> Dict[str, Any]:
     return out
 
 
+def tracks(records: Sequence[FrameRecord]) -> Dict[str, Any]:
+    """Track count, and per track its duration (first to last header stamp) and frames."""
+    spans: Dict[int, List[int]] = {}  # id -> [first stamp, last stamp, frames]
+    untracked = 0
+    for record in records:
+        for track_id in record.ids().tolist():
+            if track_id < 0:
+                untracked += 1
+                continue
+            span = spans.setdefault(track_id, [record.stamp_ns, record.stamp_ns, 0])
+            span[0], span[1], span[2] = min(span[0], record.stamp_ns), max(span[1], record.stamp_ns), span[2] + 1
+    return {
+        "tracks": len(spans),
+        "duration_s": distribution([(last - first) / 1e9 for first, last, _ in spans.values()]),
+        "frames_per_track": distribution([frames for _, _, frames in spans.values()]),
+        "untracked_people": untracked,
+    }
+
+
 def stream_gaps(stamps_ns: Sequence[int]) -> Dict[str, Any]:
     """Timing of a stream from its header stamps, in arrival order: period, gaps, disorder."""
     out: Dict[str, Any] = {"messages": len(stamps_ns)}
@@ -124,6 +147,7 @@ def summarize(
     return {
         "frames": dict(frames, processed=len(records)),
         "people_per_frame": people_per_frame(records),
+        "tracks": tracks(records),
         "keypoint_scores": keypoint_scores(records),
         "keypoint_visibility": keypoint_visibility(records, keypoint_names, visibility_threshold),
         "latency_ms": latency(records),
@@ -140,6 +164,10 @@ def format_summary(summary: Dict[str, Any]) -> str:
     if frames.get("read_error"):
         lines.append("  bag broke off: {}".format(frames["read_error"]))
     lines.append("people per frame: mean {} max {} histogram {}".format(ppf["mean"], ppf["max"], ppf["histogram"]))
+    track_info = summary.get("tracks")
+    if track_info and track_info["tracks"]:
+        lines.append("tracks: {} (duration s: {}), people without a track id: {}".format(
+            track_info["tracks"], _pct(track_info["duration_s"]), track_info["untracked_people"]))
     scores = summary["keypoint_scores"]["distribution"]
     if scores:
         lines.append("keypoint score (found keypoints): " + _pct(scores))
@@ -189,8 +217,10 @@ class FrameTable(object):
             self.writer.writerow(common + [""] * (self.width - len(common)))
             return
         boxes = record.people.boxes()
+        ids = record.ids()
         for i, (keypoints, score) in enumerate(zip(record.people.keypoints, record.people.scores)):
-            values = [i, _num(score)] + [_num(v) for v in boxes[i]] + [_num(v) for v in keypoints.reshape(-1)]
+            values = [i, int(ids[i]), _num(score)] + [_num(v) for v in boxes[i]]
+            values += [_num(v) for v in keypoints.reshape(-1)]
             if self.with_3d:
                 values += _position_values(record.positions, i, keypoints.shape[0])
             self.writer.writerow(common + values)
@@ -203,7 +233,7 @@ FRAME_COLUMNS = [
     "frame_index", "stamp_ns", "time_s", "people_count",
     "processing_ms", "preprocess_ms", "inference_ms", "decode_ms",
 ]
-PERSON_COLUMNS = ["person_index", "person_score", "bbox_x_min", "bbox_y_min", "bbox_x_max", "bbox_y_max"]
+PERSON_COLUMNS = ["person_index", "track_id", "person_score", "bbox_x_min", "bbox_y_min", "bbox_x_max", "bbox_y_max"]
 
 
 def table_columns(keypoint_names: Sequence[str]) -> List[str]:

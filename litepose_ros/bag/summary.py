@@ -4,6 +4,8 @@ import collections
 import sys
 from typing import Any, Counter, Dict, List, Sequence, Tuple
 
+import numpy as np
+
 from ..files import progress
 from ..pose_fields import people_from_message
 from . import BagError
@@ -43,8 +45,9 @@ def read_poses(
                 names = list(message.keypoint_names)
                 info = {"model": message.model, "model_arch": message.model_arch, "dataset": message.dataset,
                         "backend": message.backend}
+            track_ids = np.array([p.track_id for p in message.people], np.int64)
             records.append(FrameRecord(index, stamp_to_ns(message.header.stamp), people,
-                                       float(message.processing_ms)))
+                                       float(message.processing_ms), None, track_ids))
         read = len(records) + sum(skipped.values())
         counts = {"read": read, "selected": read, "decoded": len(records), "skipped": dict(skipped),
                   "read_error": status.read_error}

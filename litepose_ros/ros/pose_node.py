@@ -46,6 +46,8 @@ from ..node_settings import (
     estimator_from_settings,
     input_topic,
     select_people,
+    track_people,
+    tracker_from_settings,
     unknown_parameter_messages,
 )
 from ..pipeline import PoseEstimator
@@ -96,6 +98,7 @@ class PoseNode(Node):
         self.frames = LatestFrame()
         self.stats = StageStats()
         self._filters_lock = threading.Lock()
+        self.tracker = self._make_tracker()
 
         self.pose_pub = self.create_publisher(PoseArray, "poses", 10)
         self.debug_pub = (self.create_publisher(Image, "debug_image", 1)
@@ -107,6 +110,8 @@ class PoseNode(Node):
             self.depth = DepthInput(self, self.settings, self._qos())
             self.marker_pub = self.create_publisher(MarkerArray, "markers", 1)
         self.add_on_set_parameters_callback(self._on_set_parameters)
+        if self.tracker is not None:
+            self._reset_service = _create_reset_service(self, self.tracker)
         self.create_timer(float(self.settings["diagnostics_period"]), self._publish_diagnostics)
 
         self._worker = threading.Thread(target=self._work, name="litepose_inference", daemon=True)
@@ -156,6 +161,12 @@ class PoseNode(Node):
             return estimator_from_settings(self.settings)
         except (BackendError, ModelMetadataError, OSError, ValueError) as error:
             raise FatalError("cannot load model {}: {}".format(path, error)) from None
+
+    def _make_tracker(self) -> Any:
+        try:
+            return tracker_from_settings(self.settings, self.estimator.metadata.sigmas)
+        except ValueError as error:
+            raise FatalError(str(error)) from None
 
     def _qos(self) -> QoSProfile:
         reliability = (ReliabilityPolicy.RELIABLE if self.settings["qos_reliability"] == "reliable"
@@ -231,26 +242,31 @@ class PoseNode(Node):
         people, timings = self.estimator.estimate(image)
         with self._filters_lock:
             people = select_people(people, self.settings)
+        stamp = stamp_ns(msg.header)
+        people, track_ids, reset_reason = track_people(self.tracker, people, stamp)
+        if reset_reason:
+            self.get_logger().warning("tracks reset: {}".format(reset_reason))
         height, width = image.shape[:2]
         positions, frame_id = None, ""
         if self.depth is not None:
-            positions, frame_id = self.depth.lifter.lift(people.keypoints, stamp_ns(msg.header), (width, height))
+            positions, frame_id = self.depth.lifter.lift(people.keypoints, stamp, (width, height))
             frame_id = frame_id or msg.header.frame_id  # a camera_info without frame_id: the image's
-        poses = self.builder.build(people, msg.header, width, height, timings.total_ms, positions, frame_id)
+        poses = self.builder.build(people, msg.header, width, height, timings.total_ms, positions, frame_id,
+                                   track_ids)
         self.pose_pub.publish(poses)
         if positions is not None and self.marker_pub.get_subscription_count() > 0:
             self.marker_pub.publish(marker_array(poses))
         if self.debug_pub is not None and self.debug_pub.get_subscription_count() > 0:
-            self.debug_pub.publish(self._debug_image(image, people, msg.header))
+            self.debug_pub.publish(self._debug_image(image, people, msg.header, track_ids))
         self.stats.output({
             "preprocess_ms": timings.preprocess_ms, "inference_ms": timings.inference_ms,
             "decode_ms": timings.decode_ms, "latency_ms": (time.monotonic() - received) * 1000.0,
         })
 
-    def _debug_image(self, image: Any, people: Any, header: Any) -> Image:
+    def _debug_image(self, image: Any, people: Any, header: Any, track_ids: Any = None) -> Image:
         from ..draw import draw_people  # only needed with publish_debug_image
 
-        canvas = draw_people(image, people, self.estimator.metadata.skeleton)
+        canvas = draw_people(image, people, self.estimator.metadata.skeleton, track_ids=track_ids)
         height, width = canvas.shape[:2]
         return Image(header=header, height=height, width=width, encoding="bgr8", is_bigendian=0,
                      step=width * 3, data=array.array("B", canvas.tobytes()))
@@ -277,6 +293,9 @@ class PoseNode(Node):
             ("model_arch", self.estimator.metadata.arch), ("dataset", self.estimator.metadata.dataset),
             ("input_topic", self.input_topic), ("last_problem", self.stats.last_problem),
         ]
+        if self.tracker is not None:
+            values += [("active_tracks", self.tracker.active_tracks()), ("tracks_started", self.tracker.next_id),
+                       ("track_resets", self.tracker.resets)]
         status.values = [KeyValue(key=k, value="{:.2f}".format(v) if isinstance(v, float) else str(v))
                          for k, v in values]
         msg = DiagnosticArray(status=[status])
@@ -315,6 +334,18 @@ def _init_rclpy(args: Optional[List[str]]) -> None:
         rclpy.init(args=args)
         return
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+
+
+def _create_reset_service(node: Node, tracker: Any) -> Any:
+    """``~/reset_tracks`` (std_srvs/Trigger): forget all tracks before the next frame."""
+    from std_srvs.srv import Trigger
+
+    def reset(request: Any, response: Any) -> Any:
+        tracker.request_reset("reset_tracks service called")
+        response.success, response.message = True, "tracks reset before the next frame"
+        return response
+
+    return node.create_service(Trigger, "~/reset_tracks", reset)
 
 
 def main(args: Optional[List[str]] = None) -> int:
