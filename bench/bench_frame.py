@@ -7,7 +7,9 @@ sensor_msgs/Image goes through what the node's worker does around the network:
     preprocess letterbox, normalise, HWC -> CHW (``Preprocessor``)
     decode     network outputs -> people in source pixels, clipped, selected (as ``PoseEstimator``
                and ``select_people``; the outputs are synthetic, ``decoding.synthetic``)
-    message    PoseArray build (``ros.conversions.PoseArrayBuilder``) + rclpy ``serialize_message``
+    track      the person tracker with the node's default settings (on), frames 33 ms apart
+    message    PoseArray build (``ros.conversions.PoseArrayBuilder``, with the track ids) + rclpy
+               ``serialize_message``, the message recycled as the node does
 
 and prints median and p90 milliseconds per stage and for their sum per frame. Stages run in
 turn on every frame, so all see the same machine; run it on a quiet machine (check ``uptime``).
@@ -36,13 +38,13 @@ from litepose_ros.decoding.synthetic import synthesize_outputs  # noqa: E402
 from litepose_ros.image_messages import image_to_bgr  # noqa: E402
 from litepose_ros.keypoints import get_keypoint_set  # noqa: E402
 from litepose_ros.metadata import ModelMetadata  # noqa: E402
-from litepose_ros.node_settings import defaults, select_people  # noqa: E402
+from litepose_ros.node_settings import defaults, select_people, track_people, tracker_from_settings  # noqa: E402
 from litepose_ros.preprocess import Letterbox, Preprocessor  # noqa: E402
 from litepose_ros.ros.conversions import PoseArrayBuilder  # noqa: E402
 
 SOURCE = (640, 480)
 MODELS = (("XS", "coco", 256), ("S", "crowdpose", 448))
-STAGES = ("image", "preprocess", "decode", "message")
+STAGES = ("image", "preprocess", "decode", "track", "message")
 
 
 def camera_frame(seed: int = 0) -> Image:
@@ -79,6 +81,7 @@ def run_frames(meta: ModelMetadata, count: int, frames: int, clock: Callable[[],
     builder = PoseArrayBuilder(meta, "/models/model.onnx", "onnxruntime")
     msg, header = camera_frame(), Header(frame_id="camera")
     outputs = network_outputs(meta, count)
+    tracker = tracker_from_settings(settings, meta.sigmas)
     times = {stage: [] for stage in STAGES}  # type: Dict[str, List[float]]
     found = 0
     for i in range(frames + 3):  # 3 warm-up frames
@@ -90,7 +93,11 @@ def run_frames(meta: ModelMetadata, count: int, frames: int, clock: Callable[[],
         people = box.people_to_source(decode(outputs, config))
         people = select_people(people.clipped_to_image(box.source_width, box.source_height), settings)
         marks.append(clock())
-        serialize_message(builder.build(people, header, image.shape[1], image.shape[0], 10.0))
+        people, track_ids, _ = track_people(tracker, people, i * 33000000)
+        marks.append(clock())
+        poses = builder.build(people, header, image.shape[1], image.shape[0], 10.0, track_ids=track_ids)
+        serialize_message(poses)
+        builder.recycle(poses)  # as the node does once it has published
         marks.append(clock())
         if i >= 3:
             for stage, start, end in zip(STAGES, marks, marks[1:]):

@@ -36,7 +36,12 @@ class PoseArrayBuilder(object):
     ``metadata`` is the model's ModelMetadata (or anything with its fields). Optional per-person
     values are keyword arguments of ``build`` with one value per person; each goes to one Person
     field (see ``_person_values``), so a new Person field is a new keyword and one line there.
+
+    A publisher may hand a message back with ``recycle`` once it is published: later messages
+    then reuse its Keypoint objects (rclpy's constructors cost more than everything else here).
     """
+
+    MAX_POOL = 4096  # recycled keypoints kept at most
 
     def __init__(self, types: MessageTypes, metadata: Any, model_path: str, backend: str) -> None:
         self.types = types
@@ -53,6 +58,7 @@ class PoseArrayBuilder(object):
             "model_input_height": int(metadata.input_height),
             "backend": str(backend),
         }  # type: Dict[str, Any]
+        self._keypoint_pool = []  # type: List[Any]
 
     def build(
         self,
@@ -95,29 +101,47 @@ class PoseArrayBuilder(object):
     def _people(self, people: People, positions: Optional[Any], person_values: Dict[str, List[Any]]) -> List[Any]:
         person, keypoint, point = self.types.person, self.types.keypoint, self.types.point
         nowhere = point(x=NO_POSITION[0], y=NO_POSITION[1], z=NO_POSITION[2])  # shared by every invalid one
-        count, joints = len(people), self.num_joints
-        if positions is None:
-            points, valid = [[None] * joints] * count, [[False] * joints] * count
-            centres, centre_valid = [None] * count, [False] * count
-        else:
+        if positions is not None:
             points, valid = positions.points.tolist(), positions.valid.tolist()
             centres, centre_valid = positions.positions.tolist(), positions.position_valid.tolist()
-
-        def at(xyz: Optional[Sequence[float]], ok: bool) -> Any:
-            return point(x=xyz[0], y=xyz[1], z=xyz[2]) if ok else nowhere
-
         messages = []
         boxes = people.boxes().tolist()
-        for i, (joints_xys, score) in enumerate(zip(people.keypoints.tolist(), people.scores.tolist())):
+        for i, (joints, score) in enumerate(zip(people.keypoints.tolist(), people.scores.tolist())):
             box = boxes[i]
             extra = {name: column[i] for name, column in person_values.items()}
-            keypoints = [keypoint(x=x, y=y, score=s, position=at(xyz, ok), position_valid=ok)
-                         for (x, y, s), xyz, ok in zip(joints_xys, points[i], valid[i])]
+            if positions is None and len(self._keypoint_pool) >= len(joints):
+                keypoints = self._reused_keypoints(joints, nowhere)
+                centre, centre_ok = nowhere, False
+            elif positions is None:  # the common case, kept lean: one constructor call per keypoint
+                keypoints = [keypoint(x=x, y=y, score=s, position=nowhere, position_valid=False) for x, y, s in joints]
+                centre, centre_ok = nowhere, False
+            else:
+                keypoints = [keypoint(x=x, y=y, score=s, position=point(x=p[0], y=p[1], z=p[2]) if ok else nowhere,
+                                      position_valid=ok) for (x, y, s), p, ok in zip(joints, points[i], valid[i])]
+                centre_ok = centre_valid[i]
+                centre = point(x=centres[i][0], y=centres[i][1], z=centres[i][2]) if centre_ok else nowhere
             messages.append(person(
                 keypoints=keypoints, score=score, bbox_x_min=box[0], bbox_y_min=box[1], bbox_x_max=box[2],
-                bbox_y_max=box[3], position=at(centres[i], centre_valid[i]), position_valid=centre_valid[i],
-                **extra))
+                bbox_y_max=box[3], position=centre, position_valid=centre_ok, **extra))
         return messages
+
+
+    def _reused_keypoints(self, joints: List[List[float]], nowhere: Any) -> List[Any]:
+        keypoints = [self._keypoint_pool.pop() for _ in joints]
+        for kp, (x, y, s) in zip(keypoints, joints):
+            kp.x, kp.y, kp.score, kp.position, kp.position_valid = x, y, s, nowhere, False
+        return keypoints
+
+    def recycle(self, message: Any) -> None:
+        """Take back a message built here that has been published (serialized) and is not used
+        any more: its Keypoint objects go to later messages, so ``message`` must not be read again."""
+        room = self.MAX_POOL - len(self._keypoint_pool)
+        for person in message.people:
+            if room < len(person.keypoints):
+                break
+            self._keypoint_pool.extend(person.keypoints)
+            room -= len(person.keypoints)
+            person.keypoints = []  # recycling a message twice cannot hand out an object twice
 
 
 def people_from_message(message: Any) -> People:

@@ -74,6 +74,29 @@ def test_empty_and_mismatched_people():
         builder.build(People.empty(14), Header(), 10, 10)
 
 
+def test_recycled_keypoints_carry_the_new_values():
+    """The node hands each published message back; the next one reuses its Keypoint objects and
+    must equal a message built from scratch."""
+    from rclpy.serialization import serialize_message
+
+    meta = ModelMetadata.for_dataset("XS", "coco", 256, 256, weights="random")
+    builder, fresh = PoseArrayBuilder(meta, "m.onnx", "onnxruntime"), PoseArrayBuilder(meta, "m.onnx", "onnxruntime")
+    first = builder.build(_people(17, seed=1, n=4), Header(), 640, 480)
+    old_keypoints = {id(k) for p in first.people for k in p.keypoints}
+    builder.recycle(first)
+    builder.recycle(first)  # twice by mistake: still no object handed out twice
+    assert all(len(p.keypoints) == 0 for p in first.people)
+    for seed, n in ((2, 3), (3, 4), (4, 1)):
+        people = _people(17, seed=seed, n=n)
+        msg = builder.build(people, Header(), 640, 480, track_ids=list(range(n)))
+        expected = fresh.build(people, Header(), 640, 480, track_ids=list(range(n)))
+        assert repr(msg) == repr(expected)  # every field (== would fail on the NaN positions)
+        assert len(serialize_message(msg)) == len(serialize_message(expected))
+        used = [id(k) for p in msg.people for k in p.keypoints]
+        assert len(set(used)) == len(used) and set(used) <= old_keypoints
+        builder.recycle(msg)
+
+
 def test_track_ids_go_to_their_person():
     meta = ModelMetadata.for_dataset("XS", "coco", 256, 256, weights="random")
     builder = PoseArrayBuilder(meta, "m.onnx", "onnxruntime")

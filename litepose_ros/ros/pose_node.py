@@ -256,6 +256,7 @@ class PoseNode(Node):
         self.pose_pub.publish(poses)
         if positions is not None and self.marker_pub.get_subscription_count() > 0:
             self.marker_pub.publish(marker_array(poses))
+        self.builder.recycle(poses)  # published: its keypoint objects serve the next message
         if self.debug_pub is not None and self.debug_pub.get_subscription_count() > 0:
             self.debug_pub.publish(self._debug_image(image, people, msg.header, track_ids))
         self.stats.output({
