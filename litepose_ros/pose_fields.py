@@ -99,37 +99,39 @@ class PoseArrayBuilder(object):
         return values
 
     def _people(self, people: People, positions: Optional[Any], person_values: Dict[str, List[Any]]) -> List[Any]:
-        person, keypoint, point = self.types.person, self.types.keypoint, self.types.point
+        person, point = self.types.person, self.types.point
         nowhere = point(x=NO_POSITION[0], y=NO_POSITION[1], z=NO_POSITION[2])  # shared by every invalid one
-        if positions is not None:
-            points, valid = positions.points.tolist(), positions.valid.tolist()
-            centres, centre_valid = positions.positions.tolist(), positions.position_valid.tolist()
+        count, num_joints = len(people), self.num_joints
+        if positions is None:
+            points, valid = [[nowhere] * num_joints] * count, [[False] * num_joints] * count
+            centres, centre_valid = [nowhere] * count, [False] * count
+        else:
+            valid, centre_valid = positions.valid.tolist(), positions.position_valid.tolist()
+            points = [[point(x=p[0], y=p[1], z=p[2]) if ok else nowhere for p, ok in zip(row, oks)]
+                      for row, oks in zip(positions.points.tolist(), valid)]
+            centres = [point(x=p[0], y=p[1], z=p[2]) if ok else nowhere
+                       for p, ok in zip(positions.positions.tolist(), centre_valid)]
         messages = []
         boxes = people.boxes().tolist()
         for i, (joints, score) in enumerate(zip(people.keypoints.tolist(), people.scores.tolist())):
             box = boxes[i]
             extra = {name: column[i] for name, column in person_values.items()}
-            if positions is None and len(self._keypoint_pool) >= len(joints):
-                keypoints = self._reused_keypoints(joints, nowhere)
-                centre, centre_ok = nowhere, False
-            elif positions is None:  # the common case, kept lean: one constructor call per keypoint
-                keypoints = [keypoint(x=x, y=y, score=s, position=nowhere, position_valid=False) for x, y, s in joints]
-                centre, centre_ok = nowhere, False
-            else:
-                keypoints = [keypoint(x=x, y=y, score=s, position=point(x=p[0], y=p[1], z=p[2]) if ok else nowhere,
-                                      position_valid=ok) for (x, y, s), p, ok in zip(joints, points[i], valid[i])]
-                centre_ok = centre_valid[i]
-                centre = point(x=centres[i][0], y=centres[i][1], z=centres[i][2]) if centre_ok else nowhere
             messages.append(person(
-                keypoints=keypoints, score=score, bbox_x_min=box[0], bbox_y_min=box[1], bbox_x_max=box[2],
-                bbox_y_max=box[3], position=centre, position_valid=centre_ok, **extra))
+                keypoints=self._keypoints(joints, points[i], valid[i]), score=score, bbox_x_min=box[0],
+                bbox_y_min=box[1], bbox_x_max=box[2], bbox_y_max=box[3], position=centres[i],
+                position_valid=centre_valid[i], **extra))
         return messages
 
-
-    def _reused_keypoints(self, joints: List[List[float]], nowhere: Any) -> List[Any]:
-        keypoints = [self._keypoint_pool.pop() for _ in joints]
-        for kp, (x, y, s) in zip(keypoints, joints):
-            kp.x, kp.y, kp.score, kp.position, kp.position_valid = x, y, s, nowhere, False
+    def _keypoints(self, joints: List[List[float]], points: List[Any], valid: List[bool]) -> List[Any]:
+        """One person's Keypoint messages: recycled objects when there are enough, else new ones."""
+        pool = self._keypoint_pool
+        if len(pool) < len(joints):
+            keypoint = self.types.keypoint
+            return [keypoint(x=x, y=y, score=s, position=p, position_valid=ok)
+                    for (x, y, s), p, ok in zip(joints, points, valid)]
+        keypoints = [pool.pop() for _ in joints]
+        for kp, (x, y, s), p, ok in zip(keypoints, joints, points, valid):
+            kp.x, kp.y, kp.score, kp.position, kp.position_valid = x, y, s, p, ok
         return keypoints
 
     def recycle(self, message: Any) -> None:

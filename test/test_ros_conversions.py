@@ -86,10 +86,19 @@ def test_recycled_keypoints_carry_the_new_values():
     builder.recycle(first)
     builder.recycle(first)  # twice by mistake: still no object handed out twice
     assert all(len(p.keypoints) == 0 for p in first.people)
-    for seed, n in ((2, 3), (3, 4), (4, 1)):
+    from litepose_ros.depth import People3D
+
+    for seed, n, with_3d in ((2, 3, False), (3, 4, True), (4, 1, False)):
         people = _people(17, seed=seed, n=n)
-        msg = builder.build(people, Header(), 640, 480, track_ids=list(range(n)))
-        expected = fresh.build(people, Header(), 640, 480, track_ids=list(range(n)))
+        positions, frame = None, ""
+        if with_3d:  # some keypoints and people with a 3D position, the rest NaN
+            rng = np.random.default_rng(seed)
+            valid = rng.uniform(size=(n, 17)) > 0.3
+            points = np.where(valid[..., None], rng.uniform(0.5, 4, (n, 17, 3)), np.nan).astype(np.float32)
+            positions, frame = People3D(points, valid, np.nanmedian(points, axis=1), valid.any(axis=1)), "optical"
+        msg = builder.build(people, Header(), 640, 480, 0.0, positions, frame, track_ids=list(range(n)))
+        expected = fresh.build(people, Header(), 640, 480, 0.0, positions, frame, track_ids=list(range(n)))
+        assert with_3d == any(k.position_valid for p in msg.people for k in p.keypoints)
         assert repr(msg) == repr(expected)  # every field (== would fail on the NaN positions)
         assert len(serialize_message(msg)) == len(serialize_message(expected))
         used = [id(k) for p in msg.people for k in p.keypoints]
