@@ -20,4 +20,4 @@ if [ ! -e "$stamp" ]; then
   touch "$stamp"
 fi
 "$VENV36/bin/python" -m pytest -q -p no:cacheprovider -c /dev/null --rootdir . \
-  test/test_preprocess.py test/test_metadata.py test/test_people.py test/test_decoder.py test/test_depth.py
+  test/test_preprocess.py test/test_image_messages.py test/test_metadata.py test/test_people.py test/test_decoder.py test/test_depth.py
