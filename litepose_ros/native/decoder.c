@@ -1058,8 +1058,7 @@ LP_EXPORT int lp_max_people(const lp_config *cfg) {
 /* Sizes the call's state and takes its storage (grow-only buffers; flags cleared). */
 static int prepare(lp_decoder *d) {
     const int J = d->J, S = d->sides, K = d->cfg->max_num_people;
-    d->tile_size = 8;
-    while ((d->gh > d->gw ? d->gh : d->gw) > 28 * d->tile_size) d->tile_size *= 2;
+    d->tile_size = 8; /* 8 x 8 refine tiles: measured fastest at both resolutions */
     d->tiles_per_row = (d->gw + d->tile_size - 1) / d->tile_size;
     d->tile_count = d->tiles_per_row * ((d->gh + d->tile_size - 1) / d->tile_size);
     const size_t n_hrow1 = (size_t)S * 2 * J * d->h1, n_hrow2 = d->project ? (size_t)S * J * d->h2 : 0;
