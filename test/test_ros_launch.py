@@ -157,7 +157,7 @@ def test_cmake_installs_what_launch_and_ros2_run_need():
         assert '"msg/{}"'.format(msg) in cmake
     package = (REPO / "package.xml").read_text()
     assert '<package format="3">' in package and "<name>litepose_ros</name>" in package
-    for dep in ("rclpy", "sensor_msgs", "std_msgs", "diagnostic_msgs", "cv_bridge", "rosidl_default_runtime"):
+    for dep in ("rclpy", "sensor_msgs", "std_msgs", "diagnostic_msgs", "rosidl_default_runtime"):
         assert "<exec_depend>{}</exec_depend>".format(dep) in package or "<depend>{}</depend>".format(dep) in package
     assert "<member_of_group>rosidl_interface_packages</member_of_group>" in package
 
