@@ -89,6 +89,15 @@ def test_build_script_builds_a_core_that_decodes_like_the_reference(tmp_path: Pa
     assert report["people"] >= 3 and report["same"] and report["warning"] is None
 
 
+def test_plain_c_build_without_simd_decodes_the_same(tmp_path: Path) -> None:
+    """The SSE / NEON bound loops have a plain C fallback for other CPUs: it finds the same people."""
+    output = tmp_path / "_litepose_native.so"
+    env = dict(os.environ, CC="cc -DLP_NO_SIMD")
+    subprocess.run([sys.executable, str(BUILD_SCRIPT), "--output", str(output)], check=True, timeout=120, env=env)
+    report = probe({native.ENV_LIBRARY: str(output)})
+    assert report["decoder"].startswith("compiled") and report["same"] and report["people"] >= 3
+
+
 def test_build_script_reports_a_missing_compiler(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, str(BUILD_SCRIPT), "--cc", "no-such-cc", "--output",
                              str(tmp_path / "x.so"), "--force"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,

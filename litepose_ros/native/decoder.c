@@ -27,12 +27,25 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#if defined(__SSE__) || defined(_M_X64)
+/* Four-float max / min for the bounds' hot loops: SSE (every x86-64) or NEON (every aarch64);
+ * plain loops elsewhere. Only bounds use them (they never decide a value the reference sees). */
+#if defined(LP_NO_SIMD) /* plain loops (a test builds it so) */
+#elif defined(__SSE__) || defined(_M_X64)
 #include <xmmintrin.h>
-#define LP_SSE 1
+#define LP_V4 1
+typedef __m128 lp_v4;
+#define v4_load _mm_loadu_ps
+#define v4_store _mm_storeu_ps
+#define v4_max _mm_max_ps
+#define v4_min _mm_min_ps
 #elif defined(__ARM_NEON)
 #include <arm_neon.h>
-#define LP_NEON 1
+#define LP_V4 1
+typedef float32x4_t lp_v4;
+#define v4_load vld1q_f32
+#define v4_store vst1q_f32
+#define v4_max vmaxq_f32
+#define v4_min vminq_f32
 #endif
 
 #if defined(_WIN32)
@@ -306,38 +319,21 @@ static float heat_at(lp_decoder *d, lp_work *w, int j, int y, int x) { return he
 
 static void column_extrema(const float *map, int w, int r0, int r1, float *cmax, float *cmin);
 
-/* Extrema of one row of w values (the bounds' hot loop: SSE / NEON where there is one). Only
- * bounds derive from them; where a NaN is involved the bound may or may not see it. */
+/* Extrema of one row of w values. Where a NaN is involved the bound may or may not see it. */
 static void row_extrema(const float *row, int w, float *hi_out, float *lo_out) {
     float hi = row[0], lo = row[0];
     int x = 0;
-#if defined(LP_SSE)
+#if defined(LP_V4)
     if (w >= 4) {
-        __m128 vhi = _mm_loadu_ps(row), vlo = vhi;
+        lp_v4 vhi = v4_load(row), vlo = vhi;
         for (x = 4; x + 4 <= w; x += 4) {
-            const __m128 v = _mm_loadu_ps(row + x);
-            vhi = _mm_max_ps(v, vhi);
-            vlo = _mm_min_ps(v, vlo);
+            const lp_v4 v = v4_load(row + x);
+            vhi = v4_max(v, vhi);
+            vlo = v4_min(v, vlo);
         }
         float h4[4], l4[4];
-        _mm_storeu_ps(h4, vhi);
-        _mm_storeu_ps(l4, vlo);
-        for (int k = 0; k < 4; ++k) {
-            hi = h4[k] > hi ? h4[k] : hi;
-            lo = l4[k] < lo ? l4[k] : lo;
-        }
-    }
-#elif defined(LP_NEON)
-    if (w >= 4) {
-        float32x4_t vhi = vld1q_f32(row), vlo = vhi;
-        for (x = 4; x + 4 <= w; x += 4) {
-            const float32x4_t v = vld1q_f32(row + x);
-            vhi = vmaxq_f32(v, vhi);
-            vlo = vminq_f32(v, vlo);
-        }
-        float h4[4], l4[4];
-        vst1q_f32(h4, vhi);
-        vst1q_f32(l4, vlo);
+        v4_store(h4, vhi);
+        v4_store(l4, vlo);
         for (int k = 0; k < 4; ++k) {
             hi = h4[k] > hi ? h4[k] : hi;
             lo = l4[k] < lo ? l4[k] : lo;
@@ -715,23 +711,17 @@ static void quarter_offset(lp_decoder *d, lp_work *work, int j, int x, int y, fl
     *oy = (float)(y + 0.5 + (down > up ? 0.25 : -0.25));
 }
 
-/* Column-wise extrema of rows [r0, r1] of a [h, w] map (SSE / NEON where there is one). */
+/* Column-wise extrema of rows [r0, r1] of a [h, w] map. */
 static void column_extrema(const float *map, int w, int r0, int r1, float *cmax, float *cmin) {
     for (int x = 0; x < w; ++x) cmax[x] = cmin[x] = map[(size_t)r0 * w + x];
     for (int y = r0 + 1; y <= r1; ++y) {
         const float *row = map + (size_t)y * w;
         int x = 0;
-#if defined(LP_SSE)
+#if defined(LP_V4)
         for (; x + 4 <= w; x += 4) {
-            const __m128 v = _mm_loadu_ps(row + x);
-            _mm_storeu_ps(cmax + x, _mm_max_ps(v, _mm_loadu_ps(cmax + x)));
-            _mm_storeu_ps(cmin + x, _mm_min_ps(v, _mm_loadu_ps(cmin + x)));
-        }
-#elif defined(LP_NEON)
-        for (; x + 4 <= w; x += 4) {
-            const float32x4_t v = vld1q_f32(row + x);
-            vst1q_f32(cmax + x, vmaxq_f32(v, vld1q_f32(cmax + x)));
-            vst1q_f32(cmin + x, vminq_f32(v, vld1q_f32(cmin + x)));
+            const lp_v4 v = v4_load(row + x);
+            v4_store(cmax + x, v4_max(v, v4_load(cmax + x)));
+            v4_store(cmin + x, v4_min(v, v4_load(cmin + x)));
         }
 #endif
         for (; x < w; ++x) {
