@@ -196,6 +196,8 @@ typedef struct lp_decoder {
     int threads;           /* threads the per-joint steps may use */
     uint8_t *hrow1_ready, *hrow2_ready, *heat_ready, *above, *tags_ready, *tiles_ready;
     lp_tile *tiles;        /* [J, tile_count] */
+    lp_tile *supers;       /* [J, super_count]: SUPER x SUPER tiles each */
+    int super_count;
     int tile_size, tiles_per_row, tile_count;
     /* candidates and groups */
     lp_candidate *cands; /* [J, K] */
@@ -247,6 +249,7 @@ LP_EXPORT void lp_decoder_destroy(lp_decoder *d) {
     free(d);
 }
 
+#define SUPER 4 /* tiles per side of a super tile */
 #define JSTRIDE 5 /* floats per grouped joint: x, y, value, tag0, tag1 */
 
 static size_t plane(int h, int w) { return (size_t)h * (size_t)w; }
@@ -823,6 +826,24 @@ static void ensure_tiles(lp_decoder *d, lp_work *w, int j, int pairs) {
             tiles[i].tag_hi[s] = hi[i] + margin;
         }
     }
+    /* super tiles (SUPER x SUPER tiles): the union of their tiles' bounds */
+    const int per_row = d->tiles_per_row, rows = (T + per_row - 1) / per_row;
+    const int supers_per_row = (per_row + SUPER - 1) / SUPER;
+    lp_tile *supers = d->supers + (size_t)j * d->super_count;
+    for (int ty = 0; ty < rows; ++ty)
+        for (int tx = 0; tx < per_row; ++tx) {
+            const lp_tile *t = &tiles[ty * per_row + tx];
+            lp_tile *u = &supers[ty / SUPER * supers_per_row + tx / SUPER];
+            if (ty % SUPER == 0 && tx % SUPER == 0) {
+                *u = *t;
+                continue;
+            }
+            u->heat_max = t->heat_max > u->heat_max ? t->heat_max : u->heat_max;
+            for (int s = 0; s < d->sides; ++s) {
+                u->tag_lo[s] = t->tag_lo[s] < u->tag_lo[s] ? t->tag_lo[s] : u->tag_lo[s];
+                u->tag_hi[s] = t->tag_hi[s] > u->tag_hi[s] ? t->tag_hi[s] : u->tag_hi[s];
+            }
+        }
     d->tiles_ready[j] = 1;
 }
 
@@ -919,20 +940,40 @@ static void scan_tile(lp_decoder *d, lp_work *work, int j, int tile, const float
 }
 
 /* First (row-major) pixel of joint j maximising heat - round(|tag - person_tag|): the tile with
- * the largest bound first, then every tile whose bound reaches the best value so far. */
+ * the largest bound first, then every tile whose bound reaches the best value so far, found
+ * through super tiles (the union of SUPER x SUPER tiles' bounds) so most tiles are never bounded. */
 static int refine_position(lp_decoder *d, lp_work *w, int j, const float *person_tag) {
-    const lp_tile *tiles = d->tiles + (size_t)j * d->tile_count;
-    float *bounds = w->bounds;
+    const int T = d->tile_count, per_row = d->tiles_per_row;
+    const int rows = (T + per_row - 1) / per_row, supers_per_row = (per_row + SUPER - 1) / SUPER;
+    const int S = supers_per_row * ((rows + SUPER - 1) / SUPER);
+    const lp_tile *tiles = d->tiles + (size_t)j * T, *supers = d->supers + (size_t)j * d->super_count;
+    float *bounds = w->bounds; /* [S] super bounds, then [G] bounds of one super's tiles */
     int first = 0;
-    for (int i = 0; i < d->tile_count; ++i) {
-        bounds[i] = tile_bound(&tiles[i], person_tag, d->sides);
+    for (int i = 0; i < S; ++i) {
+        bounds[i] = tile_bound(&supers[i], person_tag, d->sides);
         if (bounds[i] > bounds[first]) first = i;
     }
     float best = -INFINITY;
     int best_pixel = -1;
-    scan_tile(d, w, j, first, person_tag, &best, &best_pixel);
-    for (int i = 0; i < d->tile_count; ++i)
-        if (i != first && !(bounds[i] < best)) scan_tile(d, w, j, i, person_tag, &best, &best_pixel);
+    /* the super tile with the largest bound first, then every one whose bound reaches the best */
+    for (int k = -1; k < S; ++k) {
+        const int i = k < 0 ? first : k;
+        if ((k >= 0 && i == first) || (best_pixel >= 0 && bounds[i] < best)) continue;
+        const int ty0 = i / supers_per_row * SUPER, tx0 = i % supers_per_row * SUPER;
+        float *inner = bounds + S;
+        int n = 0, top = -1;
+        for (int ty = ty0; ty < ty0 + SUPER && ty < rows; ++ty)
+            for (int tx = tx0; tx < tx0 + SUPER && tx < per_row; ++tx, ++n) {
+                inner[n] = tile_bound(&tiles[ty * per_row + tx], person_tag, d->sides);
+                if (top < 0 || inner[n] > inner[top]) top = n;
+            }
+        const int width = tx0 + SUPER < per_row ? SUPER : per_row - tx0;
+        for (int m = -1; m < n; ++m) { /* its best tile first */
+            const int t = m < 0 ? top : m;
+            if ((m >= 0 && t == top) || (best_pixel >= 0 && inner[t] < best)) continue;
+            scan_tile(d, w, j, (ty0 + t / width) * per_row + tx0 + t % width, person_tag, &best, &best_pixel);
+        }
+    }
     return best_pixel;
 }
 
@@ -1051,11 +1092,13 @@ static int prepare(lp_decoder *d) {
     d->tile_size = 8; /* 8 x 8 refine tiles: measured fastest at both resolutions */
     d->tiles_per_row = (d->gw + d->tile_size - 1) / d->tile_size;
     d->tile_count = d->tiles_per_row * ((d->gh + d->tile_size - 1) / d->tile_size);
+    d->super_count = ((d->tiles_per_row + SUPER - 1) / SUPER) *
+                     (((d->gh + d->tile_size - 1) / d->tile_size + SUPER - 1) / SUPER);
     const size_t n_hrow1 = (size_t)S * 2 * J * d->h1, n_hrow2 = d->project ? (size_t)S * J * d->h2 : 0;
     const size_t n_heat = (size_t)J * d->gh;
     const size_t flags = n_hrow1 + n_hrow2 + 2 * n_heat + 2 * (size_t)J + (size_t)J * d->tile_count;
     const size_t widest = (size_t)(d->gw > d->w2 ? d->gw : d->w2);
-    const size_t per_thread = widest + 4 * (size_t)d->h2 + 2 * widest + 4 * (size_t)d->tile_count;
+    const size_t per_thread = widest + 4 * (size_t)d->h2 + 2 * widest + 4 * (size_t)d->tile_count + SUPER * SUPER;
     const int threads = d->threads < J ? d->threads : J;
     lp_tap *taps = (lp_tap *)buf_get(&d->buf_taps, sizeof(lp_tap) * (size_t)(2 * d->h1 + 2 * d->w1 + 2 * d->h2 + 2 * d->w2));
     d->hrow1 = (float *)buf_get(&d->buf_hrow1, sizeof(float) * n_hrow1 * d->w2);
@@ -1074,7 +1117,8 @@ static int prepare(lp_decoder *d) {
     }
     d->gtags = (float *)buf_get(&d->buf_gtags, sizeof(float) * (size_t)S * J * plane(d->gh, d->gw));
     uint8_t *f = (uint8_t *)buf_get(&d->buf_flags, flags);
-    d->tiles = (lp_tile *)buf_get(&d->buf_tiles, sizeof(lp_tile) * (size_t)J * d->tile_count);
+    d->tiles = (lp_tile *)buf_get(&d->buf_tiles, sizeof(lp_tile) * (size_t)J * (d->tile_count + d->super_count));
+    d->supers = d->tiles ? d->tiles + (size_t)J * d->tile_count : NULL;
     char *c = (char *)buf_get(&d->buf_cands, sizeof(lp_candidate) * (size_t)J * K + sizeof(int) * (size_t)J);
     if (!taps || !d->hrow1 || (d->project && (!d->heat2 || !d->hrow2)) || !d->heat || !d->tags || !d->gtags || !f ||
         !d->tiles || !c)
