@@ -1,6 +1,21 @@
 """pip-installable form of the litepose_ros Python package, for machines without ROS
 (training hosts, laptops, CI). On a robot, colcon builds the same package with CMake."""
-from setuptools import find_packages, setup
+import os
+import runpy
+
+from setuptools import Extension, find_packages, setup
+
+# The compiled decoder core, built with the flags of litepose_ros/native/build.py. A plain C
+# library loaded with ctypes (it exports no Python module); optional: without a C compiler
+# the install still succeeds and the decoder falls back to the numpy reference.
+_native = runpy.run_path(os.path.join("litepose_ros", "native", "build.py"))
+native_core = Extension(
+    "litepose_ros.native." + _native["LIBRARY_NAME"],
+    sources=[os.path.join("litepose_ros", "native", name) for name in _native["SOURCES"]],
+    extra_compile_args=[flag for flag in _native["CFLAGS"] if flag != "-fPIC"],
+    libraries=["m"],
+    optional=True,
+)
 
 setup(
     name="litepose_ros",
@@ -8,6 +23,7 @@ setup(
     description="Real-time multi-person 2D pose estimation (LitePose) for ROS 2 edge robots",
     license="MIT",
     packages=find_packages(include=["litepose_ros", "litepose_ros.*"]),
+    ext_modules=[native_core],
     python_requires=">=3.6",
     install_requires=["numpy", "opencv-python-headless", "scipy"],
     extras_require={

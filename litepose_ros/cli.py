@@ -16,6 +16,8 @@ COMMAND_MODULES = (
     "train_cmd",
     "bag_cmd",
 )
+# Subcommands that decode people: they say once when the slow numpy decoder stands in.
+DECODING_COMMANDS = ("predict", "eval", "verify", "bag")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +34,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    if args.command in DECODING_COMMANDS:
+        from .decoding import warn_if_slow
+
+        warn_if_slow()
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

@@ -10,7 +10,7 @@ from typing import Dict, NamedTuple, Optional, Tuple
 import numpy as np
 
 from .backends import Backend, create_backend
-from .decoding import DecoderConfig, decode
+from .decoding import DecoderConfig, decode, decoder_status
 from .people import People
 from .preprocess import Preprocessor, flip_tensor
 
@@ -39,6 +39,8 @@ class PoseEstimator(object):
         self.preprocess = Preprocessor(self.metadata)
         self._lock = threading.Lock()
         self._decoder = DecoderConfig.from_keypoint_set(self.metadata.keypoint_set(), **decoder_options)
+        # the compiled decoder core, or the numpy reference with a warning where it is not built
+        self.decoder_name, self.decoder_warning = decoder_status()
 
     @classmethod
     def from_model(
@@ -76,9 +78,9 @@ class PoseEstimator(object):
         return people, StageTimings(preprocess_ms, inference_ms, decode_ms)
 
     def describe(self) -> str:
-        return "{}; flip test {}, heatmaps decoded at {} resolution".format(
+        return "{}; flip test {}, heatmaps decoded at {} resolution by the {} decoder".format(
             self.backend.describe(), "on" if self.flip_test else "off",
-            "input" if self._decoder.project_to_input else "stride-2",
+            "input" if self._decoder.project_to_input else "stride-2", self.decoder_name,
         )
 
     def close(self) -> None:

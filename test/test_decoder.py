@@ -1,6 +1,7 @@
 """The compiled decoder against the straightforward port of the official algorithm (its oracle),
 the port's dense steps against torch, and both against the ground truth of real annotations."""
 import json
+import os
 import zlib
 from pathlib import Path
 from typing import Tuple
@@ -131,6 +132,52 @@ def test_compiled_matches_reference_crowdpose_s448(project: bool) -> None:
     ref = decode_reference(outputs, config, flipped)
     assert len(ref) >= 6
     assert_same_people(decode(outputs, config, flipped), ref)
+
+
+# Seeded random cases across sizes, 0-30 people, flip test, projection, both keypoint sets and
+# other settings. LITEPOSE_QUICK=1 (the emulated aarch64 run) checks a fifth of them.
+RANDOM_CASE_COUNT = 100 if os.environ.get("LITEPOSE_QUICK") else 500
+
+
+def random_case(rng: np.random.RandomState):
+    """(outputs, flipped or None, config): synthetic people or unstructured maps."""
+    kps = KEYPOINT_SETS[("coco", "crowdpose")[rng.randint(2)]]
+    flip, project = bool(rng.randint(2)), bool(rng.randint(2))
+    overrides = {}
+    if rng.uniform() < 0.25:
+        overrides = dict(detection_threshold=float(rng.choice([0.0, 0.05, 0.3])),
+                         tag_threshold=float(rng.choice([0.5, 1.0, 2.0])), nms_kernel=int(rng.choice([1, 3, 5, 7])),
+                         max_num_people=int(rng.randint(1, 31)), use_detection_val=bool(rng.randint(2)))
+    config = DecoderConfig.from_keypoint_set(kps, project_to_input=project, **overrides)
+    if rng.uniform() < 0.3:
+        h, w = (int(n) for n in rng.randint(1, 16, size=2))
+        tag_scale = float(rng.choice([0.3, 2.0, 8.0]))
+        outputs = random_outputs(rng, kps.num_joints, h, w, tag_scale)
+        return outputs, random_outputs(rng, kps.num_joints, h, w, tag_scale) if flip else None, config
+    size = (4 * int(rng.randint(4, 48)), 4 * int(rng.randint(4, 48)))
+    outputs, flipped = synthetic_case(rng, kps, int(rng.randint(0, 31)), size, flip)
+    return outputs, flipped, config
+
+
+def test_compiled_matches_reference_seeded_random_cases() -> None:
+    failures = []
+    for case in range(RANDOM_CASE_COUNT):
+        rng = np.random.RandomState(stable_seed("random case", case))
+        outputs, flipped, config = random_case(rng)
+        try:
+            assert_same_people(decode(outputs, config, flipped), decode_reference(outputs, config, flipped))
+        except AssertionError as error:
+            failures.append("case {} ({}): {}".format(case, config, str(error).splitlines()[0]))
+    assert not failures, "\n".join(failures[:5])
+
+
+def test_non_finite_tags_are_an_error() -> None:
+    config = DecoderConfig.from_keypoint_set(COCO)
+    people = random_people(np.random.RandomState(0), 2, 17, (96, 96))
+    stage1, stage2 = synthesize_outputs(people, (96, 96), tags=[1.0, 3.0])
+    stage1[:, 17:] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        decode((stage1, stage2), config)
 
 
 def test_reference_with_the_official_solver() -> None:
@@ -434,6 +481,21 @@ def test_quarter_offset_goes_down_on_ties() -> None:
     assert len(people) == 1
     # Heatmap (10 + 0.25, 7 + 0.75) at stride 2.
     np.testing.assert_array_equal(people.keypoints[0, 0], [20.5, 15.5, 0.5])
+
+
+def test_refine_takes_the_first_of_equal_maxima() -> None:
+    """Two pixels of a missing joint tie for the refine step's best value: the first in
+    row-major order wins (argmax), however the maps are scanned."""
+    config = DecoderConfig.from_keypoint_set(CROWDPOSE)
+    person = np.zeros((1, 14, 3))
+    person[0, 0] = (61, 61, 1)  # joint 0 found, tag 2.0
+    stage1, stage2 = synthesize_outputs(person, (64, 64), tags=[2.0], tag_radius=2)
+    stage1[0, 14 + 1] = 2.0  # joint 1's tags: the person's everywhere
+    stage2[0, 1, 9, 3] = stage2[0, 1, 5, 10] = 0.05  # below the threshold: found by refine only
+    people = both((stage1, stage2), config)
+    assert len(people) == 1
+    # stride-2 pixel (x 10, y 5), quarter offsets down-left on equal neighbours, at input scale
+    np.testing.assert_array_equal(people.keypoints[0, 1], np.float32([20.5, 10.5, 0.025]))
 
 
 def test_groups_are_keyed_by_first_tag_value() -> None:

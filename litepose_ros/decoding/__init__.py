@@ -6,7 +6,7 @@ reference (``reference.decode_reference``), which computes the same people much 
 """
 import logging
 import os
-from typing import Optional, Sequence, Tuple
+from typing import Any, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -14,7 +14,7 @@ from .. import native
 from ..people import People
 from .config import DecoderConfig
 
-__all__ = ["DecoderConfig", "decode", "decoder_status"]
+__all__ = ["DecoderConfig", "decode", "decoder_status", "warn_if_slow"]
 
 _status = []  # type: list
 
@@ -34,8 +34,9 @@ def decoder_status() -> Tuple[str, Optional[str]]:
     return _status[0]
 
 
-def warn_if_slow(logger: Optional[logging.Logger] = None) -> Optional[str]:
-    """Log the decoder warning, if any, once per process; returns it."""
+def warn_if_slow(logger: Optional[Any] = None) -> Optional[str]:
+    """Log the decoder warning, if any, once per process (``logger``: anything with a
+    ``warning(str)`` method, e.g. an rclpy node's; default the ``litepose_ros`` logger)."""
     warning = decoder_status()[1]
     if warning and not getattr(warn_if_slow, "done", False):
         (logger or logging.getLogger("litepose_ros")).warning(warning)

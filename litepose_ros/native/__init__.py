@@ -26,13 +26,16 @@ _failure: List[str] = []
 
 
 def candidate_paths() -> List[str]:
-    """Where the library may be: the environment override, else next to this file (the name
-    carries the Python extension suffix when pip built it)."""
+    """Where the library may be: the environment override, else next to this file: build.py's
+    output first (setup_env.sh rebuilds it when the source changes), then a build by pip or
+    colcon (pip's name carries the Python extension suffix)."""
     override = os.environ.get(ENV_LIBRARY, "")
     if override:
         return [override]
     here = os.path.dirname(os.path.abspath(__file__))
-    return sorted(glob.glob(os.path.join(here, LIBRARY_PREFIX + "*.so")))
+    exact = os.path.join(here, LIBRARY_PREFIX + ".so")
+    others = sorted(set(glob.glob(os.path.join(here, LIBRARY_PREFIX + "*.so"))) - {exact})
+    return ([exact] if os.path.exists(exact) else []) + others
 
 
 def _open(path: str) -> ctypes.CDLL:

@@ -24,6 +24,7 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 
 from ..backends import BackendError
+from ..decoding import warn_if_slow
 from ..metadata import ModelMetadataError
 from ..node_settings import (
     DYNAMIC_PARAMETERS,
@@ -77,6 +78,7 @@ class PoseNode(Node):
         self._worker = threading.Thread(target=self._work, name="litepose_inference", daemon=True)
         self._worker.start()
         self.get_logger().info(self.summary())
+        warn_if_slow(self.get_logger())  # the numpy decoder runs where the compiled core is not built
 
     # -- start-up -------------------------------------------------------------------------
 
@@ -131,13 +133,13 @@ class PoseNode(Node):
     def summary(self) -> str:
         meta = self.estimator.metadata
         return ("LitePose {} ({}, {} keypoints, input {}x{}, weights {}) on {} from {}; input {} ({}, {}); "
-                "output {}{}; flip test {}".format(
+                "output {}{}; flip test {}; decoder {}".format(
                     meta.arch, meta.dataset, meta.num_joints, meta.input_width, meta.input_height, meta.weights,
                     self.estimator.backend.name, self.settings["model_path"], self.input_topic,
                     self.settings["image_transport"], self.settings["qos_reliability"],
                     self.resolve_topic_name("poses"),
                     " + " + self.resolve_topic_name("debug_image") if self.debug_pub else "",
-                    "on" if self.settings["flip_test"] else "off"))
+                    "on" if self.settings["flip_test"] else "off", self.estimator.decoder_name))
 
     # -- run time -------------------------------------------------------------------------
 
@@ -220,7 +222,8 @@ class PoseNode(Node):
             ("max_latency_ms", snap["max_latency_ms"]),
             ("frames_received", received), ("frames_processed", int(snap["processed"])),
             ("frames_dropped", dropped), ("bad_frames", int(snap["bad_frames"])), ("errors", int(snap["errors"])),
-            ("backend", self.estimator.backend.name), ("model", self.settings["model_path"]),
+            ("backend", self.estimator.backend.name), ("decoder", self.estimator.decoder_name),
+            ("model", self.settings["model_path"]),
             ("model_arch", self.estimator.metadata.arch), ("dataset", self.estimator.metadata.dataset),
             ("input_topic", self.input_topic), ("last_problem", self.stats.last_problem),
         ]

@@ -1,0 +1,159 @@
+"""The compiled decoder core: found, built the three ways users build it, and replaced by the
+numpy reference, with a warning, where it is missing or broken."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from litepose_ros import native
+from litepose_ros.decoding import DecoderConfig, decoder_status
+from litepose_ros.decoding.reference import decode_reference
+from litepose_ros.decoding.synthetic import synthesize_outputs
+from litepose_ros.keypoints import COCO
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BUILD_SCRIPT = REPO_ROOT / "litepose_ros" / "native" / "build.py"
+
+# Decodes one synthetic frame with `decode` and the reference, prints what the process used.
+PROBE = r"""
+import json, sys
+import numpy as np
+from litepose_ros import native
+from litepose_ros.decoding import DecoderConfig, decode, decoder_status, warn_if_slow
+from litepose_ros.decoding.reference import decode_reference
+from litepose_ros.decoding.synthetic import synthesize_outputs
+from litepose_ros.keypoints import COCO
+rng = np.random.RandomState(3)
+people = np.concatenate([rng.uniform(10, 90, (3, 17, 2)), np.ones((3, 17, 1))], axis=2)
+outputs = synthesize_outputs(people, (96, 96), tags=[1.0, 3.0, 5.0], rng=rng, heat_noise=0.05)
+config = DecoderConfig.from_keypoint_set(COCO, project_to_input=True)
+ours, ref = decode(outputs, config), decode_reference(outputs, config)
+warn_if_slow()
+print(json.dumps({"decoder": decoder_status()[0], "warning": decoder_status()[1],
+                  "library": native.loaded_path(), "people": len(ours),
+                  "same": bool(np.array_equal(ours.keypoints, ref.keypoints))}))
+"""
+
+
+def probe(env_changes: dict, cwd: Path = REPO_ROOT, pythonpath: str = "") -> dict:
+    env = dict(os.environ, **env_changes)
+    env.pop("LITEPOSE_DECODER", None)
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    result = subprocess.run([sys.executable, "-c", PROBE], cwd=str(cwd), env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report["stderr"] = result.stderr
+    return report
+
+
+def test_the_compiled_core_is_what_decodes_here() -> None:
+    """The test command builds the core (scripts/setup_env.sh): the decoder must be it."""
+    name, warning = decoder_status()
+    assert name.startswith("compiled"), warning
+    assert warning is None
+    assert native.load().lp_abi_version() == native.ABI_VERSION
+
+
+def test_missing_core_falls_back_to_the_reference_with_one_warning() -> None:
+    report = probe({native.ENV_LIBRARY: "/nonexistent/_litepose_native.so"})
+    assert report["decoder"] == "reference (numpy)" and report["library"] is None
+    assert "/nonexistent/_litepose_native.so" in report["warning"] and "numpy reference" in report["warning"]
+    assert report["people"] >= 3 and report["same"]
+    warnings = [line for line in report["stderr"].splitlines() if "compiled core unavailable" in line]
+    assert len(warnings) == 1, report["stderr"]
+
+
+def test_a_corrupt_library_is_reported_not_loaded(tmp_path: Path) -> None:
+    broken = tmp_path / "_litepose_native.so"
+    broken.write_bytes(b"\x7fELF this is not a shared library")
+    report = probe({native.ENV_LIBRARY: str(broken)})
+    assert report["decoder"] == "reference (numpy)"
+    assert str(broken) in report["warning"]
+    assert report["same"]
+
+
+def test_build_script_builds_a_core_that_decodes_like_the_reference(tmp_path: Path) -> None:
+    output = tmp_path / "lib" / "_litepose_native.so"
+    subprocess.run([sys.executable, str(BUILD_SCRIPT), "--output", str(output)], check=True, timeout=120)
+    first = output.stat().st_mtime_ns
+    subprocess.run([sys.executable, str(BUILD_SCRIPT), "--output", str(output)], check=True, timeout=120)
+    assert output.stat().st_mtime_ns == first, "an up-to-date library was rebuilt"
+    report = probe({native.ENV_LIBRARY: str(output)})
+    assert report["decoder"].startswith("compiled") and report["library"] == str(output)
+    assert report["people"] >= 3 and report["same"] and report["warning"] is None
+
+
+def test_build_script_reports_a_missing_compiler(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, str(BUILD_SCRIPT), "--cc", "no-such-cc", "--output",
+                             str(tmp_path / "x.so"), "--force"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True, timeout=60)
+    assert result.returncode != 0 and "native build failed" in result.stderr
+    assert not (tmp_path / "x.so").exists()
+
+
+def test_pip_wheel_carries_the_core(tmp_path: Path) -> None:
+    """`pip install` builds the same source (setup.py) into the package, where the loader finds it."""
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", str(REPO_ROOT),
+                    "-w", str(tmp_path / "wheel")], check=True, timeout=300, stdout=subprocess.DEVNULL)
+    wheel = next((tmp_path / "wheel").glob("litepose_ros-*.whl"))
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(tmp_path / "site"),
+                    str(wheel)], check=True, timeout=300, stdout=subprocess.DEVNULL)
+    report = probe({}, cwd=tmp_path, pythonpath=str(tmp_path / "site"))
+    assert report["library"].startswith(str(tmp_path / "site" / "litepose_ros" / "native"))
+    assert report["decoder"].startswith("compiled") and report["same"]
+
+
+def test_decoding_the_same_frame_twice_reuses_state() -> None:
+    """The native workspace is kept between frames: a large frame, then a small one, then the
+    large one again, each equal to the reference."""
+    from litepose_ros.decoding.compiled import decode
+
+    config = DecoderConfig.from_keypoint_set(COCO)
+    rng = np.random.RandomState(1)
+    frames = []
+    for size in ((256, 192), (64, 48)):
+        people = np.concatenate([rng.uniform(8, min(size) - 8, (4, 17, 2)), np.ones((4, 17, 1))], axis=2)
+        frames.append(synthesize_outputs(people, size, tags=[1.0, 3.0, 5.0, 7.0], rng=rng, heat_noise=0.05))
+    for outputs in frames + frames[:1]:
+        ours, ref = decode(outputs, config), decode_reference(outputs, config)
+        assert len(ours) >= 4
+        np.testing.assert_array_equal(ours.keypoints, ref.keypoints)
+
+
+@pytest.mark.skipif(not (REPO_ROOT / ".venv" / "share" / "ament_cmake").is_dir(),
+                    reason="needs the ROS 2 CMake packages of the development venv (scripts/setup_env.sh)")
+def test_cmake_install_places_the_core_beside_the_sources(tmp_path: Path) -> None:
+    """What `colcon build` does on a robot: the package's CMakeLists.txt configured, built and
+    installed with the Python sources; the installed package decodes with the installed core."""
+    venv = REPO_ROOT / ".venv"
+    source = tmp_path / "src" / "litepose_ros"  # outside the checkout, as in a colcon workspace
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=str(REPO_ROOT), check=True,
+                           stdout=subprocess.PIPE, universal_newlines=True).stdout.split()
+    for name in files:
+        if not name.startswith(".venv") and (REPO_ROOT / name).is_file() and not name.endswith(".so"):
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            (source / name).write_bytes((REPO_ROOT / name).read_bytes())
+    env = dict(os.environ, AMENT_PREFIX_PATH=str(venv))
+    build, prefix = tmp_path / "build", tmp_path / "install"
+    steps = [
+        ["cmake", "-S", str(source), "-B", str(build), "-DCMAKE_PREFIX_PATH=" + str(venv),
+         "-DCMAKE_INSTALL_PREFIX=" + str(prefix), "-DBUILD_TESTING=OFF", "-DPython3_EXECUTABLE=" + sys.executable,
+         "-DPYTHON_INSTALL_DIR=lib/python3/site-packages"],
+        ["cmake", "--build", str(build), "-j2"],
+        ["cmake", "--install", str(build)],
+    ]
+    for step in steps:
+        result = subprocess.run(step, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                universal_newlines=True, timeout=600)
+        assert result.returncode == 0, result.stdout[-3000:]
+    site = prefix / "lib" / "python3" / "site-packages"
+    assert (site / "litepose_ros" / "native" / "_litepose_native.so").is_file()
+    report = probe({}, cwd=tmp_path, pythonpath=str(site))
+    assert report["library"] == str(site / "litepose_ros" / "native" / "_litepose_native.so")
+    assert report["decoder"].startswith("compiled") and report["same"]
