@@ -1,6 +1,7 @@
 """pose.launch.py with platform:=jetson: pose_node on an NVIDIA Jetson (TensorRT engine, config/jetson.yaml).
 
-    ros2 launch litepose_ros jetson.launch.py image_topic:=/camera/image_raw
+    ros2 launch litepose_ros jetson.launch.py model:=$HOME/litepose/litepose_xs_coco_256_fp16.engine \
+        image_topic:=/camera/image_raw
 
 Every other pose.launch.py argument (model, namespace, ...) is accepted as well.
 """

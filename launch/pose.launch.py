@@ -1,9 +1,12 @@
 """Start pose_node with the config of one platform:
 
-    ros2 launch litepose_ros pose.launch.py platform:=jetson image_topic:=/camera/image_raw
+    ros2 launch litepose_ros pose.launch.py platform:=jetson \
+        model:=$HOME/litepose/litepose_xs_coco_256_fp16.engine image_topic:=/camera/image_raw
 
-Arguments left empty keep the value from config/<platform>.yaml. The platform -> parameters
-logic lives in litepose_ros.launch_config (tested without ROS); this file only wires it up.
+Arguments left empty keep the value from config/<platform>.yaml, except model: the configs
+name none, so model:= is required (a relative one is made absolute here, against the directory
+ros2 launch runs in). The platform -> parameters logic lives in litepose_ros.launch_config
+(tested without ROS); this file only wires it up.
 """
 from ament_index_python.packages import get_package_share_directory
 from launch.actions import DeclareLaunchArgument, OpaqueFunction

@@ -1,6 +1,7 @@
 """pose.launch.py with platform:=rpi: pose_node on a Raspberry Pi (TFLite, config/rpi.yaml).
 
-    ros2 launch litepose_ros rpi.launch.py image_topic:=/camera/image_raw
+    ros2 launch litepose_ros rpi.launch.py model:=$HOME/litepose/litepose_xs_coco_256.tflite \
+        image_topic:=/camera/image_raw
 
 Every other pose.launch.py argument (model, namespace, ...) is accepted as well.
 """

@@ -7,30 +7,16 @@ here imports ROS.
 import os
 from typing import Any, Dict, List, NamedTuple, Optional
 
+from .node_settings import NODE_NAME, PARAMETERS
+
 PACKAGE = "litepose_ros"
 EXECUTABLE = "pose_node"
-NODE_NAME = "pose_node"
 PLATFORMS = ("cpu", "jetson", "rpi")
-BACKENDS = ("auto", "onnxruntime", "tensorrt", "tflite")
 
-# Launch argument -> (node parameter, type). An empty argument keeps the config file's value.
-OVERRIDABLE = {
-    "model": ("model_path", str),
-    "backend": ("backend", str),
-    "threads": ("threads", int),
-    "image_topic": ("image_topic", str),
-    "image_transport": ("image_transport", str),
-    "qos_reliability": ("qos_reliability", str),
-    "publish_debug_image": ("publish_debug_image", bool),
-    "detection_threshold": ("detection_threshold", float),
-    "max_people": ("max_people", int),
-}
-
-_CHOICES = {
-    "backend": BACKENDS,
-    "image_transport": ("raw", "compressed"),
-    "qos_reliability": ("best_effort", "reliable"),
-}
+# Launch argument -> (node parameter, type), from the parameter table. An empty argument keeps
+# the config file's value.
+OVERRIDABLE = {p.short: (p.name, p.kind) for p in PARAMETERS if p.launch}
+_BY_ARGUMENT = {p.short: p for p in PARAMETERS if p.launch}
 
 
 class LaunchPlan(NamedTuple):
@@ -54,24 +40,9 @@ def config_file(platform: str, share_dir: str) -> str:
     return os.path.join(share_dir, "config", platform + ".yaml")
 
 
-def parse_value(name: str, text: str, kind: type) -> Any:
+def parse_value(name: str, text: str) -> Any:
     """A launch argument string -> the parameter's type, or ValueError naming the argument."""
-    text = text.strip()
-    if kind is bool:
-        lowered = text.lower()
-        if lowered in ("true", "1", "yes", "on"):
-            return True
-        if lowered in ("false", "0", "no", "off"):
-            return False
-        raise ValueError("{}:={} is not a boolean (true/false)".format(name, text))
-    try:
-        value = kind(text)
-    except ValueError:
-        raise ValueError("{}:={} is not a valid {}".format(name, text, kind.__name__)) from None
-    choices = _CHOICES.get(name)
-    if choices and value not in choices:
-        raise ValueError("{}:={} must be one of {}".format(name, text, ", ".join(choices)))
-    return value
+    return _BY_ARGUMENT[name].parse(text)
 
 
 def resolve(
@@ -85,7 +56,9 @@ def resolve(
 
     ``arguments`` are the launch arguments as strings ('' = not given); unknown names are an
     error so a typo does not silently do nothing. A relative ``model`` is made absolute
-    against ``base_dir`` (default: the current directory, which the node inherits).
+    against ``base_dir`` (default: the directory ``ros2 launch`` was typed in), so the node
+    never resolves it against its own current directory (``/`` under systemd). Without
+    ``model``, the config file must name an absolute model path (the shipped ones name none).
     """
     path = config_file(platform, share_dir)
     if not os.path.isfile(path):
@@ -96,24 +69,49 @@ def resolve(
             raise ValueError("unknown launch argument {!r}; known: {}".format(name, ", ".join(sorted(OVERRIDABLE))))
         if text is None or not str(text).strip():
             continue
-        parameter, kind = OVERRIDABLE[name]
-        overrides[parameter] = parse_value(name, str(text), kind)
+        overrides[OVERRIDABLE[name][0]] = parse_value(name, str(text))
     model = overrides.get("model_path")
     if model:
         overrides["model_path"] = os.path.abspath(os.path.join(base_dir or os.getcwd(), os.path.expanduser(model)))
+    else:
+        check_config_model(platform, path)
     return LaunchPlan(PACKAGE, EXECUTABLE, NODE_NAME, namespace.strip(), path, overrides)
+
+
+# What `model:=` usually points at, per platform (engines/README.md builds the jetson one).
+EXAMPLE_MODELS = {
+    "cpu": "~/litepose/litepose_xs_coco_256.onnx",
+    "jetson": "~/litepose/litepose_xs_coco_256_fp16.engine",
+    "rpi": "~/litepose/litepose_xs_coco_256.tflite",
+}
+
+
+def check_config_model(platform: str, path: str) -> None:
+    """Without ``model:=`` the config's model_path is used: it must be set and absolute.
+
+    A relative path in a config file would be resolved by the node against its current
+    directory, which is whatever started it (``/`` under systemd): refuse it here, at launch.
+    """
+    import yaml
+
+    with open(path) as stream:
+        document = yaml.safe_load(stream) or {}
+    section = document.get("/**", {}) if isinstance(document, dict) else {}
+    model = str((section.get("ros__parameters") or {}).get("model_path") or "")
+    example = "model:={}".format(EXAMPLE_MODELS.get(platform, "/path/to/model"))
+    if not model:
+        raise ValueError("no model for platform {}: pass {} ({} sets none; "
+                         "see the README's robot quick start)".format(platform, example, path))
+    if not os.path.isabs(os.path.expanduser(model)):
+        raise ValueError("model_path {!r} in {} is relative, so it would depend on the directory the node "
+                         "starts in; use an absolute path there or pass {}".format(model, path, example))
 
 # Help text of each launch argument (pose.launch.py declares them from this table).
 ARGUMENT_HELP = {
     "platform": "cpu (ONNX Runtime), jetson (TensorRT) or rpi (TFLite): picks config/<platform>.yaml",
     "namespace": "namespace for the node and its topics (e.g. robot1)",
-    "model": "model/engine file; relative paths are taken from the current directory",
-    "backend": "auto, onnxruntime, tensorrt or tflite",
-    "threads": "CPU threads for inference (0 = runtime default)",
-    "image_topic": "camera image topic (base name for compressed transport)",
-    "image_transport": "raw or compressed",
-    "qos_reliability": "best_effort or reliable, to match the camera driver",
-    "publish_debug_image": "true to publish debug_image with skeletons drawn",
-    "detection_threshold": "keypoint detection threshold (0..1)",
-    "max_people": "most people per image",
 }
+ARGUMENT_HELP.update({short: "{} (parameter {}{})".format(
+    p.help, p.name, "; " + p.range_text() if p.range_text() else "") for short, p in _BY_ARGUMENT.items()})
+ARGUMENT_HELP["model"] += ("; required unless the config names an absolute one; a relative path is taken from "
+                           "the directory ros2 launch runs in")

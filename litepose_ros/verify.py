@@ -166,7 +166,7 @@ def compare_backends(model: Backend, reference: Backend, images: Sequence[np.nda
 
 def load_images(paths: Sequence[str], limit: int = 0) -> List[np.ndarray]:
     """BGR images from files and (non-recursively) directories; unreadable files are skipped."""
-    from .commands.common import list_images, read_images
+    from .files import list_images, read_images
 
     files = list_images(paths)
     if limit > 0:

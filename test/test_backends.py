@@ -85,3 +85,67 @@ def test_outputs_matched_by_shape_in_any_order_and_layout(meta):
     np.testing.assert_array_equal(b, stage2)
     with pytest.raises(BackendError, match="do not match"):
         order_outputs([stage1, stage1], meta)
+
+
+def test_onnx_outputs_that_differ_from_the_metadata_are_refused_at_load(tmp_path, meta):
+    """A model whose metadata belongs to another model would fail on every frame: refuse it."""
+    other = ModelMetadata.for_dataset("XS", "coco", 64, 32, weights="random")  # 17 joints, not 14
+    path = tmp_path / "mismatch.onnx"
+    patch_mean_model(meta, path)
+    model = onnx.load(str(path))
+    helper.set_model_props(model, {METADATA_KEY: other.to_json()})
+    onnx.save(model, str(path))
+    with pytest.raises(BackendError) as error:
+        create_backend(str(path))
+    message = str(error.value)
+    assert "output 'heatmaps_tags' has shape [1, 28, 8, 16] where the metadata says [1, 34, 8, 16]" in message
+    assert "output 'heatmaps_highres' has shape [1, 14, 16, 32] where the metadata says [1, 17, 16, 32]" in message
+
+    renamed = onnx.load(str(path))
+    helper.set_model_props(renamed, {METADATA_KEY: meta.to_json()})
+    renamed.graph.output[1].name = "other"
+    renamed.graph.node[1].output[0] = "other"
+    onnx.save(renamed, str(path))
+    with pytest.raises(BackendError, match="no output named 'heatmaps_highres'.*unexpected output 'other'"):
+        create_backend(str(path))
+
+
+def test_output_differences_without_names_allow_any_order_and_nhwc(meta):
+    from litepose_ros.backends.base import output_differences
+
+    s1, s2 = meta.output_shapes()
+    nhwc2 = (s2[0], s2[2], s2[3], s2[1])
+    assert output_differences([("a", nhwc2), ("b", s1)], meta, by_name=False) == []
+    assert output_differences([("a", ["n", 28, 8, 16]), ("b", s2)], meta, by_name=False) == []  # unknown dim
+    problems = output_differences([("a", (1, 34, 8, 16)), ("b", s2)], meta, by_name=False)
+    assert problems == ["output shapes [[1, 34, 8, 16], [1, 14, 16, 32]] where the metadata expects "
+                        "[[1, 28, 8, 16], [1, 14, 16, 32]] (NCHW or NHWC)"]
+    assert output_differences([("a", s1), ("b", s2), ("c", s2)], meta, by_name=False) == [
+        "unexpected extra outputs [[1, 14, 16, 32]]"]
+
+
+def test_tflite_outputs_are_checked_at_load(tmp_path, monkeypatch, meta):
+    """The TFLite backend's load path with a stand-in interpreter (the real one is in test_tflite)."""
+    from litepose_ros.backends import tflite_backend as tfl
+
+    class Interpreter(object):
+        def __init__(self, **kwargs):
+            pass
+
+        def allocate_tensors(self):
+            pass
+
+        def get_input_details(self):
+            return [{"name": "image", "shape": list(meta.input_shape), "dtype": np.float32, "index": 0}]
+
+        def get_output_details(self):
+            return [{"name": "Identity", "shape": [1, 34, 8, 16], "index": 1},
+                    {"name": "Identity_1", "shape": list(meta.output_shapes()[1]), "index": 2}]
+
+    path = tmp_path / "m.tflite"
+    path.write_bytes(b"stand-in")
+    monkeypatch.setattr(tfl, "read_tflite_metadata", lambda content: {METADATA_KEY: meta.to_json().encode()})
+    monkeypatch.setattr(tfl, "_interpreter_module", lambda: (type("M", (), {"Interpreter": Interpreter}), "fake"))
+    with pytest.raises(BackendError, match=r"outputs do not match its litepose metadata: output shapes "
+                                           r"\[\[1, 34, 8, 16\], \[1, 14, 16, 32\]\]"):
+        tfl.TFLiteBackend(str(path))

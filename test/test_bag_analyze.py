@@ -59,13 +59,14 @@ def test_analyze_writes_poses_bag_table_and_summary(model, tmp_path, capsys, bag
         assert (msg.model, msg.model_arch, msg.backend) == (model.name, "XS", "onnxruntime")
         assert list(msg.keypoint_names) == list(coco.keypoint_names)
         assert [(limb.joint_a, limb.joint_b) for limb in msg.skeleton] == [tuple(s) for s in coco.skeleton]
-        assert len(msg.people) == 3 and all(len(p.keypoints) == 17 and p.track_id == -1 for p in msg.people)
+        assert len(msg.people) == 3 and all(len(p.keypoints) == 17 for p in msg.people)
         assert [p.score for p in msg.people] == sorted((p.score for p in msg.people), reverse=True)
         assert msg.processing_ms > 0
         rows = [r for r in table if int(r["stamp_ns"]) == source_stamp]
         assert [int(r["person_index"]) for r in rows] == [0, 1, 2]
         for row, person in zip(rows, msg.people):
             assert float(row["person_score"]) == pytest.approx(person.score, abs=1e-4)
+            assert int(row["track_id"]) == person.track_id
             assert float(row["left_wrist_x"]) == pytest.approx(person.keypoints[9].x, abs=1e-3)
             assert float(row["bbox_x_max"]) == pytest.approx(person.bbox_x_max, abs=1e-3)
     summary = json.loads((tmp_path / "summary.json").read_text())
@@ -73,7 +74,7 @@ def test_analyze_writes_poses_bag_table_and_summary(model, tmp_path, capsys, bag
     assert summary["people_per_frame"]["histogram"] == {"3": 35}
     assert summary["source_stream"]["median_period_ms"] == 80.0 and summary["source_stream"]["gaps"] == 0
     assert set(summary["latency_ms"]) == {"processing", "preprocess", "inference", "decode"}
-    for name in ("people_over_time", "latency_histogram", "keypoint_visibility"):
+    for name in ("people_over_time", "latency_histogram", "keypoint_visibility", "tracks_over_time"):
         assert (tmp_path / "plots" / (name + ".png")).stat().st_size > 1000
 
 
@@ -182,7 +183,63 @@ def test_summary_statistics_values(model, tmp_path, capsys):
     summary = json.loads((tmp_path / "summary.json").read_text())
     scores = np.array([float(r[k]) for r in rows for k in r if k.endswith("_score") and k != "person_score"])
     assert summary["keypoint_scores"]["count"] == scores.size == 18 * 3 * 17
-    assert summary["keypoint_scores"]["distribution"]["p50"] == pytest.approx(np.percentile(scores, 50), abs=1e-3)
+    # absent joints (score 0) are left out of the statistics; this bag has plenty of them
+    found = scores[scores > 0]
+    assert 0 < summary["keypoint_scores"]["found"] == found.size < scores.size
+    distribution = summary["keypoint_scores"]["distribution"]
+    assert distribution["p50"] == pytest.approx(np.percentile(found, 50), abs=1e-4) and distribution["min"] > 0
+    assert sum(summary["keypoint_scores"]["histogram"]["counts"]) == found.size
     inference = sorted({float(r["inference_ms"]) for r in rows})
     assert summary["latency_ms"]["inference"]["max"] == pytest.approx(max(inference), abs=1e-3)
     assert summary["source_stream"]["messages"] == 35  # gaps are judged on every frame read
+
+
+def test_an_empty_time_window_is_a_one_line_error(model, tmp_path, capsys):
+    bag = shared_path("bags", "people_walking_mcap")
+    for window in (["--start", "3", "--end", "1"], ["--start", "2", "--end", "2"], ["--start", "-1"]):
+        rc, out, err = run_cli(capsys, analyze_argv(bag, "/camera/image_raw/compressed", model, tmp_path, *window))
+        assert rc == 1, window
+        assert len(err.strip().splitlines()) == 1 and err.startswith("error: --"), err
+        assert not (tmp_path / "poses").exists() and not (tmp_path / "summary.json").exists()
+
+
+def test_summary_takes_no_progress_like_analyze(model, tmp_path, capsys):
+    bag = shared_path("bags", "people_walking_mcap")
+    rc, _, err = run_cli(capsys, analyze_argv(bag, "/camera/image_raw/compressed", model, tmp_path))
+    assert rc == 0, err
+    rc, out, err = run_cli(capsys, ["bag", "summary", str(tmp_path / "poses"), "--no-progress"])
+    assert rc == 0, err
+    assert "35 processed" in out and err == ""
+    rc, out, err = run_cli(capsys, ["bag", "summary", str(tmp_path / "poses")])
+    assert rc == 0 and "summary: 100%" in err and "35/35" in err  # the bar, on stderr
+
+
+def _figures(poses_bag: Path) -> tuple:
+    from litepose_ros.bag.plots import plot_figures
+    from litepose_ros.bag.summary import summarize_poses_bag
+
+    summary, records = summarize_poses_bag(str(poses_bag), "/poses", 0.1)
+    return summary, dict(plot_figures(records, summary))
+
+
+@pytest.mark.parametrize("threshold,people", [("0.01", 3), ("0.99", 0)])
+def test_plots_count_people_in_whole_numbers_and_say_when_no_one_was_found(model, tmp_path, capsys, threshold,
+                                                                          people):
+    """A flat series (3 people in every frame, or none) is where matplotlib picks fractional ticks."""
+    import matplotlib.pyplot as plt
+
+    bag = shared_path("bags", "people_walking_mcap")
+    argv = analyze_argv(bag, "/camera/image_raw/compressed", model, tmp_path) + ["--detection-threshold", threshold]
+    rc, _, err = run_cli(capsys, argv)
+    assert rc == 0, err
+    summary, figures = _figures(tmp_path / "poses")
+    assert summary["people_per_frame"]["histogram"] == {str(people): 35}
+    axes = figures["people_over_time.png"].axes[0]
+    low, high = axes.get_ylim()
+    ticks = [t for t in axes.get_yticks() if low <= t <= high]
+    assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    assert low == 0 and people in ticks
+    notes = [text.get_text() for text in figures["keypoint_visibility.png"].axes[0].texts]
+    assert notes == ([] if people else ["no people found in 35 frames"])
+    for figure in figures.values():
+        plt.close(figure)

@@ -75,6 +75,8 @@ def plain(message):
         return [plain(getattr(message, name)) for name in names]
     if isinstance(message, (list, tuple)) or hasattr(message, "tolist"):
         return [plain(item) for item in message]
+    if isinstance(message, float) and message != message:
+        return "nan"  # positions without 3D are NaN, and NaN != NaN
     return message
 
 

@@ -7,9 +7,9 @@ import sys
 import pytest
 
 
-def litepose(*args: str) -> subprocess.CompletedProcess:
+def litepose(*args: str, cwd=None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "litepose_ros.cli"] + [str(a) for a in args],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, cwd=cwd)
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +58,14 @@ def test_eval_reports_the_dataset_metrics(models, dataset, annotations, metric, 
     assert report["dataset"] == dataset and report["protocol"] == "official"
     assert metric in report["metrics"] and "AP" in done.stdout
     assert 0.0 <= report["metrics"]["AP"] <= 1.0
+
+
+def test_eval_writes_files_only_when_asked(models, coco_dir, tmp_path):
+    """Without --output/--results the metrics are printed and nothing lands in the current directory."""
+    done = litepose("eval", "--model", models["coco"], "--annotations", coco_dir / "person_keypoints_mmpose_test.json",
+                    "--images", coco_dir, "--protocol", "fast", "--no-progress", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "AP" in done.stdout and list(tmp_path.iterdir()) == []
 
 
 def test_eval_refuses_annotations_of_the_other_dataset(models, coco_dir, tmp_path):

@@ -146,7 +146,7 @@ def random_case(rng: np.random.RandomState):
     overrides = {}
     if rng.uniform() < 0.25:
         overrides = dict(detection_threshold=float(rng.choice([0.0, 0.05, 0.3])),
-                         tag_threshold=float(rng.choice([0.5, 1.0, 2.0])), nms_kernel=int(rng.choice([1, 3, 5, 7])),
+                         tag_threshold=float(rng.choice([0.5, 1.0, 2.0])), nms_kernel=int(rng.choice([3, 5, 7])),
                          max_num_people=int(rng.randint(1, 31)), use_detection_val=bool(rng.randint(2)))
     config = DecoderConfig.from_keypoint_set(kps, project_to_input=project, **overrides)
     if rng.uniform() < 0.3:

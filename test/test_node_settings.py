@@ -1,8 +1,12 @@
 """The node's parameter table, shared with `litepose bag analyze`: checks and model loading."""
+from pathlib import Path
+
 import pytest
 
-from litepose_ros import node_settings
+from litepose_ros import launch_config, node_settings
 from litepose_ros.pipeline import PoseEstimator
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize("name, value, ok", [
@@ -11,7 +15,7 @@ from litepose_ros.pipeline import PoseEstimator
     ("detection_threshold", True, False), ("tag_threshold", "1", False),
 ])
 def test_dynamic_parameter_checks(name, value, ok):
-    assert (node_settings.check_dynamic(name, value) is None) == ok
+    assert (node_settings.check(name, value) is None) == ok
 
 
 def test_decoder_changes_rename_node_parameters():
@@ -41,3 +45,117 @@ def test_parameters_file_sections_node_wins_over_wildcard():
     params = node_settings.parameters_from_file(document, ["/**", "pose_node", "/pose_node"])
     assert params == {"threads": 4, "backend": "tflite"}
     assert node_settings.parameters_from_file({"other": 3}, ["/**"]) is None
+
+
+@pytest.mark.parametrize("name, value, ok", [
+    ("threads", -3, False), ("threads", 0, True), ("threads", 2.0, False), ("qos_depth", 0, False),
+    ("min_person_score", float("inf"), False), ("min_person_score", float("nan"), False),
+    ("diagnostics_period", 0.0, False), ("diagnostics_period", 0.5, True),
+    ("backend", "cuda", False), ("backend", "tflite", True), ("image_transport", "compressed", True),
+    ("flip_test", 1, False), ("model_path", 3, False),
+])
+def test_every_parameter_is_checked_against_its_range(name, value, ok):
+    assert (node_settings.check(name, value) is None) == ok
+
+
+def test_descriptor_ranges_are_closed_and_reject_infinity():
+    table = node_settings.BY_NAME
+    assert table["threads"].descriptor_range() == (0, 2 ** 63 - 1)
+    assert table["detection_threshold"].descriptor_range() == (0.0, 1.0)
+    low, high = table["min_person_score"].descriptor_range()
+    assert low == 0.0 and high < float("inf")
+    assert table["backend"].descriptor_range() is None
+
+
+def test_readme_parameter_table_is_the_table():
+    readme = (REPO / "README.md").read_text()
+    start = readme.index("| parameter | type | default |")
+    end = readme.index("\n\n", start)
+    assert readme[start:end] == node_settings.markdown_table()
+
+
+def test_decoder_parameters_default_to_the_decoder_reference_settings():
+    from litepose_ros.decoding.config import DecoderConfig
+
+    fields = DecoderConfig._field_defaults
+    changes = node_settings.decoder_changes(node_settings.defaults())
+    assert changes and all(changes[field] == fields[field] for field in changes)
+
+
+def test_launch_arguments_come_from_the_table():
+    plan = launch_config.resolve("cpu", str(REPO), {p.short: str(p.default).lower() if p.kind is bool else
+                                                     str(p.default) or "x" for p in node_settings.PARAMETERS
+                                                     if p.launch})
+    launched = {p.name for p in node_settings.PARAMETERS if p.launch}
+    assert set(plan.overrides) == launched and {"model_path", "detection_threshold"} <= launched
+    for name in launched - {"model_path"}:
+        assert plan.overrides[name] == node_settings.BY_NAME[name].default
+    assert launch_config.ARGUMENT_HELP["max_people"].startswith(node_settings.BY_NAME["max_people"].help)
+
+
+def _analyze_args(argv):
+    import argparse
+
+    from litepose_ros.commands import bag_cmd
+
+    parser = argparse.ArgumentParser()
+    bag_cmd.add_parser(parser.add_subparsers())
+    return parser.parse_args(["bag", "analyze", "in_bag"] + argv)
+
+
+def test_bag_analyze_options_come_from_the_table(tmp_path):
+    from litepose_ros.bag.analyze import resolve_settings
+
+    model = tmp_path / "m.onnx"
+    model.write_bytes(b"")
+    given = {"model_path": str(model), "backend": "tflite", "threads": 3, "flip_test": True, "project_to_input": True,
+             "detection_threshold": 0.3, "tag_threshold": 2.5, "max_people": 4, "min_person_score": 0.2}
+    options = [p for p in node_settings.PARAMETERS if p.bag == node_settings.BAG_OPTION]
+    assert {p.name for p in options} == set(given)
+    argv = []
+    for p in options:
+        argv += [p.option] if p.kind is bool else [p.option, str(given[p.name])]
+    args = _analyze_args(argv)
+    settings = resolve_settings(args)
+    assert {name: settings[name] for name in given} == given
+    assert _analyze_args(["--no-flip-test"]).flip_test is False and _analyze_args([]).flip_test is None
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--threads", "-3"], "threads must be >= 0"), (["--detection-threshold", "2"], "within"),
+    (["--backend", "cuda"], "must be one of"), (["--max-people", "many"], "not a valid int"),
+])
+def test_bag_analyze_options_are_range_checked(capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_info:
+        _analyze_args(argv)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_predict_defaults_come_from_the_table():
+    import argparse
+
+    from litepose_ros.commands import predict_cmd
+
+    parser = argparse.ArgumentParser()
+    predict_cmd.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["predict", "--model", "m.onnx", "image.jpg"])
+    for name in ("backend", "threads", "detection_threshold", "tag_threshold", "max_people"):
+        assert getattr(args, name) == node_settings.BY_NAME[name].default
+
+
+@pytest.mark.parametrize("topic, transport, expected", [
+    ("image_raw", "raw", "image_raw"), ("image_raw", "compressed", "image_raw/compressed"),
+    ("/cam/image_raw/compressed", "compressed", "/cam/image_raw/compressed"),
+    ("/cam/image_raw/", "compressed", "/cam/image_raw/compressed"),
+])
+def test_input_topic_appends_compressed_once(topic, transport, expected):
+    assert node_settings.input_topic(topic, transport) == expected
+
+
+def test_unknown_parameters_name_the_closest_known_one():
+    messages = node_settings.unknown_parameter_messages(["detection_treshold", "modle_path", "zzz_unrelated"])
+    assert messages == [
+        "unknown parameter 'detection_treshold' is ignored; did you mean 'detection_threshold'?",
+        "unknown parameter 'modle_path' is ignored; did you mean 'model_path'?",
+        "unknown parameter 'zzz_unrelated' is ignored (not a pose_node parameter)",
+    ]

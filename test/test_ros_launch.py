@@ -6,6 +6,7 @@ provides, and every name they use from litepose_ros.launch_config exists. The pl
 parameters logic itself is litepose_ros.launch_config, tested directly.
 """
 import ast
+import os
 import re
 from pathlib import Path
 
@@ -20,12 +21,10 @@ ROS_MODULES = {"launch", "launch_ros", "ament_index_python", "os"}
 
 
 def _node_parameters():
-    """The node's declared parameters, read from its source (importing it needs rclpy only)."""
-    from litepose_ros.ros.pose_node import DYNAMIC_PARAMETERS, STATIC_PARAMETERS
+    """The node's parameters and their defaults (the table the node declares from)."""
+    from litepose_ros.node_settings import defaults
 
-    merged = dict(STATIC_PARAMETERS)
-    merged.update(DYNAMIC_PARAMETERS)
-    return {name: default for name, (default, _) in merged.items()}
+    return defaults()
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)
@@ -38,8 +37,40 @@ def test_config_files_set_every_node_parameter_with_the_right_type(platform):
         assert type(value) is type(declared[name]), "{}: {!r} is not a {}".format(
             name, value, type(declared[name]).__name__)
     assert params["backend"] == {"cpu": "onnxruntime", "jetson": "tensorrt", "rpi": "tflite"}[platform]
+    assert params["model_path"] == ""  # no default that depends on the node's current directory
     suffix = {"cpu": ".onnx", "jetson": ".engine", "rpi": ".tflite"}[platform]
-    assert params["model_path"].startswith("engines/") and params["model_path"].endswith(suffix)
+    assert launch_config.EXAMPLE_MODELS[platform].endswith(suffix)
+
+
+def test_launch_without_a_model_says_what_to_pass():
+    with pytest.raises(ValueError, match=r"no model for platform jetson: pass "
+                                         r"model:=~/litepose/litepose_xs_coco_256_fp16\.engine"):
+        resolve("jetson", str(REPO))
+
+
+def _share_with_model(tmp_path, model_path):
+    """A package share dir whose cpu.yaml names model_path (as a user may edit it)."""
+    config = tmp_path / "share" / "config"
+    config.mkdir(parents=True)
+    text = (REPO / "config" / "cpu.yaml").read_text().replace('model_path: ""', "model_path: " + model_path)
+    (config / "cpu.yaml").write_text(text)
+    return tmp_path / "share"
+
+
+def test_a_relative_model_in_a_config_is_refused_at_launch(tmp_path):
+    share = _share_with_model(tmp_path, "engines/m.onnx")
+    with pytest.raises(ValueError, match="'engines/m.onnx' in .*cpu.yaml is relative"):
+        resolve("cpu", str(share))
+    share = _share_with_model(tmp_path / "ok", "/opt/models/m.onnx")
+    assert resolve("cpu", str(share)).parameters == [str(share / "config" / "cpu.yaml")]
+
+
+def test_a_relative_model_argument_is_fixed_at_launch_not_in_the_node(tmp_path):
+    """The node gets an absolute path, whatever directory it later runs in."""
+    plan = resolve("cpu", str(REPO), {"model": "m.onnx"}, base_dir=str(tmp_path))
+    assert plan.overrides["model_path"] == str(tmp_path / "m.onnx")
+    plan = resolve("cpu", str(REPO), {"model": "~/litepose/m.onnx"}, base_dir=str(tmp_path))
+    assert plan.overrides["model_path"] == os.path.expanduser("~/litepose/m.onnx")
 
 
 def test_resolve_platform_and_overrides(tmp_path):
@@ -52,13 +83,17 @@ def test_resolve_platform_and_overrides(tmp_path):
     assert plan.parameters == [plan.config_file, plan.overrides]
     assert (plan.package, plan.executable, plan.node_name, plan.namespace) == (
         "litepose_ros", "pose_node", "pose_node", "robot1")
-    assert resolve("cpu", str(REPO)).parameters == [str(REPO / "config" / "cpu.yaml")]
+    assert resolve("cpu", str(REPO), {"model": "/m.onnx"}).parameters == [
+        str(REPO / "config" / "cpu.yaml"), {"model_path": "/m.onnx"}]
 
 
 @pytest.mark.parametrize("platform,arguments,message", [
     ("gpu", {}, "unknown platform"),
     ("cpu", {"modle": "x"}, "unknown launch argument"),
     ("cpu", {"threads": "many"}, "not a valid int"),
+    ("cpu", {"threads": "-3"}, "threads must be >= 0"),
+    ("cpu", {"detection_threshold": "1.5"}, r"within \[0.0, 1.0\]"),
+    ("cpu", {"image_transport": "theora"}, "must be one of raw, compressed"),
     ("cpu", {"backend": "cuda"}, "must be one of"),
     ("cpu", {"publish_debug_image": "maybe"}, "not a boolean"),
 ])
@@ -111,7 +146,8 @@ def test_pose_launch_declares_every_argument():
 
 def test_cmake_installs_what_launch_and_ros2_run_need():
     cmake = (REPO / "CMakeLists.txt").read_text()
-    assert re.search(r"install\(PROGRAMS scripts/pose_node DESTINATION lib/\$\{PROJECT_NAME\}\)", cmake)
+    assert re.search(r"install\(PROGRAMS scripts/pose_node scripts/litepose DESTINATION lib/\$\{PROJECT_NAME\}\)",
+                     cmake)
     assert re.search(r"install\(DIRECTORY launch config DESTINATION share/\$\{PROJECT_NAME\}\)", cmake)
     assert launch_config.EXECUTABLE == "pose_node" and (REPO / "scripts" / "pose_node").stat().st_mode & 0o111
     script = (REPO / "scripts" / "pose_node").read_text()
@@ -134,3 +170,30 @@ def test_every_message_field_is_documented(msg):
             comment_above = i > 0 and lines[i - 1].startswith("#")
             same_block = any(lines[k].startswith("#") for k in range(max(0, i - 4), i))
             assert comment_above or same_block or "#" in line, "undocumented field in {}: {}".format(msg, line)
+
+
+def _models(text: str, pattern: str) -> set:
+    return {m.replace("$HOME", "~") for m in re.findall(pattern, text)}
+
+
+def test_quick_start_paths_agree_everywhere():
+    """README, engines/README.md, the config comments and the launch error all name one file."""
+    readme = (REPO / "README.md").read_text()
+    robot = readme[readme.index("## On a robot"):readme.index("### Inference runtimes per platform")]
+    engines = (REPO / "engines" / "README.md").read_text()
+    for platform, launch in (("jetson", "jetson.launch.py"), ("rpi", "rpi.launch.py"), ("cpu", "platform:=cpu")):
+        expected = launch_config.EXAMPLE_MODELS[platform]
+        assert expected.startswith("~/")  # absolute once expanded: no current-directory lookups
+        lines = [line for line in robot.splitlines() if line.startswith("ros2 launch") and launch in line]
+        assert lines and all(_models(line, r"model:=([^\s`]+)") == {expected} for line in lines), platform
+        config = (REPO / "config" / (platform + ".yaml")).read_text()
+        assert _models(config, r"model:=([^\s`]+)") == {expected}, platform
+    for name in ("jetson.launch.py", "rpi.launch.py", "pose.launch.py"):
+        platform = "rpi" if name.startswith("rpi") else "jetson"
+        assert _models((REPO / "launch" / name).read_text(), r"model:=([^\s`]+)") == {
+            launch_config.EXAMPLE_MODELS[platform]}, name
+    jetson = launch_config.EXAMPLE_MODELS["jetson"]
+    assert _models(engines, r"build-engine --onnx \S+ --output (\S+)") == {jetson}
+    assert _models(engines, r"model:=([^\s`]+)") == {jetson}
+    onnx = _models(engines, r"build-engine --onnx (\S+)")
+    assert onnx == _models(engines, r"litepose export .*--output (\S+)") == {launch_config.EXAMPLE_MODELS["cpu"]}

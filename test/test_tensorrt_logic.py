@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 from litepose_ros.backends import base, create_backend
+from litepose_ros.backends import sidecar as sc
 from litepose_ros.backends import tensorrt_backend as trt_backend
 from litepose_ros.backends.base import BackendError
-from litepose_ros.engines import sidecar as sc
 from litepose_ros.engines import tensorrt_build
 from litepose_ros.metadata import ModelMetadata
 
@@ -246,12 +246,46 @@ def test_tensorrt_version_comparison():
     assert not sc.same_tensorrt_version("8.5.2", "10.3.0")
 
 
-def test_missing_sidecar_names_the_rebuild_command(tmp_path):
+def test_missing_sidecar_names_the_rebuild_command(monkeypatch, tmp_path):
+    cuda = make_cuda()
+    install(monkeypatch, make_trt(registry=cuda.registry), cuda)
     path = str(tmp_path / "lost.engine")
     open(path, "wb").write(b"plan")
     with pytest.raises(BackendError) as error:
         trt_backend.TensorRTBackend(path)
+    assert "has no sidecar" in str(error.value)
     assert "litepose build-engine --onnx MODEL.onnx --output " + path in str(error.value)
+
+
+def test_engine_without_tensorrt_says_what_the_file_is_and_what_to_run(monkeypatch, engine_file):
+    """Without TensorRT the sidecar does not matter: say that, not "missing sidecar" (issue 14, item 8)."""
+    def no_tensorrt():
+        raise BackendError("TensorRT's Python bindings are not installed; on a Jetson they come with JetPack")
+
+    monkeypatch.setattr(trt_backend, "_import_runtime", no_tensorrt)
+    for path in (engine_file, engine_file.replace("xs.engine", "bare.engine")):
+        open(path, "ab").close()
+        with pytest.raises(BackendError) as error:
+            trt_backend.TensorRTBackend(path)
+        message = str(error.value)
+        assert message.startswith(path + " is to be run as a TensorRT engine, but TensorRT's Python bindings are "
+                                         "not installed")
+        assert "litepose build-engine --onnx MODEL.onnx --output " + path in message
+        assert "run the ONNX export instead (backend onnxruntime" in message and "sidecar" not in message
+
+
+def test_onnx_or_tflite_given_to_tensorrt_is_named(tmp_path):
+    onnx_path = tmp_path / "xs.onnx"
+    onnx_path.write_bytes(b"\x08\x07\x12\x07pytorch")  # ModelProto: ir_version 7, producer_name
+    with pytest.raises(BackendError) as error:
+        create_backend(str(onnx_path), backend="tensorrt")
+    message = str(error.value)
+    assert message.startswith("{} is an ONNX file, not a TensorRT engine".format(onnx_path))
+    assert "build-engine --onnx {} --output {}".format(onnx_path, tmp_path / "xs.engine") in message
+    tflite_path = tmp_path / "xs.tflite"
+    tflite_path.write_bytes(b"\x1c\x00\x00\x00TFL3" + bytes(32))
+    with pytest.raises(BackendError, match="is a TFLite file, not a TensorRT engine.*backend tflite"):
+        create_backend(str(tflite_path), backend="tensorrt")
 
 
 @pytest.mark.parametrize("version, gpu, capability, words", [
@@ -279,19 +313,22 @@ def test_failed_deserialisation_is_explained(monkeypatch, engine_file):
     assert "litepose build-engine --onnx /models/xs.onnx" in str(error.value)
 
 
-@pytest.mark.parametrize("spec", [
-    [("image", True, (1, 3, 64, 64)), ("heatmaps_tags", False, (1, 28, 16, 16)), ("out", False, (1, 14, 32, 32))],
-    [("image", True, (1, 3, 64, 64)), ("heatmaps_tags", False, (1, 34, 16, 16)),
-     ("heatmaps_highres", False, (1, 14, 32, 32))],
-    [("input", True, (1, 3, 64, 64)), ("heatmaps_tags", False, (1, 28, 16, 16)),
-     ("heatmaps_highres", False, (1, 14, 32, 32))],
+@pytest.mark.parametrize("spec, difference", [
+    ([("image", True, (1, 3, 64, 64)), ("heatmaps_tags", False, (1, 28, 16, 16)), ("out", False, (1, 14, 32, 32))],
+     "no output named 'heatmaps_highres' (expected shape [1, 14, 32, 32]); unexpected output 'out' [1, 14, 32, 32]"),
+    ([("image", True, (1, 3, 64, 64)), ("heatmaps_tags", False, (1, 34, 16, 16)),
+      ("heatmaps_highres", False, (1, 14, 32, 32))],
+     "output 'heatmaps_tags' has shape [1, 34, 16, 16] where the metadata says [1, 28, 16, 16]"),
+    ([("input", True, (1, 3, 64, 64)), ("heatmaps_tags", False, (1, 28, 16, 16)),
+      ("heatmaps_highres", False, (1, 14, 32, 32))],
+     "no input named 'image' (expected shape [1, 3, 64, 64]); unexpected input 'input' [1, 3, 64, 64]"),
 ])
-def test_io_names_and_shapes_must_match_metadata(monkeypatch, engine_file, spec):
+def test_io_names_and_shapes_must_match_metadata(monkeypatch, engine_file, spec, difference):
     cuda = make_cuda()
     install(monkeypatch, make_trt(spec=spec, registry=cuda.registry), cuda)
     with pytest.raises(BackendError) as error:
         trt_backend.TensorRTBackend(engine_file)
-    assert "does not match its model metadata" in str(error.value)
+    assert "does not match its model metadata: " + difference + "." in str(error.value)
     assert "litepose build-engine" in str(error.value)
 
 
@@ -333,7 +370,7 @@ def test_backend_selection_by_suffix_and_parameter(tmp_path):
     path.write_bytes(b"x")
     with pytest.raises(BackendError) as error:  # an explicit backend overrides the suffix
         create_backend(str(path), backend="tensorrt")
-    assert "no sidecar" in str(error.value)
+    assert "model.bin is to be run as a TensorRT engine" in str(error.value)
 
 
 def test_stub_only_tensorrt_is_reported(monkeypatch):
@@ -342,7 +379,7 @@ def test_stub_only_tensorrt_is_reported(monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "tensorrt", fake)
     with pytest.raises(BackendError) as error:
         trt_backend._import_runtime()
-    assert "not the TensorRT runtime" in str(error.value)
+    assert "module found at /site-packages/tensorrt is not the TensorRT runtime" in str(error.value)
 
 
 # ---------------------------------------------------------------- calls vs real API surfaces

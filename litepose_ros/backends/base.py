@@ -5,10 +5,11 @@ input tensor to the network's two outputs as numpy arrays. Nothing else: pre- an
 post-processing are shared by all backends.
 """
 import os
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..hints import litepose_command, model_file_kind
 from ..metadata import ModelMetadata
 
 
@@ -20,10 +21,14 @@ class Backend(object):
     """Base class: subclasses set ``name`` and ``metadata`` and implement ``run``."""
 
     name = "abstract"
+    file_kind = ""  # what model_file_kind() says of the files it loads ("engine": none of those)
 
     def __init__(self, model_path: str) -> None:
         if not os.path.isfile(model_path):
             raise BackendError("model file not found: {}".format(model_path))
+        kind = model_file_kind(model_path)
+        if kind is not None and kind != self.file_kind:
+            raise BackendError(wrong_file_message(model_path, kind, self.name))
         self.model_path = model_path
         self.metadata: Optional[ModelMetadata] = None
 
@@ -40,6 +45,26 @@ class Backend(object):
 
     def close(self) -> None:
         """Release device resources; the default has none."""
+
+
+_FILE_KINDS = {"onnx": "an ONNX file", "tflite": "a TFLite file", "engine": "a TensorRT engine"}
+_BACKEND_WANTS = {"onnxruntime": "ONNX", "tflite": "TFLite", "tensorrt": "a TensorRT engine"}
+
+
+def wrong_file_message(model_path: str, kind: str, backend: str) -> str:
+    """``model_path`` is a ``kind`` file given to ``backend``: say so, and what to run instead."""
+    text = "{} is {}, not {} (backend {}): ".format(model_path, _FILE_KINDS[kind], _BACKEND_WANTS.get(backend, backend),
+                                                      backend)
+    if kind == "onnx" and backend == "tensorrt":
+        engine = os.path.splitext(model_path)[0] + ".engine"
+        return text + ("build the engine from it on this device with\n  {}\nand set model_path to {} "
+                       "(or run the ONNX file as it is with backend onnxruntime)".format(
+                           litepose_command("build-engine --onnx {} --output {}".format(model_path, engine)), engine))
+    if kind == "onnx":
+        return text + ("run it with backend onnxruntime (backend auto picks by file suffix), or export a .tflite "
+                       "from the checkpoint with `{}`".format(litepose_command(
+                           "export-tflite --arch ARCH --dataset DATASET --checkpoint CKPT --output MODEL.tflite")))
+    return text + "run it with backend tflite (backend auto picks by file suffix)"
 
 
 def order_outputs(outputs: Sequence[np.ndarray], metadata: ModelMetadata) -> Tuple[np.ndarray, np.ndarray]:
@@ -68,6 +93,47 @@ def order_outputs(outputs: Sequence[np.ndarray], metadata: ModelMetadata) -> Tup
             )
         ordered.append(np.ascontiguousarray(match, dtype=np.float32))
     return ordered[0], ordered[1]
+
+
+def _same_shape(found: Sequence[Any], expected: Sequence[int]) -> bool:
+    """Equal shapes; a dimension the runtime does not know (None, a name, -1) matches any."""
+    if len(found) != len(expected):
+        return False
+    return all(not isinstance(f, int) or f < 0 or f == e for f, e in zip(found, expected))
+
+
+def tensor_differences(found: Dict[str, Sequence[Any]], expected: Dict[str, Sequence[int]], kind: str) -> List[str]:
+    """What differs between the model's tensors and the metadata's, by name; empty if nothing."""
+    problems = ["no {} named {!r} (expected shape {})".format(kind, name, list(expected[name]))
+                for name in sorted(set(expected) - set(found))]
+    problems += ["unexpected {} {!r} {}".format(kind, name, list(found[name]))
+                 for name in sorted(set(found) - set(expected))]
+    problems += ["{} {!r} has shape {} where the metadata says {}".format(
+        kind, name, list(found[name]), list(expected[name]))
+        for name in sorted(set(found) & set(expected)) if not _same_shape(found[name], expected[name])]
+    return problems
+
+
+def output_differences(found: Sequence[Tuple[str, Sequence[Any]]], metadata: ModelMetadata,
+                       by_name: bool = True) -> List[str]:
+    """What differs between the model's outputs and the two the metadata describes.
+
+    ``by_name=False`` for converters that rename outputs (TFLite): then only the shapes count,
+    in any order and in NCHW or NHWC layout, as ``order_outputs`` will match them.
+    """
+    expected = metadata.output_shapes()
+    if by_name:
+        return tensor_differences(dict(found), dict(zip(metadata.output_names, expected)), "output")
+    shapes = [list(shape) for _, shape in found]
+    left = list(shapes)
+    for shape in expected:
+        nhwc = (shape[0], shape[2], shape[3], shape[1])
+        match = next((s for s in left if _same_shape(s, shape) or _same_shape(s, nhwc)), None)
+        if match is None:
+            return ["output shapes {} where the metadata expects {} (NCHW or NHWC)".format(
+                shapes, [list(s) for s in expected])]
+        left.remove(match)
+    return ["unexpected extra outputs {}".format(left)] if left else []
 
 
 BackendFactory = Callable[..., Backend]

@@ -4,11 +4,12 @@ from typing import Sequence, Tuple
 import numpy as np
 
 from ..metadata import METADATA_KEY, ModelMetadata, ModelMetadataError
-from .base import Backend, BackendError, order_outputs, register_backend
+from .base import Backend, BackendError, order_outputs, output_differences, register_backend
 
 
 class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
+    file_kind = "onnx"
 
     def __init__(self, model_path: str, threads: int = 0, providers: Sequence[str] = ("CPUExecutionProvider",)) -> None:
         super(OnnxRuntimeBackend, self).__init__(model_path)
@@ -40,6 +41,12 @@ class OnnxRuntimeBackend(Backend):
                 "{}: expected one input of shape {}, found {}".format(
                     self.model_path, expected, [(i.name, i.shape) for i in inputs]
                 )
+            )
+        problems = output_differences([(o.name, o.shape) for o in self._session.get_outputs()], self.metadata)
+        if problems:
+            raise BackendError(
+                "{}: the model's outputs do not match its litepose metadata: {}. Was the metadata copied from "
+                "another model? Re-export it with `litepose export`".format(self.model_path, "; ".join(problems))
             )
 
     def run(self, tensor: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:

@@ -12,12 +12,19 @@ the engine builder may reorder them. ``tensorrt`` and ``pycuda`` are imported on
 engine is loaded, so this module imports (and its logic is testable) anywhere.
 """
 import threading
-from typing import Any, Dict, List, NamedTuple, Sequence, Tuple
+from typing import Any, Dict, List, NamedTuple, Sequence, Tuple  # noqa: F401  (Dict: type comments)
 
 import numpy as np
 
-from ..engines.sidecar import EngineSidecar, SidecarError, check_compatible, format_compute_capability, read_sidecar
-from .base import Backend, BackendError, register_backend
+from .base import Backend, BackendError, output_differences, register_backend, tensor_differences
+from .sidecar import (
+    EngineSidecar,
+    SidecarError,
+    check_compatible,
+    format_compute_capability,
+    read_sidecar,
+    rebuild_command,
+)
 
 
 class IOTensor(NamedTuple):
@@ -100,20 +107,15 @@ def select_api(trt: Any, engine: Any, context: Any) -> Any:
 def check_io(tensors: Sequence[IOTensor], sidecar: EngineSidecar, engine_path: str) -> None:
     """The engine's I/O must be the metadata's names and shapes (names decide, never positions)."""
     metadata = sidecar.metadata
-    expected = {metadata.input_name: (True, tuple(metadata.input_shape))}
-    for name, shape in zip(metadata.output_names, metadata.output_shapes()):
-        expected[name] = (False, tuple(shape))
-    found = {t.name: (t.is_input, t.shape) for t in tensors}
-    if found != expected:
+    problems = tensor_differences({t.name: t.shape for t in tensors if t.is_input},
+                                  {metadata.input_name: tuple(metadata.input_shape)}, "input")
+    problems += output_differences([(t.name, t.shape) for t in tensors if not t.is_input], metadata)
+    if problems:
         raise BackendError(
-            "TensorRT engine {} does not match its model metadata: engine I/O {} vs expected {}. The engine "
-            "and sidecar do not belong together (or the ONNX was not made by `litepose export`); rebuild:\n  {}".format(
-                engine_path, _describe(found), _describe(expected), sidecar.rebuild_command(engine_path))
+            "TensorRT engine {} does not match its model metadata: {}. The engine and sidecar do not belong "
+            "together (or the ONNX was not made by `litepose export`); rebuild:\n  {}".format(
+                engine_path, "; ".join(problems), sidecar.rebuild_command(engine_path))
         )
-
-
-def _describe(io: Dict[str, Tuple[bool, Tuple[int, ...]]]) -> str:
-    return ", ".join("{} {} {}".format("input" if v[0] else "output", k, list(v[1])) for k, v in sorted(io.items()))
 
 
 def _import_runtime() -> Tuple[Any, Any]:
@@ -125,12 +127,19 @@ def _import_runtime() -> Tuple[Any, Any]:
                            "(python3-libnvinfer)") from None
     if not hasattr(trt, "Runtime"):  # e.g. only the tensorrt-stubs package, which installs a bare namespace
         raise BackendError("the `tensorrt` module found at {} is not the TensorRT runtime (type stubs only?)".format(
-            getattr(trt, "__path__", "?")))
+            ", ".join(str(p) for p in getattr(trt, "__path__", [])) or getattr(trt, "__file__", "?")))
     try:
         import pycuda.driver as cuda
     except ImportError:
         raise BackendError("pycuda is not installed: pip3 install pycuda") from None
     return trt, cuda
+
+
+def _no_runtime_message(engine_path: str, problem: str) -> str:
+    return ("{} is to be run as a TensorRT engine, but {}. An engine runs only on the TensorRT release and GPU that "
+            "built it: on the Jetson, build it there with\n  {}\nOn a machine without TensorRT, run the ONNX export "
+            "instead (backend onnxruntime, model_path:=MODEL.onnx).".format(
+                engine_path, problem, rebuild_command(engine_path)))
 
 
 def _make_logger(trt: Any) -> Any:
@@ -150,16 +159,20 @@ def _make_logger(trt: Any) -> Any:
 
 class TensorRTBackend(Backend):
     name = "tensorrt"
+    file_kind = "engine"
 
     def __init__(self, model_path: str, threads: int = 0, device: int = 0) -> None:
         super(TensorRTBackend, self).__init__(model_path)
         del threads  # the GPU does the work; the parameter exists for the common interface
+        try:  # first: without TensorRT the engine cannot run here whatever its sidecar says
+            self._trt, self._cuda = _import_runtime()
+        except BackendError as error:
+            raise BackendError(_no_runtime_message(model_path, str(error))) from None
         try:
             self.sidecar = read_sidecar(model_path)
         except SidecarError as error:
             raise BackendError(str(error)) from None
         self.metadata = self.sidecar.metadata
-        self._trt, self._cuda = _import_runtime()
         self._lock = threading.Lock()
         self._device_buffers = []  # type: List[Any]
         self._cuda.init()

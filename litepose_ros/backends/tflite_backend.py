@@ -11,7 +11,7 @@ from typing import Any, Dict, Optional, Tuple
 import numpy as np
 
 from ..metadata import METADATA_KEY, ModelMetadata, ModelMetadataError
-from .base import Backend, BackendError, order_outputs, register_backend
+from .base import Backend, BackendError, order_outputs, output_differences, register_backend
 
 # Field numbers in the TFLite schema (schema.fbs): Model.buffers, Model.metadata,
 # Metadata.name, Metadata.buffer, Buffer.data, Buffer.offset, Buffer.size.
@@ -129,6 +129,7 @@ def dequantize(array: np.ndarray, detail: Dict[str, Any]) -> np.ndarray:
 
 class TFLiteBackend(Backend):
     name = "tflite"
+    file_kind = "tflite"
 
     def __init__(self, model_path: str, threads: int = 0, xnnpack: bool = True) -> None:
         super(TFLiteBackend, self).__init__(model_path)
@@ -151,6 +152,12 @@ class TFLiteBackend(Backend):
             raise BackendError("cannot load TFLite model {}: {}".format(model_path, error)) from None
         self._input = self._input_detail()
         self._outputs = self._interpreter.get_output_details()
+        # converters rename outputs, so only their shapes can be checked
+        problems = output_differences([(d["name"], [int(v) for v in d["shape"]]) for d in self._outputs],
+                                      self.metadata, by_name=False)
+        if problems:
+            raise BackendError("{}: the model's outputs do not match its litepose metadata: {}. Re-export it with "
+                               "`litepose export-tflite`".format(model_path, "; ".join(problems)))
 
     def _input_detail(self) -> Dict[str, Any]:
         inputs = self._interpreter.get_input_details()

@@ -1,27 +1,40 @@
 """`litepose bag analyze`: run the pose node's pipeline over a camera topic of a bag.
 
 Per frame, exactly what pose_node does: decode, ``PoseEstimator.estimate``, then
-``People.filtered(min_person_score, max_people)``; the PoseArray carries the source header.
+``People.filtered(min_person_score, max_people)`` and the person tracker on the header stamps
+(``node_settings.track_people``); the PoseArray carries the source header and the track ids.
 """
 import json
 import os
 import signal
 import sys
 import time
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..interrupt import GracefulInterrupt
-from ..node_settings import NODE_NAME, defaults, estimator_from_settings, parameters_from_file, select_people
-from ..pose_fields import pose_array_fields
+from ..node_settings import (
+    BAG_OPTION,
+    NODE_NAME,
+    PARAMETERS,
+    check_depth,
+    defaults,
+    estimator_from_settings,
+    input_topic,
+    parameters_from_file,
+    select_people,
+    track_people,
+    tracker_config,
+    tracker_from_settings,
+)
+from ..pose_fields import person_messages, pose_array_fields
 from . import BagError
+from .depth_source import BagDepth, default_camera_info_topic
 from .reader import Frame, FrameSource, open_bag
 from .stats import FrameRecord, FrameTable, format_summary, summarize
 from .types import IMAGE, IMAGE_TYPES, POSE_ARRAY, typestore
 
 # The node parameters that change what analyze computes.
-USED_PARAMETERS = ("model_path", "backend", "threads", "tflite_xnnpack", "flip_test", "project_to_input",
-                   "detection_threshold", "tag_threshold", "max_people", "min_person_score", "image_topic",
-                   "image_transport")
+USED_PARAMETERS = tuple(p.name for p in PARAMETERS if p.bag)
 NODE_NAMES = ["/**", NODE_NAME, "/" + NODE_NAME]
 POSES_TOPIC = "/poses"  # the node publishes relative "poses" and "debug_image"
 DEBUG_TOPIC = "/debug_image"
@@ -49,17 +62,19 @@ def resolve_settings(args: Any) -> Dict[str, Any]:
     if args.params:
         params = load_params_file(args.params)
         settings.update({k: v for k, v in params.items() if k in USED_PARAMETERS})
-    overrides = {
-        "model_path": args.model, "backend": args.backend, "threads": args.threads, "flip_test": args.flip_test,
-        "project_to_input": args.project_to_input, "detection_threshold": args.detection_threshold,
-        "tag_threshold": args.tag_threshold, "max_people": args.max_people, "min_person_score": args.min_person_score,
-    }
+    # each BAG_OPTION parameter has an option (dest = its short name) that is None unless given
+    overrides = {p.name: getattr(args, p.short) for p in PARAMETERS if p.bag == BAG_OPTION}
     settings.update({k: v for k, v in overrides.items() if v is not None})
+    if getattr(args, "depth_topic", None) and check_depth(settings):
+        raise BagError(check_depth(settings))
     if not settings["model_path"]:
         raise BagError("no model: pass --model or a --params file with model_path")
     if not os.path.isfile(os.path.expanduser(str(settings["model_path"]))):
         raise BagError("model file not found: {}".format(settings["model_path"]))
     settings["model_path"] = os.path.expanduser(str(settings["model_path"]))
+    problem = tracker_config(settings).problem()
+    if problem:
+        raise BagError(problem)
     return settings
 
 
@@ -78,8 +93,7 @@ def choose_topic(args: Any, settings: Dict[str, Any]) -> str:
     if args.topic:
         return args.topic
     if args.params and settings["image_topic"]:
-        topic = "/" + str(settings["image_topic"]).strip("/")
-        return topic + "/compressed" if settings["image_transport"] == "compressed" else topic
+        return "/" + input_topic(str(settings["image_topic"]), settings["image_transport"]).strip("/")
     reader = open_bag(args.input)
     try:
         images = sorted({c.topic for c in reader.connections if c.msgtype in IMAGE_TYPES})
@@ -114,6 +128,7 @@ class PosesWriter(object):
         return types["std_msgs/msg/Header"](stamp=stamp, frame_id=str(source.frame_id))
 
     def write(self, frame: Frame, fields: Dict[str, Any], annotated: Any = None) -> None:
+        """``fields`` as pose_array_fields() gives them (with 3D when analyze has depth)."""
         header = self.header(frame.header)
         message = pose_array_message(self.store, header, fields)
         self.writer.write(self.poses, frame.log_time_ns, self.store.serialize_cdr(message, POSE_ARRAY))
@@ -132,13 +147,10 @@ def pose_array_message(store: Any, header: Any, fields: Dict[str, Any]) -> Any:
     """A rosbags litepose_ros/msg/PoseArray from pose_array_fields() values."""
     types = store.types
     keypoint, limb = types["litepose_ros/msg/Keypoint"], types["litepose_ros/msg/Limb"]
-    person = types["litepose_ros/msg/Person"]
     values = dict(fields)
     values["skeleton"] = [limb(joint_a=a, joint_b=b) for a, b in fields["skeleton"]]
-    values["people"] = [
-        person(**dict(p, keypoints=[keypoint(x=x, y=y, score=s) for x, y, s in p["keypoints"]]))
-        for p in fields["people"]
-    ]
+    values["people"] = person_messages(fields["people"], types["litepose_ros/msg/Person"], keypoint,
+                                       types["geometry_msgs/msg/Point"])
     return types[POSE_ARRAY](header=header, **values)
 
 
@@ -150,15 +162,22 @@ def process_frames(
     stop: GracefulInterrupt,
     show_progress: bool,
     records: List[FrameRecord],
+    depth: Optional[BagDepth] = None,
 ) -> None:
-    """Appends to records as it goes, so an abort keeps what was done."""
-    from ..commands.common import progress
+    """Appends to records as it goes, so an abort keeps what was done. With ``depth`` the
+    records carry the people's 3D (when the frame pairs with a depth image)."""
+    from ..files import progress
 
+    tracker = tracker_from_settings(settings, estimator.metadata.sigmas)  # settings checked by resolve_settings
     for frame in progress(source, source.total, "analyze", enabled=show_progress):
         people, timings = estimator.estimate(frame.image)
-        people = select_people(people, settings)
+        people, track_ids, reset_reason = track_people(tracker, select_people(people, settings), frame.stamp_ns)
+        if reset_reason:
+            print("frame {}: tracks reset: {}".format(frame.index, reset_reason), file=sys.stderr)
         stages = {"preprocess": timings.preprocess_ms, "inference": timings.inference_ms, "decode": timings.decode_ms}
-        record = FrameRecord(frame.index, frame.stamp_ns, people, timings.total_ms, stages)
+        positions, frame_id = depth.lift(frame, people.keypoints) if depth is not None else (None, "")
+        record = FrameRecord(frame.index, frame.stamp_ns, people, timings.total_ms, stages, track_ids, positions,
+                             frame_id)
         records.append(record)
         on_frame(frame, record, people)
         if stop.stopped:
@@ -166,14 +185,15 @@ def process_frames(
 
 
 def analyze_frames(
-    args: Any, settings: Dict[str, Any], source: FrameSource, estimator: Any, stop: GracefulInterrupt
+    args: Any, settings: Dict[str, Any], source: FrameSource, estimator: Any, stop: GracefulInterrupt,
+    depth: Optional[BagDepth] = None,
 ) -> Tuple[Dict[str, Any], List[FrameRecord]]:
     """Everything after the bag and the model are open: the summary, and the records to plot."""
     from ..draw import draw_people
 
     metadata = estimator.metadata
     writer = PosesWriter(args.output, args.storage, args.debug_images) if args.output else None
-    table = FrameTable(args.csv, metadata.keypoint_names) if args.csv else None
+    table = FrameTable(args.csv, metadata.keypoint_names, with_3d=depth is not None) if args.csv else None
 
     def on_frame(frame: Frame, record: FrameRecord, people: Any) -> None:
         if table:
@@ -181,14 +201,16 @@ def analyze_frames(
         if writer:
             height, width = frame.image.shape[:2]
             fields = pose_array_fields(people, metadata, (width, height), settings["model_path"],
-                                       estimator.backend.name, record.processing_ms)
-            annotated = draw_people(frame.image, people, metadata.skeleton) if args.debug_images else None
+                                       estimator.backend.name, record.processing_ms, record.positions,
+                                       record.position_frame_id, record.track_ids)
+            annotated = (draw_people(frame.image, people, metadata.skeleton, track_ids=record.track_ids)
+                         if args.debug_images else None)
             writer.write(frame, fields, annotated)
 
     records: List[FrameRecord] = []
     started = time.perf_counter()
     try:
-        process_frames(source, estimator, settings, on_frame, stop, not args.no_progress, records)
+        process_frames(source, estimator, settings, on_frame, stop, not args.no_progress, records, depth)
     except KeyboardInterrupt:  # second Ctrl-C, or no handler outside the main thread
         stop.stopped = True
     finally:
@@ -200,6 +222,8 @@ def analyze_frames(
     wall_s = time.perf_counter() - started
     summary = summarize(records, metadata.keypoint_names, source.counts(), source.read_stamps_ns,
                         args.visibility_threshold)
+    if depth is not None:
+        summary["depth"] = depth.summary()
     summary["run"] = {
         "input": args.input, "topic": source.topic, "msgtype": source.msgtype, "output": args.output,
         "poses_written": writer.count if writer else 0, "interrupted": stop.stopped,
@@ -231,10 +255,15 @@ def run(args: Any, estimator: Any = None) -> int:
             raise BagError("output {} exists already; not overwriting".format(args.output))
         # Bag and topic first: their errors should not wait for a model to load.
         with FrameSource(args.input, choose_topic(args, settings), args.start, args.end, args.every) as source:
-            if estimator is None:
-                estimator = load_estimator(settings)
-            with GracefulInterrupt("stopping after this frame (Ctrl-C again to abort)") as stop:
-                summary, records = analyze_frames(args, settings, source, estimator, stop)
+            depth = open_depth(args, source.topic, settings)
+            try:
+                if estimator is None:
+                    estimator = load_estimator(settings)
+                with GracefulInterrupt("stopping after this frame (Ctrl-C again to abort)") as stop:
+                    summary, records = analyze_frames(args, settings, source, estimator, stop, depth)
+            finally:
+                if depth is not None:
+                    depth.close()
     except BagError as error:
         print("error: {}".format(error), file=sys.stderr)
         return 1
@@ -244,6 +273,14 @@ def run(args: Any, estimator: Any = None) -> int:
               file=sys.stderr)
         return EXIT_INTERRUPTED
     return 1 if summary["frames"]["read_error"] else 0
+
+
+def open_depth(args: Any, image_topic: str, settings: Dict[str, Any]) -> Optional[BagDepth]:
+    """The bag's depth + camera_info topics when --depth-topic is given, else None."""
+    if not getattr(args, "depth_topic", None):
+        return None
+    info_topic = getattr(args, "camera_info_topic", None) or default_camera_info_topic(image_topic)
+    return BagDepth(args.input, args.depth_topic, info_topic, settings)
 
 
 def finish(summary: Dict[str, Any], records: List[FrameRecord], args: Any, title: str) -> None:

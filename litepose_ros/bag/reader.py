@@ -110,6 +110,10 @@ class FrameSource(object):
     ) -> None:
         if every < 1:
             raise BagError("--every must be at least 1")
+        if start_s < 0:
+            raise BagError("--start must not be negative (seconds after the bag's first message)")
+        if end_s is not None and end_s <= start_s:
+            raise BagError("--end {:g} is not after --start {:g}: the window holds no frames".format(end_s, start_s))
         self.path, self.topic, self.every = path, topic, every
         self.start_s, self.end_s = start_s, end_s
         self.read = 0  # messages on the topic inside the window

@@ -23,6 +23,12 @@ class FrameRecord(NamedTuple):
     people: People
     processing_ms: float  # preprocess + inference + decode, as in PoseArray.processing_ms
     stages_ms: Optional[Dict[str, float]] = None  # per stage; unknown when read from a poses bag
+    track_ids: Optional[np.ndarray] = None  # int [N], one per person; None: tracking off (all -1)
+    positions: Optional[Any] = None  # depth.People3D when analyze had depth for this frame
+    position_frame_id: str = ""  # frame of positions
+
+    def ids(self) -> np.ndarray:
+        return np.full(len(self.people), -1, np.int64) if self.track_ids is None else np.asarray(self.track_ids)
 
 
 def distribution(values: Sequence[float]) -> Optional[Dict[str, float]]:
@@ -48,12 +54,15 @@ def people_per_frame(records: Sequence[FrameRecord]) -> Dict[str, Any]:
 
 
 def keypoint_scores(records: Sequence[FrameRecord]) -> Dict[str, Any]:
+    """Scores of the keypoints found. Absent joints carry score 0 in People and PoseArray;
+    counting them would pull every percentile to 0 in crowded or partly visible scenes."""
     scores = np.concatenate([r.people.keypoints[..., 2].reshape(-1) for r in records] or [np.zeros(0)])
-    counts, _ = np.histogram(np.clip(scores, SCORE_BINS[0], SCORE_BINS[-1]), SCORE_BINS)
+    found = scores[scores > 0]
+    counts, _ = np.histogram(np.clip(found, SCORE_BINS[0], SCORE_BINS[-1]), SCORE_BINS)
     return {
         "count": int(scores.size),
-        "found": int(np.count_nonzero(scores > 0)),
-        "distribution": distribution(scores),
+        "found": int(found.size),
+        "distribution": distribution(found),
         "histogram": {"edges": [round(float(e), 2) for e in SCORE_BINS], "counts": [int(c) for c in counts]},
     }
 
@@ -79,6 +88,25 @@ def latency(records: Sequence[FrameRecord]) -> Dict[str, Any]:
         if values:
             out[stage] = distribution(values)
     return out
+
+
+def tracks(records: Sequence[FrameRecord]) -> Dict[str, Any]:
+    """Track count, and per track its duration (first to last header stamp) and frames."""
+    spans: Dict[int, List[int]] = {}  # id -> [first stamp, last stamp, frames]
+    untracked = 0
+    for record in records:
+        for track_id in record.ids().tolist():
+            if track_id < 0:
+                untracked += 1
+                continue
+            span = spans.setdefault(track_id, [record.stamp_ns, record.stamp_ns, 0])
+            span[0], span[1], span[2] = min(span[0], record.stamp_ns), max(span[1], record.stamp_ns), span[2] + 1
+    return {
+        "tracks": len(spans),
+        "duration_s": distribution([(last - first) / 1e9 for first, last, _ in spans.values()]),
+        "frames_per_track": distribution([frames for _, _, frames in spans.values()]),
+        "untracked_people": untracked,
+    }
 
 
 def stream_gaps(stamps_ns: Sequence[int]) -> Dict[str, Any]:
@@ -119,6 +147,7 @@ def summarize(
     return {
         "frames": dict(frames, processed=len(records)),
         "people_per_frame": people_per_frame(records),
+        "tracks": tracks(records),
         "keypoint_scores": keypoint_scores(records),
         "keypoint_visibility": keypoint_visibility(records, keypoint_names, visibility_threshold),
         "latency_ms": latency(records),
@@ -135,9 +164,13 @@ def format_summary(summary: Dict[str, Any]) -> str:
     if frames.get("read_error"):
         lines.append("  bag broke off: {}".format(frames["read_error"]))
     lines.append("people per frame: mean {} max {} histogram {}".format(ppf["mean"], ppf["max"], ppf["histogram"]))
+    track_info = summary.get("tracks")
+    if track_info and track_info["tracks"]:
+        lines.append("tracks: {} (duration s: {}), people without a track id: {}".format(
+            track_info["tracks"], _pct(track_info["duration_s"]), track_info["untracked_people"]))
     scores = summary["keypoint_scores"]["distribution"]
     if scores:
-        lines.append("keypoint score: " + _pct(scores))
+        lines.append("keypoint score (found keypoints): " + _pct(scores))
     for stage, dist in summary["latency_ms"].items():
         if dist:
             lines.append("{} ms: {}".format(stage, _pct(dist)))
@@ -145,6 +178,14 @@ def format_summary(summary: Dict[str, Any]) -> str:
         lines.append("source stream: {} msgs over {} s, period {} ms, {} gaps, {} out of order".format(
             stream["messages"], stream["duration_s"], stream["median_period_ms"], stream["gaps"],
             stream["out_of_order"]))
+    depth = summary.get("depth")
+    if depth:
+        problems = ", ".join("{} {}".format(v, k) for k, v in depth.items() if isinstance(v, int) and v and
+                             k != "paired")
+        lines.append("3D: {} frames paired with {}{}".format(depth["paired"], depth["depth_topic"],
+                                                          "; no 3D: " + problems if problems else ""))
+        if depth.get("last_problem"):
+            lines.append("  last depth problem: {}".format(depth["last_problem"]))
     return "\n".join(lines)
 
 
@@ -155,11 +196,13 @@ def _pct(dist: Dict[str, float]) -> str:
 class FrameTable(object):
     """The per-frame CSV: one row per detected person, or one row for a frame without people."""
 
-    def __init__(self, path: str, keypoint_names: Sequence[str]) -> None:
+    def __init__(self, path: str, keypoint_names: Sequence[str], with_3d: bool = False) -> None:
         self.stream = open(path, "w", newline="")
         self.writer = csv.writer(self.stream)
-        self.width = len(table_columns(keypoint_names))
-        self.writer.writerow(table_columns(keypoint_names))
+        self.with_3d = with_3d
+        columns = table_columns(keypoint_names) + (position_columns(keypoint_names) if with_3d else [])
+        self.width = len(columns)
+        self.writer.writerow(columns)
         self.first_stamp_ns: Optional[int] = None
 
     def add(self, record: FrameRecord) -> None:
@@ -174,8 +217,12 @@ class FrameTable(object):
             self.writer.writerow(common + [""] * (self.width - len(common)))
             return
         boxes = record.people.boxes()
+        ids = record.ids()
         for i, (keypoints, score) in enumerate(zip(record.people.keypoints, record.people.scores)):
-            values = [i, _num(score)] + [_num(v) for v in boxes[i]] + [_num(v) for v in keypoints.reshape(-1)]
+            values = [i, int(ids[i]), _num(score)] + [_num(v) for v in boxes[i]]
+            values += [_num(v) for v in keypoints.reshape(-1)]
+            if self.with_3d:
+                values += _position_values(record.positions, i, keypoints.shape[0])
             self.writer.writerow(common + values)
 
     def close(self) -> None:
@@ -186,12 +233,28 @@ FRAME_COLUMNS = [
     "frame_index", "stamp_ns", "time_s", "people_count",
     "processing_ms", "preprocess_ms", "inference_ms", "decode_ms",
 ]
-PERSON_COLUMNS = ["person_index", "person_score", "bbox_x_min", "bbox_y_min", "bbox_x_max", "bbox_y_max"]
+PERSON_COLUMNS = ["person_index", "track_id", "person_score", "bbox_x_min", "bbox_y_min", "bbox_x_max", "bbox_y_max"]
 
 
 def table_columns(keypoint_names: Sequence[str]) -> List[str]:
     joints = ["{}_{}".format(name, axis) for name in keypoint_names for axis in ("x", "y", "score")]
     return FRAME_COLUMNS + PERSON_COLUMNS + joints
+
+
+def position_columns(keypoint_names: Sequence[str]) -> List[str]:
+    """3D columns (metres, camera optical frame; empty where there is no 3D), after the 2D ones."""
+    axes = ("x_m", "y_m", "z_m")
+    joints = ["{}_{}".format(name, axis) for name in keypoint_names for axis in axes]
+    return ["person_" + axis for axis in axes] + joints
+
+
+def _position_values(positions: Any, person: int, num_joints: int) -> List[str]:
+    if positions is None:
+        return [""] * (3 + 3 * num_joints)
+    values = [_num(v) if positions.position_valid[person] else "" for v in positions.positions[person]]
+    for point, valid in zip(positions.points[person], positions.valid[person]):
+        values += [_num(v) if valid else "" for v in point]
+    return values
 
 
 def _num(value: Optional[float]) -> str:

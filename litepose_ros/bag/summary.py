@@ -4,6 +4,9 @@ import collections
 import sys
 from typing import Any, Counter, Dict, List, Sequence, Tuple
 
+import numpy as np
+
+from ..files import progress
 from ..pose_fields import people_from_message
 from . import BagError
 from .reader import open_bag, read_messages, stamp_to_ns, topic_connections
@@ -17,7 +20,9 @@ class _ReadStatus(object):
     read_error = None
 
 
-def read_poses(path: str, topic: str) -> Tuple[List[FrameRecord], List[str], Dict[str, Any], Dict[str, Any]]:
+def read_poses(
+    path: str, topic: str, show_progress: bool = False
+) -> Tuple[List[FrameRecord], List[str], Dict[str, Any], Dict[str, Any]]:
     """(records, keypoint names, frame counts, model info) of every PoseArray on topic."""
     reader = open_bag(path)
     try:
@@ -27,7 +32,9 @@ def read_poses(path: str, topic: str) -> Tuple[List[FrameRecord], List[str], Dic
         names: Sequence[str] = ()
         info: Dict[str, Any] = {}
         status = _ReadStatus()
-        for index, (connection, _, raw) in enumerate(read_messages(reader, connections, status, None, None)):
+        messages = progress(read_messages(reader, connections, status, None, None),
+                            sum(c.msgcount for c in connections), "summary", enabled=show_progress, unit="msg")
+        for index, (connection, _, raw) in enumerate(messages):
             try:
                 message = typestore_for(connection).deserialize_cdr(raw, connection.msgtype)
                 people = people_from_message(message)
@@ -38,8 +45,9 @@ def read_poses(path: str, topic: str) -> Tuple[List[FrameRecord], List[str], Dic
                 names = list(message.keypoint_names)
                 info = {"model": message.model, "model_arch": message.model_arch, "dataset": message.dataset,
                         "backend": message.backend}
+            track_ids = np.array([p.track_id for p in message.people], np.int64)
             records.append(FrameRecord(index, stamp_to_ns(message.header.stamp), people,
-                                       float(message.processing_ms)))
+                                       float(message.processing_ms), None, track_ids))
         read = len(records) + sum(skipped.values())
         counts = {"read": read, "selected": read, "decoded": len(records), "skipped": dict(skipped),
                   "read_error": status.read_error}
@@ -48,8 +56,10 @@ def read_poses(path: str, topic: str) -> Tuple[List[FrameRecord], List[str], Dic
         reader.close()
 
 
-def summarize_poses_bag(path: str, topic: str, visibility_threshold: float) -> Tuple[Dict[str, Any], List[FrameRecord]]:
-    records, names, counts, info = read_poses(path, topic)
+def summarize_poses_bag(
+    path: str, topic: str, visibility_threshold: float, show_progress: bool = False
+) -> Tuple[Dict[str, Any], List[FrameRecord]]:
+    records, names, counts, info = read_poses(path, topic, show_progress)
     summary = summarize(records, names, counts, [r.stamp_ns for r in records], visibility_threshold)
     summary["run"] = dict(info, input=path, topic=topic)
     return summary, records
@@ -59,7 +69,8 @@ def run(args: Any) -> int:
     from .analyze import finish
 
     try:
-        summary, records = summarize_poses_bag(args.input, args.topic, args.visibility_threshold)
+        summary, records = summarize_poses_bag(args.input, args.topic, args.visibility_threshold,
+                                               not args.no_progress)
     except BagError as error:
         print("error: {}".format(error), file=sys.stderr)
         return 1

@@ -1,6 +1,9 @@
 """`litepose bag analyze|summary`: pose statistics from rosbag2 recordings, without ROS."""
 import argparse
 
+from ..node_settings import BAG_OPTION, PARAMETERS
+from .common import add_parameter_option
+
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("bag", help="analyse rosbag2 recordings (sqlite3, MCAP)", description=__doc__)
@@ -11,6 +14,7 @@ def add_parser(subparsers) -> None:
 
 
 def _add_outputs(parser: argparse.ArgumentParser) -> None:
+    """Options both commands share: outputs, the visibility threshold, --no-progress."""
     group = parser.add_argument_group("outputs")
     group.add_argument("--csv", metavar="FILE", help="per-frame table: one row per person (or per empty frame)")
     group.add_argument("--summary", metavar="FILE", help="summary statistics as JSON (also printed)")
@@ -18,6 +22,7 @@ def _add_outputs(parser: argparse.ArgumentParser) -> None:
                        "keypoint_visibility PNGs here")
     group.add_argument("--visibility-threshold", type=float, default=0.1,
                        help="a keypoint counts as visible above this score (default: %(default)s)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def _add_analyze(commands) -> None:
@@ -35,20 +40,17 @@ def _add_analyze(commands) -> None:
                         help="skip messages received before T seconds after the bag's start")
     parser.add_argument("--end", type=float, metavar="T", help="stop at T seconds after the bag's start")
     parser.add_argument("--every", type=int, default=1, metavar="N", help="process every N-th frame")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    depth = parser.add_argument_group("3D (people in metres, as pose_node with depth_topic)")
+    depth.add_argument("--depth-topic", metavar="TOPIC",
+                       help="depth image registered to the colour image (16UC1 mm or 32FC1 m): adds 3D to the poses "
+                       "bag and CSV; pairing and range from --params (depth_* parameters)")
+    depth.add_argument("--camera-info-topic", metavar="TOPIC",
+                       help="the colour camera's CameraInfo (default: camera_info beside the image topic)")
     model = parser.add_argument_group("model (as pose_node's parameters; the command line wins over --params)")
     model.add_argument("--params", metavar="FILE", help="pose_node parameters file, e.g. config/cpu.yaml")
-    model.add_argument("--model", help="exported model (parameter model_path)")
-    model.add_argument("--backend")
-    model.add_argument("--threads", type=int)
-    model.add_argument("--flip-test", dest="flip_test", action="store_const", const=True)
-    model.add_argument("--no-flip-test", dest="flip_test", action="store_const", const=False)
-    model.add_argument("--project-to-input", dest="project_to_input", action="store_const", const=True)
-    model.add_argument("--no-project-to-input", dest="project_to_input", action="store_const", const=False)
-    model.add_argument("--detection-threshold", type=float)
-    model.add_argument("--tag-threshold", type=float)
-    model.add_argument("--max-people", type=int)
-    model.add_argument("--min-person-score", type=float)
+    for param in PARAMETERS:
+        if param.bag == BAG_OPTION:
+            add_parameter_option(model, param.name, with_default=False)
     _add_outputs(parser)
     parser.set_defaults(func=_run_analyze)
 

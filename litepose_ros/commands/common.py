@@ -1,13 +1,8 @@
 """Arguments and helpers shared by the subcommands that run a model on images."""
 import argparse
-import os
-import sys
-from typing import Iterator, List, Optional, Sequence, Tuple
+from typing import Any
 
-import cv2
-import numpy as np
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+from ..node_settings import BY_NAME
 
 # "official": the reference evaluation protocol (flip test, heatmaps projected to input size).
 # "fast": what the robot runs (no flip, grouping at stride-2 heatmap resolution).
@@ -17,18 +12,46 @@ PROTOCOLS = {
 }
 
 
+def add_parameter_option(group: Any, name: str, with_default: bool = True) -> None:
+    """``--option`` for node parameter ``name``, with its type, range check and help from the
+    parameter table. Without the default the option is None unless given (so a parameters file
+    can supply the value); booleans then get ``--x`` / ``--no-x``."""
+    param = BY_NAME[name]
+    dest = param.short
+    if param.kind is bool:
+        group.add_argument(param.option, dest=dest, action="store_const", const=True,
+                           default=param.default if with_default else None, help=param.help)
+        group.add_argument("--no-" + param.option[2:], dest=dest, action="store_const", const=False)
+        return
+    notes = [param.range_text()] if param.range_text() else []
+    if with_default and param.default != "":
+        notes.append("default: %(default)s")
+    help_text = param.help.replace("%", "%%") + (" ({})".format("; ".join(notes)) if notes else "")
+    group.add_argument(param.option, dest=dest, type=_parser(param), default=param.default if with_default else None,
+                       metavar=param.short.upper(), help=help_text)
+
+
+def _parser(param: Any) -> Any:
+    def parse(text: str) -> Any:
+        try:
+            return param.parse(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error).split(": ", 1)[-1]) from None
+    parse.__name__ = param.kind.__name__  # argparse names the type in its errors
+    return parse
+
+
 def add_model_arguments(parser: argparse.ArgumentParser, default_protocol: str) -> None:
     group = parser.add_argument_group("model")
     group.add_argument("--model", required=True, help="exported model (.onnx, .tflite, .engine)")
-    group.add_argument("--backend", default="auto", help="backend id, or auto to pick by file suffix")
-    group.add_argument("--threads", type=int, default=0, help="inference threads (0: runtime default)")
+    add_parameter_option(group, "backend")
+    add_parameter_option(group, "threads")
     group.add_argument(
         "--protocol", choices=sorted(PROTOCOLS), default=default_protocol,
         help="official: flip test + input-resolution decoding; fast: the robot's settings (default: %(default)s)",
     )
-    group.add_argument("--detection-threshold", type=float, default=0.1)
-    group.add_argument("--tag-threshold", type=float, default=1.0)
-    group.add_argument("--max-people", type=int, default=30)
+    for name in ("detection_threshold", "tag_threshold", "max_people"):
+        add_parameter_option(group, name)
 
 
 def estimator_from_args(args: argparse.Namespace):  # -> PoseEstimator (imported lazily)
@@ -45,44 +68,3 @@ def estimator_from_args(args: argparse.Namespace):  # -> PoseEstimator (imported
         tag_threshold=args.tag_threshold,
         max_num_people=args.max_people,
     )
-
-
-def list_images(paths: Sequence[str]) -> List[str]:
-    """Image files named directly, plus those found (non-recursively) in named directories."""
-    found: List[str] = []
-    for path in paths:
-        if os.path.isdir(path):
-            found.extend(
-                os.path.join(path, name) for name in sorted(os.listdir(path))
-                if name.lower().endswith(IMAGE_SUFFIXES)
-            )
-        else:
-            found.append(path)
-    return found
-
-
-def read_image(path: str) -> Optional[np.ndarray]:
-    """BGR image, or None if it cannot be read. EXIF rotation is ignored, as the datasets' labels are."""
-    image = cv2.imread(path, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
-    return image if image is not None and image.size else None
-
-
-def read_images(paths: Sequence[str]) -> Iterator[Tuple[str, np.ndarray]]:
-    """Yield readable images; report unreadable ones on stderr and go on."""
-    for path in paths:
-        image = read_image(path)
-        if image is None:
-            print("warning: skipping unreadable image {}".format(path), file=sys.stderr)
-            continue
-        yield path, image
-
-
-def progress(iterable, total: int, description: str, enabled: bool = True):
-    """tqdm progress bar when available and wanted, else the plain iterable."""
-    if not enabled:
-        return iterable
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return iterable
-    return tqdm(iterable, total=total, desc=description, unit="img", file=sys.stderr)

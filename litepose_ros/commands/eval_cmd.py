@@ -4,7 +4,8 @@ import json
 import os
 import sys
 
-from .common import add_model_arguments, estimator_from_args, progress, read_image
+from ..files import progress, read_image
+from .common import add_model_arguments, estimator_from_args
 
 
 def add_parser(subparsers) -> None:
@@ -13,7 +14,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--annotations", required=True, help="COCO-format keypoint annotation JSON")
     parser.add_argument("--images", required=True, help="directory holding the annotated images")
     parser.add_argument("--dataset", choices=("coco", "crowdpose"), help="default: the model's dataset")
-    parser.add_argument("--output", default="eval_metrics.json", help="metrics JSON (default: %(default)s)")
+    parser.add_argument("--output", metavar="FILE", help="also save the metrics as JSON here (default: print only)")
     parser.add_argument("--results", help="also save the COCO results JSON here")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
@@ -68,8 +69,9 @@ def run(args: argparse.Namespace) -> int:
         "model": args.model, "dataset": dataset, "protocol": args.protocol,
         "images": len(images) - len(skipped), "skipped_images": skipped, "metrics": metrics,
     }
-    with open(args.output, "w") as stream:
-        json.dump(report, stream, indent=2)
+    if args.output:
+        with open(args.output, "w") as stream:
+            json.dump(report, stream, indent=2)
     if args.results:
         with open(args.results, "w") as stream:
             json.dump(results, stream)

@@ -6,7 +6,8 @@ import sys
 
 import cv2
 
-from .common import add_model_arguments, estimator_from_args, list_images, progress, read_images
+from ..files import list_images, progress, read_images
+from .common import add_model_arguments, estimator_from_args
 
 
 def add_parser(subparsers) -> None:

@@ -14,7 +14,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "train", help="train or fine-tune a LitePose network",
         description="Train LitePose on COCO 2017 or CrowdPose (official layouts). Under torchrun, one "
-        "process per GPU (or CPU process with gloo) trains with PyTorch DDP. See docs/training.md.",
+        "process per GPU (or CPU process with gloo) trains with PyTorch DDP. Recipe, data layouts and outputs: "
+        "README.md, section 'Training and fine-tuning (litepose train)'.",
     )
     parser.add_argument("--arch", required=True, type=str.upper, choices=sorted(ARCHS))
     parser.add_argument("--dataset", required=True, type=str.lower, choices=sorted(DATASETS))
@@ -34,7 +35,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--grad-clip", type=float, default=0.0, help="max gradient norm (default: off)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--deterministic", action="store_true", help="deterministic algorithms where PyTorch allows")
-    parser.add_argument("--workers", type=int, default=4, help="data-loader processes per training process")
+    parser.add_argument("--workers", type=int, help="data-loader processes per training process, kept for the "
+                        "whole run (default: min(4, CPUs / training processes on this machine))")
     parser.add_argument("--no-augment", action="store_true", help="no random affine/flip (overfitting checks)")
     parser.add_argument("--train-split", help="default: train (COCO), trainval (CrowdPose)")
     parser.add_argument("--val-split", help="default: val (COCO), test (CrowdPose)")

@@ -17,9 +17,9 @@ from typing import Any, List, NamedTuple, Optional, Sequence
 
 import numpy as np
 
+from ..backends.sidecar import EngineSidecar, format_compute_capability, write_sidecar
 from ..files import file_sha256
 from ..metadata import METADATA_KEY, ModelMetadata, ModelMetadataError
-from .sidecar import EngineSidecar, format_compute_capability, write_sidecar
 
 BUILDER_CALLS = ("create_network", "create_builder_config", "build_serialized_network", "platform_has_fast_fp16")
 CONFIG_CALLS = ("set_memory_pool_limit", "set_flag", "create_timing_cache", "set_timing_cache", "get_timing_cache")

@@ -9,6 +9,11 @@ import time
 from collections import deque
 from typing import Any, Dict, NamedTuple, Optional, Tuple
 
+# Outcome of a frame, and the /diagnostics levels (DiagnosticStatus OK, WARN, ERROR).
+OK, WARN, ERROR = 0, 1, 2
+BAD = 3  # a frame skipped as unusable input (a WARN-level outcome)
+SLOW_LATENCY_MS = 1000.0  # mean receive-to-publish latency above this is WARN
+
 
 class Frame(NamedTuple):
     msg: Any  # sensor_msgs Image or CompressedImage, still undecoded
@@ -61,6 +66,7 @@ class StageStats(object):
         self._lock = threading.Lock()
         self._inputs = deque()  # type: deque
         self._outputs = deque()  # type: deque  # of (time, stage times)
+        self._outcomes = deque()  # type: deque  # of (time, OK / BAD / ERROR) per frame the worker took
         self.processed = 0
         self.bad_frames = 0
         self.errors = 0
@@ -73,17 +79,21 @@ class StageStats(object):
     def output(self, stages: Dict[str, float], now: Optional[float] = None) -> None:
         with self._lock:
             self.processed += 1
-            self._outputs.append((time.monotonic() if now is None else now, dict(stages)))
+            now = time.monotonic() if now is None else now
+            self._outputs.append((now, dict(stages)))
+            self._outcomes.append((now, OK))
 
-    def bad_frame(self, reason: str) -> None:
+    def bad_frame(self, reason: str, now: Optional[float] = None) -> None:
         with self._lock:
             self.bad_frames += 1
             self.last_problem = reason
+            self._outcomes.append((time.monotonic() if now is None else now, BAD))
 
-    def error(self, reason: str) -> None:
+    def error(self, reason: str, now: Optional[float] = None) -> None:
         with self._lock:
             self.errors += 1
             self.last_problem = reason
+            self._outcomes.append((time.monotonic() if now is None else now, ERROR))
 
     def snapshot(self, now: Optional[float] = None) -> Dict[str, float]:
         """Rates (Hz) and mean stage times (ms) over the window, plus totals."""
@@ -96,7 +106,10 @@ class StageStats(object):
                 "processed": float(self.processed),
                 "bad_frames": float(self.bad_frames),
                 "errors": float(self.errors),
+                "window_inputs": float(len(self._inputs)),
             }
+            for outcome, key in ((OK, "window_ok"), (BAD, "window_bad"), (ERROR, "window_errors")):
+                result[key] = float(sum(1 for _, o in self._outcomes if o == outcome))
             for stage in self.STAGES:
                 values = [s[stage] for _, s in self._outputs if stage in s]
                 result[stage] = sum(values) / len(values) if values else 0.0
@@ -108,6 +121,8 @@ class StageStats(object):
             self._inputs.popleft()
         while self._outputs and self._outputs[0][0] < now - self.window_s:
             self._outputs.popleft()
+        while self._outcomes and self._outcomes[0][0] < now - self.window_s:
+            self._outcomes.popleft()
 
 
 def _rate(times: Any, now: float, window_s: float) -> float:
@@ -116,3 +131,26 @@ def _rate(times: Any, now: float, window_s: float) -> float:
         return 0.0
     span = max(now - times[0], times[-1] - times[0])
     return (len(times) - 1) / span if span > 0 else 0.0
+
+
+def health(snap: Dict[str, float], window_s: float, problem: str, topic: str) -> Tuple[int, str]:
+    """(level, message) for /diagnostics, judged only on the frames of the recent window.
+
+    ERROR: inference failed on a frame (a backend error), or every frame the worker took
+    failed. WARN: no input, some bad frames (unusable images), or mean latency over
+    SLOW_LATENCY_MS. OK otherwise. Old problems age out with the window.
+    """
+    ok, bad, errors = (int(snap[k]) for k in ("window_ok", "window_bad", "window_errors"))
+    span = "in the last {:g} s".format(window_s)
+    if errors:
+        return ERROR, "inference failed on {} of {} frames {}: {}".format(errors, ok + bad + errors, span, problem)
+    if bad and not ok:
+        return ERROR, "all {} frames {} were unusable: {}".format(bad, span, problem)
+    if not snap["window_inputs"]:
+        return WARN, "no input images on {} {}".format(topic, span)
+    if bad:
+        return WARN, "{} of {} frames {} were unusable: {}".format(bad, ok + bad, span, problem)
+    if snap["latency_ms"] > SLOW_LATENCY_MS:
+        return WARN, "slow: mean latency {:.0f} ms {} (over {:.0f} ms)".format(snap["latency_ms"], span,
+                                                                               SLOW_LATENCY_MS)
+    return OK, "running"

@@ -7,9 +7,17 @@ costs dropped (and counted) frames, never growing latency or memory.
 Run: ``ros2 run litepose_ros pose_node --ros-args --params-file config/cpu.yaml`` or
 ``python -m litepose_ros.ros.pose_node --ros-args -p model_path:=model.onnx``.
 """
+# ruff: noqa: E402  (the stop-signal handlers go in before the slow imports)
+import sys
+
+if __name__ == "__main__":  # Ctrl-C while rclpy, OpenCV and the runtimes import: exit quietly
+    from litepose_ros.ros.stop_signals import exit_quietly_on_stop_signals
+
+    exit_quietly_on_stop_signals()
+
 import array
 import os
-import sys
+import re
 import threading
 import time
 from typing import Any, List, Optional
@@ -18,7 +26,8 @@ import rclpy
 import rclpy.executors
 import rclpy.logging
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
+from rclpy.exceptions import InvalidParameterValueException
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
@@ -27,18 +36,26 @@ from ..backends import BackendError
 from ..decoding import warn_if_slow
 from ..metadata import ModelMetadataError
 from ..node_settings import (
-    DYNAMIC_PARAMETERS,
+    BY_NAME,
     NODE_NAME,
-    STATIC_PARAMETERS,
-    check_dynamic,
+    PARAMETERS,
+    check,
+    check_depth,
     decoder_changes,
     estimator_from_settings,
+    input_topic,
     select_people,
+    track_people,
+    tracker_from_settings,
+    unknown_parameter_messages,
 )
 from ..pipeline import PoseEstimator
 from .conversions import PoseArray, PoseArrayBuilder
-from .frames import LatestFrame, StageStats
+from .depth_input import DepthInput, stamp_ns
+from .frames import ERROR, OK, WARN, LatestFrame, StageStats, health
 from .image_input import BadImage, compressed_to_bgr, image_to_bgr
+from .markers import MarkerArray, marker_array
+from .stop_signals import StopRequest, exit_quietly_on_stop_signals
 
 try:  # Humble and newer; on older distros shutdown surfaces as KeyboardInterrupt only
     from rclpy.executors import ExternalShutdownException
@@ -46,6 +63,8 @@ except ImportError:  # pragma: no cover
     ExternalShutdownException = KeyboardInterrupt
 
 EXIT_FATAL = 2
+SPIN_PERIOD_S = 0.1  # how soon the spin loop notices a stop signal
+LEVELS = {OK: DiagnosticStatus.OK, WARN: DiagnosticStatus.WARN, ERROR: DiagnosticStatus.ERROR}
 BAD_FRAME_LOG_PERIOD_S = 5.0
 
 
@@ -53,12 +72,25 @@ class FatalError(RuntimeError):
     """Start-up cannot continue; the message is logged and the process exits non-zero."""
 
 
+def parameter_descriptor(param: Any) -> ParameterDescriptor:
+    """The ROS descriptor of a table entry: help, read-only unless dynamic, and its range, so
+    that `ros2 param set` and `ros2 param describe` know the limits."""
+    text = param.help + (" ({})".format(param.range_text()) if param.range_text() else "")
+    descriptor = ParameterDescriptor(description=text, read_only=not param.dynamic,
+                                     additional_constraints=param.range_text())
+    bounds = param.descriptor_range()
+    if bounds is not None and param.kind is int:
+        descriptor.integer_range = [IntegerRange(from_value=bounds[0], to_value=bounds[1], step=1)]
+    elif bounds is not None:
+        descriptor.floating_point_range = [FloatingPointRange(from_value=bounds[0], to_value=bounds[1], step=0.0)]
+    return descriptor
+
+
 class PoseNode(Node):
     def __init__(self) -> None:
         super(PoseNode, self).__init__(NODE_NAME)
         self._declare_parameters()
-        self.settings = {name: self.get_parameter(name).value
-                         for name in list(STATIC_PARAMETERS) + list(DYNAMIC_PARAMETERS)}
+        self.settings = {p.name: self.get_parameter(p.name).value for p in PARAMETERS}
         self._check_settings()
         self.estimator = self._load_model()
         self.builder = PoseArrayBuilder(self.estimator.metadata, self.settings["model_path"],
@@ -66,41 +98,54 @@ class PoseNode(Node):
         self.frames = LatestFrame()
         self.stats = StageStats()
         self._filters_lock = threading.Lock()
+        self.tracker = self._make_tracker()
 
         self.pose_pub = self.create_publisher(PoseArray, "poses", 10)
         self.debug_pub = (self.create_publisher(Image, "debug_image", 1)
                           if self.settings["publish_debug_image"] else None)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.input_topic = self._subscribe()
+        self.depth, self.marker_pub = None, None  # type: Optional[DepthInput], Any
+        if self.settings["depth_topic"]:
+            self.depth = DepthInput(self, self.settings, self._qos())
+            self.marker_pub = self.create_publisher(MarkerArray, "markers", 1)
         self.add_on_set_parameters_callback(self._on_set_parameters)
+        if self.tracker is not None:
+            self._reset_service = _create_reset_service(self, self.tracker)
         self.create_timer(float(self.settings["diagnostics_period"]), self._publish_diagnostics)
 
         self._worker = threading.Thread(target=self._work, name="litepose_inference", daemon=True)
         self._worker.start()
+        self._warn_unknown_parameters()
         self.get_logger().info(self.summary())
         warn_if_slow(self.get_logger())  # the numpy decoder runs where the compiled core is not built
 
     # -- start-up -------------------------------------------------------------------------
 
     def _declare_parameters(self) -> None:
-        for name, (default, text) in STATIC_PARAMETERS.items():
-            self.declare_parameter(name, default, ParameterDescriptor(description=text, read_only=True))
-        for name, (default, text) in DYNAMIC_PARAMETERS.items():
-            self.declare_parameter(name, default, ParameterDescriptor(description=text))
+        for param in PARAMETERS:
+            try:
+                self.declare_parameter(param.name, param.default, parameter_descriptor(param))
+            except InvalidParameterValueException:  # outside the descriptor's range
+                given = getattr(self, "_parameter_overrides", {}).get(param.name)
+                raise FatalError("{} must be {}, got {}".format(
+                    param.name, param.range_text(), given.value if given is not None else "?")) from None
+
+    def _warn_unknown_parameters(self) -> None:
+        # rclpy keeps every -p / --params-file value for this node, declared or not (private
+        # attribute since Dashing); a misspelt name would otherwise be ignored without a word
+        given = getattr(self, "_parameter_overrides", {})
+        for message in unknown_parameter_messages(n for n in given if not self.has_parameter(n)):
+            self.get_logger().warning(message)
 
     def _check_settings(self) -> None:
-        s = self.settings
-        if s["image_transport"] not in ("raw", "compressed"):
-            raise FatalError("image_transport must be 'raw' or 'compressed', got {!r}".format(s["image_transport"]))
-        if s["qos_reliability"] not in ("best_effort", "reliable"):
-            raise FatalError("qos_reliability must be 'best_effort' or 'reliable', got {!r}".format(
-                s["qos_reliability"]))
-        if s["qos_depth"] < 1 or s["diagnostics_period"] <= 0:
-            raise FatalError("qos_depth must be >= 1 and diagnostics_period > 0")
-        for name in DYNAMIC_PARAMETERS:
-            problem = check_dynamic(name, s[name])
+        for param in PARAMETERS:  # the descriptors' ranges cannot say "> 0", "finite" or list choices
+            problem = check(param.name, self.settings[param.name])
             if problem:
                 raise FatalError(problem)
+        problem = check_depth(self.settings) if self.settings["depth_topic"] else None
+        if problem:
+            raise FatalError(problem)
 
     def _load_model(self) -> PoseEstimator:
         path = os.path.expanduser(str(self.settings["model_path"]))
@@ -117,28 +162,43 @@ class PoseNode(Node):
         except (BackendError, ModelMetadataError, OSError, ValueError) as error:
             raise FatalError("cannot load model {}: {}".format(path, error)) from None
 
-    def _subscribe(self) -> str:
+    def _make_tracker(self) -> Any:
+        try:
+            return tracker_from_settings(self.settings, self.estimator.metadata.sigmas)
+        except ValueError as error:
+            raise FatalError(str(error)) from None
+
+    def _qos(self) -> QoSProfile:
         reliability = (ReliabilityPolicy.RELIABLE if self.settings["qos_reliability"] == "reliable"
                        else ReliabilityPolicy.BEST_EFFORT)
-        qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=int(self.settings["qos_depth"]),
-                         reliability=reliability)
-        topic = self.settings["image_topic"]
+        return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=int(self.settings["qos_depth"]),
+                          reliability=reliability)
+
+    def _subscribe(self) -> str:
+        qos = self._qos()
+        topic = input_topic(self.settings["image_topic"], self.settings["image_transport"])
         if self.settings["image_transport"] == "compressed":
-            topic = topic.rstrip("/") + "/compressed"
-            self.create_subscription(CompressedImage, topic, self.frames.put, qos)
+            self.create_subscription(CompressedImage, topic, self._on_image, qos)
         else:
-            self.create_subscription(Image, topic, self.frames.put, qos)
+            self.create_subscription(Image, topic, self._on_image, qos)
         return self.resolve_topic_name(topic)
+
+    def _on_image(self, msg: Any) -> None:
+        # counted here, not in the worker: input_rate_hz is what arrives over DDS, dropped frames included
+        self.stats.input()
+        self.frames.put(msg)
 
     def summary(self) -> str:
         meta = self.estimator.metadata
         return ("LitePose {} ({}, {} keypoints, input {}x{}, weights {}) on {} from {}; input {} ({}, {}); "
-                "output {}{}; flip test {}; decoder {}".format(
+                "output {}{}{}; flip test {}; decoder {}".format(
                     meta.arch, meta.dataset, meta.num_joints, meta.input_width, meta.input_height, meta.weights,
                     self.estimator.backend.name, self.settings["model_path"], self.input_topic,
                     self.settings["image_transport"], self.settings["qos_reliability"],
                     self.resolve_topic_name("poses"),
                     " + " + self.resolve_topic_name("debug_image") if self.debug_pub else "",
+                    "; 3D from {} + {}, markers on {}".format(self.depth.topic, self.depth.info_topic,
+                                                             self.resolve_topic_name("markers")) if self.depth else "",
                     "on" if self.settings["flip_test"] else "off", self.estimator.decoder_name))
 
     # -- run time -------------------------------------------------------------------------
@@ -146,10 +206,10 @@ class PoseNode(Node):
     def _on_set_parameters(self, params: List[Any]) -> SetParametersResult:
         changes = {}
         for param in params:
-            if param.name not in DYNAMIC_PARAMETERS:
+            if param.name not in BY_NAME or not BY_NAME[param.name].dynamic:
                 continue  # static ones are read-only (rejected by rclpy) or not ours
             value = param.value
-            problem = check_dynamic(param.name, value)
+            problem = check(param.name, value)
             if problem:
                 return SetParametersResult(successful=False, reason=problem)
             changes[param.name] = value
@@ -166,7 +226,6 @@ class PoseNode(Node):
             frame = self.frames.take()
             if frame is None:
                 return
-            self.stats.input(frame.received)
             try:
                 self._process(frame.msg, frame.received)
             except BadImage as error:
@@ -183,19 +242,31 @@ class PoseNode(Node):
         people, timings = self.estimator.estimate(image)
         with self._filters_lock:
             people = select_people(people, self.settings)
+        stamp = stamp_ns(msg.header)
+        people, track_ids, reset_reason = track_people(self.tracker, people, stamp)
+        if reset_reason:
+            self.get_logger().warning("tracks reset: {}".format(reset_reason))
         height, width = image.shape[:2]
-        self.pose_pub.publish(self.builder.build(people, msg.header, width, height, timings.total_ms))
+        positions, frame_id = None, ""
+        if self.depth is not None:
+            positions, frame_id = self.depth.lifter.lift(people.keypoints, stamp, (width, height))
+            frame_id = frame_id or msg.header.frame_id  # a camera_info without frame_id: the image's
+        poses = self.builder.build(people, msg.header, width, height, timings.total_ms, positions, frame_id,
+                                   track_ids)
+        self.pose_pub.publish(poses)
+        if positions is not None and self.marker_pub.get_subscription_count() > 0:
+            self.marker_pub.publish(marker_array(poses))
         if self.debug_pub is not None and self.debug_pub.get_subscription_count() > 0:
-            self.debug_pub.publish(self._debug_image(image, people, msg.header))
+            self.debug_pub.publish(self._debug_image(image, people, msg.header, track_ids))
         self.stats.output({
             "preprocess_ms": timings.preprocess_ms, "inference_ms": timings.inference_ms,
             "decode_ms": timings.decode_ms, "latency_ms": (time.monotonic() - received) * 1000.0,
         })
 
-    def _debug_image(self, image: Any, people: Any, header: Any) -> Image:
+    def _debug_image(self, image: Any, people: Any, header: Any, track_ids: Any = None) -> Image:
         from ..draw import draw_people  # only needed with publish_debug_image
 
-        canvas = draw_people(image, people, self.estimator.metadata.skeleton)
+        canvas = draw_people(image, people, self.estimator.metadata.skeleton, track_ids=track_ids)
         height, width = canvas.shape[:2]
         return Image(header=header, height=height, width=width, encoding="bgr8", is_bigendian=0,
                      step=width * 3, data=array.array("B", canvas.tobytes()))
@@ -208,13 +279,8 @@ class PoseNode(Node):
         received, dropped = self.frames.counts()
         status = DiagnosticStatus(name="{}: pose estimation".format(self.get_fully_qualified_name()),
                                   hardware_id=self.estimator.backend.name)
-        if snap["input_rate_hz"] == 0.0:
-            status.level, status.message = DiagnosticStatus.WARN, "no input images on {}".format(self.input_topic)
-        elif snap["bad_frames"] or snap["errors"]:
-            status.level, status.message = DiagnosticStatus.WARN, "running; some frames failed: {}".format(
-                self.stats.last_problem)
-        else:
-            status.level, status.message = DiagnosticStatus.OK, "running"
+        level, status.message = health(snap, self.stats.window_s, self.stats.last_problem, self.input_topic)
+        status.level = LEVELS[level]
         values = [
             ("input_rate_hz", snap["input_rate_hz"]), ("output_rate_hz", snap["output_rate_hz"]),
             ("preprocess_ms", snap["preprocess_ms"]), ("inference_ms", snap["inference_ms"]),
@@ -227,9 +293,14 @@ class PoseNode(Node):
             ("model_arch", self.estimator.metadata.arch), ("dataset", self.estimator.metadata.dataset),
             ("input_topic", self.input_topic), ("last_problem", self.stats.last_problem),
         ]
+        if self.tracker is not None:
+            values += [("active_tracks", self.tracker.active_tracks()), ("tracks_started", self.tracker.next_id),
+                       ("track_resets", self.tracker.resets)]
         status.values = [KeyValue(key=k, value="{:.2f}".format(v) if isinstance(v, float) else str(v))
                          for k, v in values]
         msg = DiagnosticArray(status=[status])
+        if self.depth is not None:
+            msg.status.append(self.depth.status(self.get_fully_qualified_name()))
         msg.header.stamp = self.get_clock().now().to_msg()
         return msg
 
@@ -240,8 +311,54 @@ class PoseNode(Node):
         self.estimator.close()
 
 
+def params_file_problem(args: List[str]) -> Optional[str]:
+    """A --params-file that does not exist or cannot be read (rcl would end in a traceback)."""
+    for flag, path in zip(args, args[1:]):
+        if flag == "--params-file":
+            if not os.path.isfile(path):
+                return "parameters file not found: {} (--params-file)".format(path)
+            if not os.access(path, os.R_OK):
+                return "parameters file is not readable: {} (--params-file)".format(path)
+    return None
+
+
+def _fatal(message: str) -> int:
+    sys.stderr.write("pose_node: fatal: {}\n".format(message))
+    return EXIT_FATAL
+
+
+def _init_rclpy(args: Optional[List[str]]) -> None:
+    try:
+        from rclpy.signals import SignalHandlerOptions
+    except ImportError:  # pragma: no cover - before Humble
+        rclpy.init(args=args)
+        return
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+
+
+def _create_reset_service(node: Node, tracker: Any) -> Any:
+    """``~/reset_tracks`` (std_srvs/Trigger): forget all tracks before the next frame."""
+    from std_srvs.srv import Trigger
+
+    def reset(request: Any, response: Any) -> Any:
+        tracker.request_reset("reset_tracks service called")
+        response.success, response.message = True, "tracks reset before the next frame"
+        return response
+
+    return node.create_service(Trigger, "~/reset_tracks", reset)
+
+
 def main(args: Optional[List[str]] = None) -> int:
-    rclpy.init(args=args)
+    exit_quietly_on_stop_signals()  # until the node exists (see the __main__ block for imports)
+    problem = params_file_problem(list(sys.argv if args is None else args))
+    if problem:
+        return _fatal(problem)
+    try:
+        _init_rclpy(args)
+    except Exception as error:  # noqa: B902 - RCLError: unparsable --ros-args or parameters file
+        return _fatal(re.sub(r",? at \S+:\d+", "", str(error).strip().splitlines()[0]))
+    stop = StopRequest()
+    stop.install()
     node = None  # type: Optional[PoseNode]
     try:
         node = PoseNode()
@@ -249,17 +366,18 @@ def main(args: Optional[List[str]] = None) -> int:
         if not isinstance(error, FatalError):
             error = FatalError("cannot start: {}: {}".format(type(error).__name__, error))
         rclpy.logging.get_logger(NODE_NAME).fatal(str(error))
-        sys.stderr.write("pose_node: fatal: {}\n".format(error))
+        _fatal(str(error))
         rclpy.try_shutdown()
         return EXIT_FATAL
     executor = rclpy.executors.SingleThreadedExecutor()
     executor.add_node(node)
     try:
-        executor.spin()
+        while not stop.requested and rclpy.ok():
+            executor.spin_once(timeout_sec=SPIN_PERIOD_S)
     except (KeyboardInterrupt, ExternalShutdownException):
-        pass  # Ctrl-C / SIGTERM: rclpy's signal handler shut the context down
+        pass  # the context was shut down from elsewhere
     finally:
-        node.stop()
+        node.stop()  # the worker ends (and stops publishing) before the context goes
         executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown()

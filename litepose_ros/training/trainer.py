@@ -60,7 +60,7 @@ class TrainConfig:
     grad_clip: float = 0.0  # max gradient norm; 0: off
     seed: int = 0
     deterministic: bool = False
-    workers: int = 4
+    workers: Optional[int] = None  # data-loader processes per training process; None: default_workers()
     augment: bool = True
     init: Optional[str] = None
     resume: bool = False
@@ -75,6 +75,24 @@ class TrainConfig:
     progress: bool = True
     device: str = ""  # "" picks cuda when available
     extra: Dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.workers is None:
+            self.workers = default_workers()
+
+
+def default_workers() -> int:
+    """min(4, the CPUs this process may use, shared by the training processes on this machine).
+
+    More loader processes than cores only adds contention (and a PyTorch warning); 4 keep a
+    GPU fed at LitePose's input sizes.
+    """
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    processes = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1))
+    return max(1, min(4, cpus // processes))
 
 
 # ----------------------------------------------------------------------------- set-up helpers
@@ -188,6 +206,7 @@ def _cell(value: Any) -> Any:
 class Trainer(object):
     def __init__(self, config: TrainConfig) -> None:
         self.config = config
+        self._train_loader: Optional[DataLoader] = None
         self.rank, self.world, local_rank = distributed_env()
         self.device = pick_device(config.device, local_rank)
         if self.world > 1 and not dist.is_initialized():
@@ -301,9 +320,17 @@ class Trainer(object):
     # ------------------------------------------------------------------ loop
     def _loader(self) -> DataLoader:
         self.sampler.set_epoch(self.epoch, skip=self.step_in_epoch * self.config.batch_size)
-        return DataLoader(self.train_set, batch_size=self.config.batch_size, sampler=self.sampler,
-                          num_workers=self.config.workers, collate_fn=collate, drop_last=True,
-                          pin_memory=self.device.type == "cuda")
+        if self._train_loader is None:
+            # One loader for the whole run, with persistent workers: starting the worker
+            # processes again every epoch costs seconds, which dominates fine-tuning on a few
+            # hundred images. The workers' dataset copies never need updating, because the
+            # epoch travels with every sample index (EpochSampler yields (epoch, index)).
+            workers = self.config.workers or 0
+            self._train_loader = DataLoader(
+                self.train_set, batch_size=self.config.batch_size, sampler=self.sampler, num_workers=workers,
+                collate_fn=collate, drop_last=True, pin_memory=self.device.type == "cuda",
+                persistent_workers=workers > 0)
+        return self._train_loader
 
     def _step(self, batch: Dict[str, Any]) -> Dict[str, float]:
         cfg = self.config
@@ -413,6 +440,7 @@ class Trainer(object):
         return metrics
 
     def close(self) -> None:
+        self._train_loader = None  # its persistent workers end with it
         if self.world > 1 and dist.is_initialized():
             dist.destroy_process_group()
 

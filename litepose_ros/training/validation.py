@@ -52,7 +52,7 @@ def subset_annotations(annotation_file: str, image_ids: Sequence[int], out_path:
 def predict(model: nn.Module, records: Sequence[ImageRecord], metadata: ModelMetadata, device: torch.device,
             protocol: str = "official", progress: bool = False) -> List[Dict[str, Any]]:
     """COCO-format results of ``model`` on ``records`` (source-image pixels)."""
-    from ..commands.common import read_image
+    from ..files import read_image
     from ..pipeline import PoseEstimator
 
     was_training = model.training

@@ -9,6 +9,7 @@ import json
 import os
 from typing import Any, Dict, Optional, Sequence, Tuple
 
+from ..hints import litepose_command
 from ..metadata import ModelMetadata, ModelMetadataError
 
 SIDECAR_FORMAT_VERSION = 1
@@ -27,11 +28,11 @@ def sidecar_path(engine_path: str) -> str:
 def rebuild_command(engine_path: str, onnx_path: Optional[str] = None, precision: str = "fp16",
                     workspace_mb: Optional[int] = None) -> str:
     """The `litepose build-engine` command line that (re)builds ``engine_path`` on this device."""
-    parts = ["litepose", "build-engine", "--onnx", onnx_path or "MODEL.onnx", "--output", engine_path,
+    parts = ["build-engine", "--onnx", onnx_path or "MODEL.onnx", "--output", engine_path,
              "--" + precision]
     if workspace_mb:
         parts += ["--workspace", str(workspace_mb)]
-    return " ".join(_quote(p) for p in parts)
+    return litepose_command(" ".join(_quote(p) for p in parts))
 
 
 def _quote(text: str) -> str:

@@ -1,0 +1,42 @@
+"""How pose_node reacts to SIGINT / SIGTERM. Imports nothing slow, so the start-up handlers
+can be installed before rclpy, OpenCV and the inference runtimes are imported."""
+import os
+import signal
+import sys
+from typing import Any, Optional  # noqa: F401  (Optional: type comment)
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _exit_quietly(signum: int, frame: Any) -> None:
+    """A stop signal before the node can shut down cleanly: nothing to clean up yet, so leave
+    at once, without a KeyboardInterrupt traceback; 0 as for any requested stop."""
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def exit_quietly_on_stop_signals() -> None:
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _exit_quietly)
+
+
+class StopRequest(object):
+    """SIGINT/SIGTERM handler for the running node: the first signal asks the spin loop to end,
+    later ones are ignored (`ros2 launch` without a terminal delivers the group SIGINT twice,
+    and the second must not interrupt the clean-up). rclpy's own handlers are not installed:
+    they would invalidate the context while the worker may still be publishing."""
+
+    def __init__(self) -> None:
+        self.signal = None  # type: Optional[int]
+
+    def install(self) -> None:
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.signal is None:
+            self.signal = signum
+
+    @property
+    def requested(self) -> bool:
+        return self.signal is not None

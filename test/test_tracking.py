@@ -1,0 +1,221 @@
+"""Person tracks (litepose_ros/tracking.py) on synthetic scenes with known identities, scored
+with motmetrics; the life cycle in header-stamp time; smoothing; ids into the message fields
+and the debug image."""
+import numpy as np
+import pytest
+
+from litepose_ros import node_settings
+from litepose_ros.draw import draw_people, person_color
+from litepose_ros.keypoints import COCO
+from litepose_ros.people import People
+from litepose_ros.pose_fields import pose_array_fields
+from litepose_ros.tracking import TRACK_ID_NONE, PersonTracker, TrackerConfig
+from litepose_ros.tracking_scenes import (
+    Scene,
+    Walker,
+    dropped,
+    frames,
+    run_tracker,
+    scenes,
+    steady_times,
+    varying_times,
+)
+
+pytest.importorskip("motmetrics")
+SCENES = {scene.name: scene for scene in scenes()}
+
+
+def _one_id_each(result, walkers):
+    """Every walker was published under exactly one id, and no two walkers share one."""
+    assert sorted(result.ids_by_walker) == list(range(walkers)), result.ids_by_walker
+    ids = [result.ids_by_walker[w] for w in range(walkers)]
+    assert all(len(i) == 1 for i in ids), ids
+    assert len({i[0] for i in ids}) == walkers, ids
+
+
+@pytest.mark.parametrize("name", ["crossing", "crossing, 5 Hz"])
+def test_people_crossing_keep_their_ids(name):
+    result = run_tracker(frames(SCENES[name]))
+    assert result.metrics["num_switches"] == 0
+    _one_id_each(result, 2)
+    assert result.metrics["mota"] > 0.85
+
+
+def test_crossing_is_decided_by_the_keypoints_where_boxes_coincide():
+    """Two people in one place with the same box, different arms: only the keypoints tell them
+    apart (box-only matching swaps them at random)."""
+    walkers = [Walker((320, 240), (0, 0), 220, "standing"), Walker((320, 240), (0, 0), 220, "hands_on_hips")]
+    both = Scene("together", walkers, steady_times(2.0, 15.0), seed=9)
+    result = run_tracker(frames(both))
+    _one_id_each(result, 2)
+    assert result.metrics["num_switches"] == 0
+
+
+def test_side_by_side_people_keep_their_ids():
+    result = run_tracker(frames(SCENES["side by side"]))
+    assert result.metrics["num_switches"] == 0
+    _one_id_each(result, 2)
+
+
+def test_person_hidden_for_one_second_gets_the_old_id_back():
+    scene = SCENES["occluded 1 s"]
+    assert scene.walkers[0].hidden == ((1.5, 2.5),)
+    result = run_tracker(frames(scene))
+    _one_id_each(result, 2)
+    assert result.metrics["num_switches"] == 0
+
+
+def test_person_hidden_longer_than_the_coasting_time_comes_back_with_a_new_id():
+    walker = Walker((60, 240), (100, 0), 200, "standing", hidden=((1.0, 2.0),))
+    config = TrackerConfig(coast_s=0.8)
+    result = run_tracker(frames(Scene("gone", [walker], steady_times(3.0, 15.0))),
+                         PersonTracker(COCO.sigmas, config))
+    before, after = result.ids_by_walker[0]
+    assert after > before  # ended, and ids are never reused
+
+
+def test_missed_and_spurious_detections_idf1():
+    scene = SCENES["10% missed, 5% spurious"]
+    assert scene.miss_rate == 0.1 and scene.spurious_rate == 0.05
+    scene_frames = frames(scene)
+    spurious = sum(int((f.truth < 0).sum()) for f in scene_frames)
+    assert spurious >= 10  # the scene really has them
+    result = run_tracker(scene_frames)
+    assert result.metrics["idf1"] >= 0.95, result.metrics
+    assert result.metrics["num_switches"] == 0
+    _one_id_each(result, 4)
+    # single-frame noise never gets an id: confirmation needs 3 hits within 0.5 s
+    assert result.metrics["num_false_positives"] <= 2
+
+
+def test_random_frame_drops_keep_ids():
+    scene = SCENES["30% frames dropped"]
+    assert len(scene.times_s) < 0.8 * 6.0 * 30
+    result = run_tracker(frames(scene))
+    assert result.metrics["num_switches"] == 0 and result.metrics["idf1"] >= 0.95
+    _one_id_each(result, 4)
+
+
+def test_frame_rate_changing_between_5_and_30_hz():
+    scene = SCENES["rate 5-30 Hz"]
+    periods = np.diff(scene.times_s)
+    assert periods.min() < 1 / 25 and periods.max() > 1 / 7
+    result = run_tracker(frames(scene))
+    assert result.metrics["num_switches"] == 0 and result.metrics["idf1"] >= 0.95
+    _one_id_each(result, 6)
+
+
+def test_backwards_stamps_reset_the_tracker_without_carrying_ids_over():
+    scene_frames = frames(Scene("loop", SCENES["crossing"].walkers, steady_times(1.0, 30.0)))
+    tracker = PersonTracker(COCO.sigmas)
+    first = [tracker.update(f.people, f.stamp_ns) for f in scene_frames]
+    old_ids = set(np.concatenate([r.track_ids for r in first]).tolist()) - {TRACK_ID_NONE}
+    assert len(old_ids) == 2 and all(r.reset_reason is None for r in first)
+    again = [tracker.update(f.people, f.stamp_ns) for f in scene_frames]  # the bag looped
+    assert "went back 0.967 s" in again[0].reset_reason
+    assert all(r.reset_reason is None for r in again[1:]) and tracker.resets == 1
+    assert (again[0].track_ids == TRACK_ID_NONE).all()  # a fresh start, not a stale match
+    new_ids = set(np.concatenate([r.track_ids for r in again]).tolist()) - {TRACK_ID_NONE}
+    assert len(new_ids) == 2 and min(new_ids) > max(old_ids)
+
+
+def test_reset_request_forgets_tracks_before_the_next_frame():
+    person = _still_person()
+    tracker = PersonTracker(COCO.sigmas, TrackerConfig(confirm_hits=1))
+    assert tracker.update(person, 0).track_ids.tolist() == [0]
+    tracker.request_reset("test")
+    result = tracker.update(person, 10 ** 8)
+    assert result.reset_reason == "test" and result.track_ids.tolist() == [1]
+
+
+def _still_person(x: float = 300.0, jitter: float = 0.0, seed: int = 0) -> People:
+    from litepose_ros.tracking_scenes import TEMPLATES
+
+    keypoints = np.ones((1, COCO.num_joints, 3), np.float32)
+    rng = np.random.RandomState(seed)
+    keypoints[0, :, :2] = TEMPLATES["standing"] * 200 + (x, 240) + rng.normal(0, jitter, (COCO.num_joints, 2))
+    return People(keypoints, np.ones(1, np.float32))
+
+
+@pytest.mark.parametrize("period_s, confirmed_at", [(0.1, 2), (0.3, None)])
+def test_confirmation_counts_hits_within_the_time_window(period_s, confirmed_at):
+    tracker = PersonTracker(COCO.sigmas, TrackerConfig(confirm_hits=3, confirm_window_s=0.5))
+    ids = [int(tracker.update(_still_person(), int(i * period_s * 1e9)).track_ids[0]) for i in range(6)]
+    if confirmed_at is None:  # 3 hits 0.3 s apart span 0.6 s: never within 0.5 s
+        assert ids == [TRACK_ID_NONE] * 6
+    else:
+        assert ids[:confirmed_at] == [TRACK_ID_NONE] * confirmed_at and set(ids[confirmed_at:]) == {0}
+
+
+def test_unconfirmed_people_can_be_left_out():
+    tracker = PersonTracker(COCO.sigmas, TrackerConfig(publish_unconfirmed=False))
+    results = [tracker.update(_still_person(), i * 10 ** 8) for i in range(3)]
+    assert [len(r.people) for r in results] == [0, 0, 1] and results[2].track_ids.tolist() == [0]
+
+
+def test_one_euro_smoothing_reduces_jitter_and_is_off_by_default():
+    people = [_still_person(jitter=3.0, seed=i) for i in range(60)]
+    raw = np.stack([p.keypoints[0, :, :2] for p in people])
+    plain, smooth = PersonTracker(COCO.sigmas), PersonTracker(COCO.sigmas, TrackerConfig(smoothing=True))
+    out_plain = np.stack([plain.update(p, i * 33 * 10 ** 6).people.keypoints[0, :, :2] for i, p in enumerate(people)])
+    out_smooth = np.stack([smooth.update(p, i * 33 * 10 ** 6).people.keypoints[0, :, :2]
+                           for i, p in enumerate(people)])
+    np.testing.assert_array_equal(out_plain, raw)
+    assert np.diff(out_smooth[10:], axis=0).std() < 0.5 * np.diff(raw[10:], axis=0).std()
+
+
+def test_bad_input_and_configuration_are_clear_errors():
+    with pytest.raises(ValueError, match="14 keypoints, the tracker's dataset 17"):
+        PersonTracker(COCO.sigmas).update(People.empty(14), 0)
+    with pytest.raises(ValueError, match="track_min_similarity"):
+        PersonTracker(COCO.sigmas, TrackerConfig(min_similarity=1.5))
+    settings = dict(node_settings.defaults(), track_confirm_hits=0)
+    with pytest.raises(ValueError, match="track_confirm_hits"):
+        node_settings.tracker_from_settings(settings, COCO.sigmas)
+    assert node_settings.tracker_from_settings(dict(settings, tracking=False), COCO.sigmas) is None
+
+
+def test_node_settings_path_matches_the_tracker_and_passes_through_without_tracking():
+    person = _still_person()
+    settings = dict(node_settings.defaults(), track_confirm_hits=1)
+    tracker = node_settings.tracker_from_settings(settings, COCO.sigmas)
+    people, ids, reason = node_settings.track_people(tracker, person, 5)
+    assert ids.tolist() == [0] and reason is None
+    assert node_settings.track_people(None, person, 5) == (person, None, None)
+
+
+def test_track_ids_reach_the_message_fields():
+    people = People(np.concatenate([_still_person().keypoints, _still_person(100).keypoints]), np.ones(2, np.float32))
+    meta = type("Meta", (), dict(dataset="coco", keypoint_names=COCO.keypoint_names, skeleton=COCO.skeleton,
+                                 arch="XS", weights="w", input_width=256, input_height=256))()
+    fields = pose_array_fields(people, meta, (640, 480), "m.onnx", "onnxruntime", 1.0, track_ids=[7, -1])
+    assert [p["track_id"] for p in fields["people"]] == [7, -1]
+    fields = pose_array_fields(people, meta, (640, 480), "m.onnx", "onnxruntime", 1.0)
+    assert [p["track_id"] for p in fields["people"]] == [TRACK_ID_NONE] * 2
+
+
+def test_debug_image_colours_follow_track_ids_and_boxes_are_drawn():
+    people = People(np.concatenate([_still_person(200).keypoints, _still_person(450).keypoints]),
+                    np.ones(2, np.float32))
+    image = np.zeros((480, 640, 3), np.uint8)
+    drawn = draw_people(image, people, COCO.skeleton, track_ids=[5, TRACK_ID_NONE])
+    left, right = drawn[:, :320].reshape(-1, 3), drawn[:, 330:].reshape(-1, 3)
+    assert (left == person_color(5)).all(axis=1).sum() > 2000  # limbs, joints, box and label of id 5
+    assert not (right == person_color(5)).all(axis=1).any()
+    assert (right == (170, 170, 170)).all(axis=1).sum() > 2000  # untracked: grey
+    box = people.boxes()[0]
+    column = drawn[int(box[1]) + 20:int(box[3]) - 20, int(box[0]) - 10:int(box[0]) - 3]
+    assert (column == person_color(5)).all(axis=2).any(axis=1).all()  # the box's left edge, beside the body
+
+
+def test_scene_helpers_vary_the_timing():
+    times = varying_times(4.0, 5.0, 30.0, seed=1)
+    assert np.all(np.diff(times) > 0) and len(dropped(times, 0.5, seed=1)) < 0.7 * len(times)
+
+
+def test_same_layout_crossing_is_decided_by_the_motion():
+    """Identical people walking through each other: only the predicted motion separates them."""
+    walkers = [Walker((100, 240), (150, 0), 220, "standing"), Walker((540, 240), (-150, 0), 220, "standing")]
+    result = run_tracker(frames(Scene("twins", walkers, steady_times(3.0, 30.0), seed=11)))
+    _one_id_each(result, 2)
+    assert result.metrics["num_switches"] == 0
