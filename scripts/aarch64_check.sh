@@ -70,7 +70,7 @@ if [ ! -e "$ROOTFS/.complete" ]; then
   if [ "$apt_ready" = 0 ]; then
     if ! apt-cache show python3.11-minimal:arm64 >/dev/null 2>&1; then install_host_tools; fi
   fi
-  rm -rf "$ROOTFS" "$CACHE/debs"
+  rm -rf "$CACHE"/rootfs-* "$CACHE/debs"  # older keys too
   mkdir -p "$CACHE/debs" "$ROOTFS/proc"
   (cd "$CACHE/debs" && apt-get download -qq "${DEBS[@]/%/:arm64}" media-types >"$CACHE/apt.log" 2>&1) \
     || { tail -3 "$CACHE/apt.log"; skip "apt-get download of the arm64 Python packages failed (no network?)"; }
@@ -87,7 +87,7 @@ fi
 # 3. aarch64 wheels, fetched and unpacked by the host's pip (pip never runs emulated).
 SITE=$CACHE/site-$(echo "${WHEELS[*]}" | cat - requirements/constraints.txt | key)
 if [ ! -e "$SITE/.complete" ]; then
-  rm -rf "$SITE"
+  rm -rf "$CACHE"/site-*
   platforms=(--platform manylinux2014_aarch64)
   for minor in $(seq 17 36); do platforms+=(--platform "manylinux_2_${minor}_aarch64"); done
   "$HOST_PY" -m pip install -q --disable-pip-version-check --target "$SITE" --only-binary=:all: \
