@@ -14,6 +14,7 @@ native_core = Extension(
     sources=[os.path.join("litepose_ros", "native", name) for name in _native["SOURCES"]],
     extra_compile_args=[flag for flag in _native["CFLAGS"] if flag != "-fPIC"],
     libraries=["m"],
+    extra_link_args=["-pthread"],
     optional=True,
 )
 

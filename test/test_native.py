@@ -126,6 +126,35 @@ def test_decoding_the_same_frame_twice_reuses_state() -> None:
         np.testing.assert_array_equal(ours.keypoints, ref.keypoints)
 
 
+def test_threads_find_the_same_people() -> None:
+    """The per-joint steps run in threads; every thread count gives the same people, bit for bit."""
+    from litepose_ros.decoding import compiled
+
+    rng = np.random.RandomState(8)
+    default = compiled.set_threads(0)  # 0 leaves it as it is
+    cases = []
+    for project, flip in ((False, False), (True, True)):
+        config = DecoderConfig.from_keypoint_set(COCO, project_to_input=project)
+        people = np.concatenate([rng.uniform(8, 248, (12, 17, 2)), rng.uniform(size=(12, 17, 1)) > 0.2], axis=2)
+        outputs = synthesize_outputs(people, (256, 256), tags=np.arange(12) * 1.7, rng=rng, heat_noise=0.05)
+        flipped = synthesize_outputs(people[:, COCO.flip_index] * [-1, 1, 1] + [256, 0, 0], (256, 256),
+                                     tags=np.arange(12) * 1.7, rng=rng, heat_noise=0.05) if flip else None
+        cases.append((outputs, flipped, config))
+    try:
+        for outputs, flipped, config in cases:
+            results = []
+            for threads in (1, 2, 3):
+                assert compiled.set_threads(threads) == threads
+                results.append(compiled.decode(outputs, config, flipped))
+            assert len(results[0]) >= 10
+            for other in results[1:]:
+                np.testing.assert_array_equal(other.keypoints, results[0].keypoints)
+                np.testing.assert_array_equal(other.scores, results[0].scores)
+            np.testing.assert_array_equal(results[0].keypoints, decode_reference(outputs, config, flipped).keypoints)
+    finally:
+        compiled.set_threads(default)
+
+
 @pytest.mark.skipif(not (REPO_ROOT / ".venv" / "share" / "ament_cmake").is_dir(),
                     reason="needs the ROS 2 CMake packages of the development venv (scripts/setup_env.sh)")
 def test_cmake_install_places_the_core_beside_the_sources(tmp_path: Path) -> None:

@@ -51,6 +51,8 @@ def _library() -> ctypes.CDLL:
         lib.lp_decoder_create.argtypes = []
         lib.lp_decoder_destroy.restype = None
         lib.lp_decoder_destroy.argtypes = [ctypes.c_void_p]
+        lib.lp_decoder_set_threads.restype = ctypes.c_int
+        lib.lp_decoder_set_threads.argtypes = [ctypes.c_void_p, ctypes.c_int]
         lib.lp_max_people.restype = ctypes.c_int
         lib.lp_max_people.argtypes = [ctypes.POINTER(_Config)]
         lib.lp_decode.restype = ctypes.c_int
@@ -100,6 +102,19 @@ def _native_config(config: DecoderConfig) -> _Config:
         return entry[0]
 
 
+def set_threads(threads: int) -> int:
+    """Threads the calling thread's decoder may use for its per-joint steps (default: the CPUs,
+    at most 4, or LITEPOSE_DECODER_THREADS); the people found do not depend on it. Returns it."""
+    return _library().lp_decoder_set_threads(_workspace().handle, int(threads))
+
+
+def _workspace() -> _Workspace:
+    workspace = getattr(_local, "workspace", None)
+    if workspace is None:
+        workspace = _local.workspace = _Workspace(_library())
+    return workspace
+
+
 def _pointer(array: Optional[np.ndarray]) -> Optional[int]:
     return None if array is None else array.ctypes.data
 
@@ -113,9 +128,7 @@ def decode(outputs: Outputs, config: DecoderConfig, flipped_outputs: Optional[Ou
     """
     lib = _library()
     (stage1, stage2), flipped = check_pair(outputs, flipped_outputs, config.num_joints)
-    workspace = getattr(_local, "workspace", None)
-    if workspace is None:
-        workspace = _local.workspace = _Workspace(lib)
+    workspace = _workspace()
     struct = _native_config(config)
     capacity = config.num_joints * config.max_num_people
     keypoints = np.empty((capacity, config.num_joints, 3), np.float32)

@@ -17,7 +17,7 @@ from typing import List
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCES = ["decoder.c"]
-CFLAGS = ["-O3", "-std=c99", "-ffp-contract=off", "-fvisibility=hidden", "-fPIC", "-Wall"]
+CFLAGS = ["-O3", "-std=c99", "-ffp-contract=off", "-fvisibility=hidden", "-fPIC", "-pthread", "-Wall"]
 LIBRARY_NAME = "_litepose_native"
 DEFAULT_OUTPUT = os.path.join(HERE, LIBRARY_NAME + ".so")
 

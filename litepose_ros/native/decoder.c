@@ -19,11 +19,14 @@
  * tags at the candidates' pixels, whole tag maps only for the joints the refine step scans,
  * which it does tile by tile, hottest tiles first, stopping where no tile can win.
  */
+#define _POSIX_C_SOURCE 200112L /* pthreads and sysconf under -std=c99 */
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #if defined(_WIN32)
 #define LP_EXPORT __declspec(dllexport)
@@ -142,6 +145,18 @@ typedef struct {
     float tag_lo[2], tag_hi[2];
 } lp_tile;
 
+/* One thread's scratch memory (each thread works on its own joints). */
+typedef struct {
+    float *row;      /* [gw]: the flipped side's heatmap row */
+    float *rmax;     /* [4 h2]: row maxima */
+    float *colstats; /* [2 max(w2, gw)] */
+    float *tilework; /* [3 tiles] */
+    float *bounds;   /* [tiles] */
+    lp_buf buf;
+} lp_work;
+
+#define LP_MAX_THREADS 8
+
 typedef struct lp_decoder {
     /* the current call */
     const lp_config *cfg;
@@ -154,9 +169,11 @@ typedef struct lp_decoder {
     float *heat2;          /* [sides, J, h2, w2] stride-2 heatmaps per side (projection only) */
     float *hrow2;          /* [sides, J, h2, gw] their rows, horizontal pass done (projection only) */
     float *heat;           /* [J, gh, gw] heatmaps at the grouping resolution */
-    float *tags;           /* [sides, J, h2, w2] stride-2 tags, whole per joint (the refine step) */
-    float *scratch;        /* [max(4 h2 + gw, tiles)]: row maxima, a row, tile bounds */
-    float *colstats;       /* [2 max(w2, gw)] */
+    float *tags;           /* [sides, J, h2, w2] stride-2 tags, whole per joint (projected refine) */
+    float *gtags;          /* [sides, J, gh, gw] tags at the grouping resolution, per refine tile */
+    uint8_t *tile_filled;  /* [J, tiles] */
+    lp_work work[LP_MAX_THREADS];
+    int threads;           /* threads the per-joint steps may use */
     uint8_t *hrow1_ready, *hrow2_ready, *heat_ready, *above, *tags_ready, *tiles_ready;
     lp_tile *tiles;        /* [J, tile_count] */
     int tile_size, tiles_per_row, tile_count;
@@ -166,21 +183,47 @@ typedef struct lp_decoder {
     lp_group *groups;
     float *group_joints; /* [capacity, J, 5]: x, y, value, tags */
     int num_groups, group_capacity;
+    /* the refine step */
+    float *keypoints;    /* the output, [people, J, 3] */
+    float *person_tags;  /* [refined, 2] */
+    int *refined;        /* people with joints to fill */
+    int num_refined;
     /* storage: grow-only buffers reused from call to call */
-    lp_buf buf_taps, buf_hrow1, buf_heat2, buf_hrow2, buf_heat, buf_tags, buf_scratch, buf_flags, buf_tiles,
-        buf_cands, buf_groups, buf_gjoints, buf_match, buf_lsap;
+    lp_buf buf_taps, buf_hrow1, buf_heat2, buf_hrow2, buf_heat, buf_tags, buf_gtags, buf_flags,
+        buf_tiles, buf_cands, buf_groups, buf_gjoints, buf_match, buf_lsap, buf_persons;
 } lp_decoder;
 
 LP_EXPORT int lp_abi_version(void) { return LP_ABI_VERSION; }
 
-LP_EXPORT lp_decoder *lp_decoder_create(void) { return (lp_decoder *)calloc(1, sizeof(lp_decoder)); }
+/* Threads for the per-joint steps: LITEPOSE_DECODER_THREADS, else the online CPUs, at most 4
+ * (the decoder follows inference, which has finished with the cores by then). */
+static int default_threads(void) {
+    const char *text = getenv("LITEPOSE_DECODER_THREADS");
+    long n = text && *text ? strtol(text, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
+    if (!(text && *text) && n > 4) n = 4;
+    return n < 1 ? 1 : (n > LP_MAX_THREADS ? LP_MAX_THREADS : (int)n);
+}
+
+LP_EXPORT lp_decoder *lp_decoder_create(void) {
+    lp_decoder *d = (lp_decoder *)calloc(1, sizeof(lp_decoder));
+    if (d) d->threads = default_threads();
+    return d;
+}
+
+/* Sets the threads (1..8; results do not depend on it); returns the number in use. */
+LP_EXPORT int lp_decoder_set_threads(lp_decoder *d, int threads) {
+    if (!d) return 0;
+    if (threads >= 1) d->threads = threads > LP_MAX_THREADS ? LP_MAX_THREADS : threads;
+    return d->threads;
+}
 
 LP_EXPORT void lp_decoder_destroy(lp_decoder *d) {
     if (!d) return;
     lp_buf *bufs[] = {&d->buf_taps,  &d->buf_hrow1,   &d->buf_heat2, &d->buf_hrow2,   &d->buf_heat,
-                      &d->buf_tags,  &d->buf_scratch, &d->buf_flags, &d->buf_tiles,   &d->buf_cands,
-                      &d->buf_groups, &d->buf_gjoints, &d->buf_match, &d->buf_lsap};
+                      &d->buf_tags,  &d->buf_gtags, &d->buf_flags, &d->buf_tiles, &d->buf_cands,
+                      &d->buf_groups, &d->buf_gjoints, &d->buf_match, &d->buf_lsap, &d->buf_persons};
     for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); ++i) free(bufs[i]->data);
+    for (int t = 0; t < LP_MAX_THREADS; ++t) free(d->work[t].buf.data);
     free(d);
 }
 
@@ -232,11 +275,11 @@ static const float *heat2_hrow(lp_decoder *d, int s, int j, int y) {
 }
 
 /* Row y of joint j's heatmap at the grouping resolution; the flip test averages the sides. */
-static const float *heat_row(lp_decoder *d, int j, int y) {
+static const float *heat_row(lp_decoder *d, lp_work *w, int j, int y) {
     const size_t id = (size_t)j * d->gh + y;
     float *out = d->heat + id * d->gw;
     if (d->heat_ready[id]) return out;
-    float *other = d->scratch;
+    float *other = w->row;
     for (int s = 0; s < d->sides; ++s) {
         float *row = s == 0 ? out : other;
         if (d->project) {
@@ -252,33 +295,32 @@ static const float *heat_row(lp_decoder *d, int j, int y) {
     return out;
 }
 
-static float heat_at(lp_decoder *d, int j, int y, int x) { return heat_row(d, j, y)[x]; }
+static float heat_at(lp_decoder *d, lp_work *w, int j, int y, int x) { return heat_row(d, w, j, y)[x]; }
 
-/* Row maxima of a [h, w] map into rmax[h]; returns the largest magnitude seen. Eight
- * independent lanes, so that the compiler vectorises without reordering a reduction. */
+static void column_extrema(const float *map, int w, int r0, int r1, float *cmax, float *cmin);
+
+/* Row maxima of a [h, w] map into rmax[h]; returns the largest magnitude seen. Each row is
+ * read as an [n, 8] block whose column extrema the compiler vectorises. */
 static float row_maxima(const float *map, int h, int w, float *rmax) {
     float scale = 0.0f;
     for (int y = 0; y < h; ++y) {
         const float *row = map + (size_t)y * w;
-        float hi[8], lo[8];
-        for (int k = 0; k < 8; ++k) hi[k] = lo[k] = row[0];
-        int x = 0;
-        for (; x + 8 <= w; x += 8)
+        float hi8[8], lo8[8], hi = row[0], lo = row[0];
+        const int blocks = w / 8;
+        if (blocks > 0) {
+            column_extrema(row, 8, 0, blocks - 1, hi8, lo8);
             for (int k = 0; k < 8; ++k) {
-                hi[k] = row[x + k] > hi[k] ? row[x + k] : hi[k];
-                lo[k] = row[x + k] < lo[k] ? row[x + k] : lo[k];
+                hi = hi8[k] > hi ? hi8[k] : hi;
+                lo = lo8[k] < lo ? lo8[k] : lo;
             }
-        for (; x < w; ++x) {
-            hi[0] = row[x] > hi[0] ? row[x] : hi[0];
-            lo[0] = row[x] < lo[0] ? row[x] : lo[0];
         }
-        for (int k = 1; k < 8; ++k) {
-            hi[0] = hi[k] > hi[0] ? hi[k] : hi[0];
-            lo[0] = lo[k] < lo[0] ? lo[k] : lo[0];
+        for (int x = blocks * 8; x < w; ++x) {
+            hi = row[x] > hi ? row[x] : hi;
+            lo = row[x] < lo ? row[x] : lo;
         }
-        rmax[y] = hi[0];
-        if (hi[0] > scale) scale = hi[0];
-        if (-lo[0] > scale) scale = -lo[0];
+        rmax[y] = hi;
+        if (hi > scale) scale = hi;
+        if (-lo > scale) scale = -lo;
     }
     return scale;
 }
@@ -289,12 +331,12 @@ static float row_maxima(const float *map, int h, int w, float *rmax) {
  * Projected, the stride-2 heatmaps are computed whole (the bound is theirs); at stride 2 the
  * bound comes straight from the stage outputs. Rows left out hold no pixel above the threshold:
  * none can be a candidate or beat one in the NMS window. */
-static void mark_rows_above(lp_decoder *d) {
+static void mark_rows_above(lp_decoder *d, lp_work *w, int j) {
     const int J = d->J, gh = d->gh;
     const double thr = d->cfg->detection_threshold;
-    float *rmax = d->scratch; /* [sides][2][max(h1, h2)] */
+    float *rmax = w->rmax; /* [sides][2][max(h1, h2)] */
     const int n = d->h2;
-    for (int j = 0; j < J; ++j) {
+    {
         float scale = 0.0f;
         for (int s = 0; s < d->sides; ++s) {
             const int c = source_joint(d, s, j);
@@ -370,12 +412,19 @@ static void ensure_tag_maps(lp_decoder *d, int j) {
 /* ------------------------------------------------------------------------ candidates */
 /* Whether heat[y, x] equals the maximum of its kernel x kernel window (-inf outside). Rows
  * not marked above cannot hold a larger value than a pixel above the threshold. */
-static int is_peak(lp_decoder *d, int j, int y, int x, float v, int pad) {
+static int window_max_is(lp_decoder *d, lp_work *w, int j, int y, int x, float v, int pad);
+
+static int is_peak(lp_decoder *d, lp_work *w, int j, int y, int x, float v, int pad) {
+    /* the 3x3 neighbourhood first: on the slopes of a peak a neighbour is larger */
+    return (pad <= 1 || window_max_is(d, w, j, y, x, v, 1)) && window_max_is(d, w, j, y, x, v, pad);
+}
+
+static int window_max_is(lp_decoder *d, lp_work *w, int j, int y, int x, float v, int pad) {
     const int y0 = y - pad < 0 ? 0 : y - pad, y1 = y + pad >= d->gh ? d->gh - 1 : y + pad;
     const int x0 = x - pad < 0 ? 0 : x - pad, x1 = x + pad >= d->gw ? d->gw - 1 : x + pad;
     for (int yy = y0; yy <= y1; ++yy) {
         if (!d->above[(size_t)j * d->gh + yy]) continue;
-        const float *row = heat_row(d, j, yy);
+        const float *row = heat_row(d, w, j, yy);
         for (int xx = x0; xx <= x1; ++xx)
             if (!(row[xx] <= v)) return 0; /* a larger value, or NaN as the max-pool's */
     }
@@ -384,21 +433,21 @@ static int is_peak(lp_decoder *d, int j, int y, int x, float v, int pad) {
 
 /* Per joint: NMS peaks above the threshold, best first (ties: lower flat index first), at most
  * max_num_people, with their tags. */
-static void find_candidates(lp_decoder *d) {
+static void find_candidates(lp_decoder *d, lp_work *w, int j) {
     const lp_config *cfg = d->cfg;
-    const int J = d->J, K = cfg->max_num_people, pad = cfg->nms_kernel / 2;
+    const int K = cfg->max_num_people, pad = cfg->nms_kernel / 2;
     const double threshold = cfg->detection_threshold;
-    for (int j = 0; j < J; ++j) {
+    {
         lp_candidate *best = d->cands + (size_t)j * K;
         int n = 0;
         for (int y = 0; y < d->gh; ++y) {
             if (!d->above[(size_t)j * d->gh + y]) continue;
-            const float *row = heat_row(d, j, y);
+            const float *row = heat_row(d, w, j, y);
             for (int x = 0; x < d->gw; ++x) {
                 const float v = row[x];
                 if (!((double)v > threshold)) continue;
                 if (n == K && !(v > best[K - 1].value)) continue; /* equal: the earlier pixel stays */
-                if (!is_peak(d, j, y, x, v, pad)) continue;
+                if (!is_peak(d, w, j, y, x, v, pad)) continue;
                 int at = n < K ? n : K - 1; /* after every value >= v */
                 while (at > 0 && best[at - 1].value < v) {
                     best[at] = best[at - 1];
@@ -607,11 +656,12 @@ static int group_people(lp_decoder *d) {
 
 /* ------------------------------------------------------------------------ adjust / refine */
 /* Pixel centre plus a quarter pixel toward the larger neighbour (ties go down/left). */
-static void quarter_offset(lp_decoder *d, int j, int x, int y, float *ox, float *oy) {
+static void quarter_offset(lp_decoder *d, lp_work *work, int j, int x, int y, float *ox, float *oy) {
     const int h = d->gh, w = d->gw;
-    const float *row = heat_row(d, j, y);
+    const float *row = heat_row(d, work, j, y);
     const float right = row[x + 1 < w ? x + 1 : w - 1], left = row[x - 1 > 0 ? x - 1 : 0];
-    const float down = heat_at(d, j, y + 1 < h ? y + 1 : h - 1, x), up = heat_at(d, j, y - 1 > 0 ? y - 1 : 0, x);
+    const float down = heat_at(d, work, j, y + 1 < h ? y + 1 : h - 1, x);
+    const float up = heat_at(d, work, j, y - 1 > 0 ? y - 1 : 0, x);
     *ox = (float)(x + 0.5 + (right > left ? 0.25 : -0.25));
     *oy = (float)(y + 0.5 + (down > up ? 0.25 : -0.25));
 }
@@ -628,71 +678,92 @@ static void column_extrema(const float *map, int w, int r0, int r1, float *cmax,
     }
 }
 
-/* Extrema of columns [c0, c1] of the column extrema. */
-static void span_extrema(const float *cmax, const float *cmin, int c0, int c1, float *hi, float *lo) {
-    float a = cmax[c0], b = cmin[c0];
-    for (int x = c0 + 1; x <= c1; ++x) {
-        a = cmax[x] > a ? cmax[x] : a;
-        b = cmin[x] < b ? cmin[x] : b;
-    }
-    *hi = a;
-    *lo = b;
-}
+/* A map that grouping-resolution pixels are computed from: pixel (y, x) reads source rows
+ * rows[y].lo..hi (or row y without taps) and columns likewise, after mirroring x for the
+ * flip test's stage-1 tags (stored unmirrored). */
+typedef struct {
+    const float *map;
+    int width;
+    const lp_tap *rows, *cols; /* NULL: the identity */
+    int mirror;
+} lp_source;
 
-/* The source rows (or columns) that grouping-resolution rows [a, b) read. */
-static void source_span(const lp_decoder *d, const lp_tap *taps, int a, int b, int *lo, int *hi) {
-    if (!d->project) {
-        *lo = a;
-        *hi = b - 1;
-        return;
-    }
-    *lo = taps[a].lo < taps[a].hi ? taps[a].lo : taps[a].hi;
-    *hi = taps[b - 1].hi > taps[b - 1].lo ? taps[b - 1].hi : taps[b - 1].lo;
-}
-
-/* Per tile of joint j's maps: an upper bound of the heat and each tag dimension's range (the
- * refine step's bounds). At stride 2 exact, from the whole maps; projected, from the stride-2
- * pixels the tile's pixels are blended from (a blend lies within its inputs, up to a few float32
- * roundings of the largest magnitude: the margin). */
-static void ensure_tiles(lp_decoder *d, int j) {
-    if (d->tiles_ready[j]) return;
-    const int b = d->tile_size, J = d->J;
-    const int sh = d->project ? d->h2 : d->gh, sw = d->project ? d->w2 : d->gw; /* source size */
-    ensure_tag_maps(d, j);
-    if (!d->project)
-        for (int y = 0; y < d->gh; ++y) heat_row(d, j, y);
-    float *cmax = d->colstats, *cmin = cmax + sw;
-    const int heat_maps = d->project ? d->sides : 1;
-    lp_tile *tiles = d->tiles + (size_t)j * d->tile_count;
+/* Per tile: the extrema of the source pixels its pixels read (tile_hi / tile_lo [tile_count]). */
+static void tile_extrema(lp_decoder *d, lp_work *w, const lp_source *src, float *tile_hi, float *tile_lo) {
+    const int b = d->tile_size;
+    float *cmax = w->colstats, *cmin = cmax + src->width;
     for (int ty = 0; ty * b < d->gh; ++ty) {
-        int r0, r1;
-        source_span(d, d->ty2, ty * b, ty * b + b < d->gh ? ty * b + b : d->gh, &r0, &r1);
-        /* heat: per side (projected) or the final map, then the tags */
-        for (int m = 0; m < heat_maps + d->sides; ++m) {
-            const int is_heat = m < heat_maps, s = is_heat ? m : m - heat_maps;
-            const float *map = is_heat ? (d->project ? d->heat2 + ((size_t)s * J + j) * plane(sh, sw)
-                                                     : d->heat + (size_t)j * plane(sh, sw))
-                                       : d->tags + ((size_t)s * J + j) * plane(sh, sw);
-            column_extrema(map, sw, r0, r1, cmax, cmin);
-            for (int tx = 0; tx * b < d->gw; ++tx) {
-                int c0, c1;
-                source_span(d, d->tx2, tx * b, tx * b + b < d->gw ? tx * b + b : d->gw, &c0, &c1);
-                float hi, lo;
-                span_extrema(cmax, cmin, c0, c1, &hi, &lo);
-                lp_tile *t = &tiles[ty * d->tiles_per_row + tx];
-                const float margin = d->project ? 16.0f * FLT_EPSILON * (fabsf(hi) > fabsf(lo) ? fabsf(hi) : fabsf(lo))
-                                                : 0.0f;
-                if (is_heat) {
-                    t->heat_max = s == 0 ? hi : (t->heat_max + hi) / 2.0f;
-                    t->heat_margin = s == 0 ? margin : (margin > t->heat_margin ? margin : t->heat_margin);
-                } else {
-                    t->tag_lo[s] = lo - margin;
-                    t->tag_hi[s] = hi + margin;
-                }
+        const int y0 = ty * b, y1 = (y0 + b < d->gh ? y0 + b : d->gh) - 1;
+        const int r0 = src->rows ? src->rows[y0].lo : y0, r1 = src->rows ? src->rows[y1].hi : y1;
+        column_extrema(src->map, src->width, r0, r1, cmax, cmin);
+        for (int tx = 0; tx * b < d->gw; ++tx) {
+            int x0 = tx * b, x1 = (x0 + b < d->gw ? x0 + b : d->gw) - 1;
+            if (src->mirror) {
+                const int m0 = d->gw - 1 - x1;
+                x1 = d->gw - 1 - x0;
+                x0 = m0;
             }
+            const int c0 = src->cols ? src->cols[x0].lo : x0, c1 = src->cols ? src->cols[x1].hi : x1;
+            float hi = cmax[c0], lo = cmin[c0];
+            for (int c = c0 + 1; c <= c1; ++c) {
+                hi = cmax[c] > hi ? cmax[c] : hi;
+                lo = cmin[c] < lo ? cmin[c] : lo;
+            }
+            tile_hi[ty * d->tiles_per_row + tx] = hi;
+            tile_lo[ty * d->tiles_per_row + tx] = lo;
         }
     }
-    for (int i = 0; i < d->tile_count; ++i) tiles[i].heat_max += 2.0f * tiles[i].heat_margin;
+}
+
+static float magnitude(float hi, float lo) { return fabsf(hi) > fabsf(lo) ? fabsf(hi) : fabsf(lo); }
+
+/* Whether every heatmap row of joint j is computed. */
+static int heat_whole(const lp_decoder *d, int j) {
+    for (int y = 0; y < d->gh; ++y)
+        if (!d->heat_ready[(size_t)j * d->gh + y]) return 0;
+    return 1;
+}
+
+/* Per tile of joint j: an upper bound of the heat and each tag dimension's range (the refine
+ * step's bounds). The heat maximum is exact from the whole heatmap at stride 2 (cheap there) or
+ * where the candidate search computed it anyway; else it, and the tag ranges always, come from
+ * the pixels the tile's pixels are blended from: a blend lies within its inputs, up to a few
+ * float32 roundings of the largest magnitude involved (the margin). So the tags, and projected
+ * heat, are computed only in the tiles scanned. */
+static void ensure_tiles(lp_decoder *d, lp_work *w, int j) {
+    if (d->tiles_ready[j]) return;
+    const int J = d->J, T = d->tile_count;
+    const size_t n1 = plane(d->h1, d->w1), n2 = plane(d->h2, d->w2), ng = plane(d->gh, d->gw);
+    lp_tile *tiles = d->tiles + (size_t)j * T;
+    float *hi = w->tilework, *lo = hi + T, *scale = lo + T;
+    if (!d->project)
+        for (int y = 0; y < d->gh; ++y) heat_row(d, w, j, y);
+    const int exact = heat_whole(d, j);
+    for (int i = 0; i < T; ++i) tiles[i].heat_max = scale[i] = 0.0f;
+    const int heat_maps = exact ? 1 : d->sides; /* the final heatmap, or each side's stride-2 one */
+    for (int m = 0; m < heat_maps; ++m) {
+        const lp_source heat = exact ? (lp_source){d->heat + (size_t)j * ng, d->gw, NULL, NULL, 0}
+                                     : (lp_source){d->heat2 + ((size_t)m * J + j) * n2, d->w2, d->ty2, d->tx2, 0};
+        tile_extrema(d, w, &heat, hi, lo);
+        for (int i = 0; i < T; ++i) {
+            tiles[i].heat_max += hi[i];
+            scale[i] = scale[i] > magnitude(hi[i], lo[i]) ? scale[i] : magnitude(hi[i], lo[i]);
+        }
+    }
+    for (int i = 0; i < T; ++i)
+        tiles[i].heat_max = exact ? tiles[i].heat_max : tiles[i].heat_max / (float)heat_maps + 32.0f * FLT_EPSILON * scale[i];
+    if (d->project) ensure_tag_maps(d, j);
+    for (int s = 0; s < d->sides; ++s) {
+        const lp_source tag = d->project
+            ? (lp_source){d->tags + ((size_t)s * J + j) * n2, d->w2, d->ty2, d->tx2, 0}
+            : (lp_source){d->stage1[s] + (size_t)(J + source_joint(d, s, j)) * n1, d->w1, d->ty1, d->tx1, s == 1};
+        tile_extrema(d, w, &tag, hi, lo);
+        for (int i = 0; i < T; ++i) {
+            const float margin = 16.0f * FLT_EPSILON * magnitude(hi[i], lo[i]);
+            tiles[i].tag_lo[s] = lo[i] - margin;
+            tiles[i].tag_hi[s] = hi[i] + margin;
+        }
+    }
     d->tiles_ready[j] = 1;
 }
 
@@ -731,27 +802,53 @@ static float projected_at(const lp_decoder *d, const float *map, int y, int x) {
     return top * cy.wlo + bottom * cy.whi;
 }
 
-/* Scans one tile, updating the first (row-major) pixel of the largest value. */
-static void scan_tile(const lp_decoder *d, int j, int tile, const float *person_tag, float *best, int *best_pixel) {
+/* The heat and tags of one tile of joint j at the grouping resolution, bit for bit the whole
+ * maps' (into d->heat and d->gtags), computed once per tile. */
+static void ensure_tile_values(lp_decoder *d, lp_work *work, int j, int tile) {
+    uint8_t *filled = d->tile_filled + (size_t)j * d->tile_count + tile;
+    if (*filled) return;
     const int h = d->gh, w = d->gw, b = d->tile_size, J = d->J;
     const int y0 = tile / d->tiles_per_row * b, x0 = tile % d->tiles_per_row * b;
     const int y1 = y0 + b < h ? y0 + b : h, x1 = x0 + b < w ? x0 + b : w;
-    const size_t n2 = plane(d->h2, d->w2);
-    const float *tag_map[2] = {d->tags + (size_t)j * n2, d->tags + ((size_t)J + j) * n2};
-    const float *heat_map[2] = {d->heat2 + (size_t)j * n2, d->heat2 + ((size_t)J + j) * n2};
+    const size_t n2 = plane(d->h2, d->w2), ng = plane(h, w);
+    for (int y = y0; y < y1; ++y) {
+        float *heat = d->heat + ((size_t)j * h + y) * w;
+        if (!d->project) heat_row(d, work, j, y); /* cheap at stride 2: whole rows */
+        const int have_heat = d->heat_ready[(size_t)j * h + y];
+        for (int x = x0; x < x1; ++x) {
+            if (!have_heat) {
+                float v = 0.0f;
+                for (int s = 0; s < d->sides; ++s) {
+                    const float side = projected_at(d, d->heat2 + ((size_t)s * J + j) * n2, y, x);
+                    v = s == 0 ? side : (v + side) / 2.0f;
+                }
+                heat[x] = v;
+            }
+            for (int s = 0; s < d->sides; ++s)
+                d->gtags[((size_t)s * J + j) * ng + (size_t)y * w + x] =
+                    d->project ? projected_at(d, d->tags + ((size_t)s * J + j) * n2, y, x) : tag_at(d, s, j, y, x);
+        }
+    }
+    *filled = 1;
+}
+
+/* Scans one tile, updating the first (row-major) pixel of the largest value. */
+static void scan_tile(lp_decoder *d, lp_work *work, int j, int tile, const float *person_tag, float *best,
+                      int *best_pixel) {
+    const int h = d->gh, w = d->gw, b = d->tile_size, J = d->J;
+    const int y0 = tile / d->tiles_per_row * b, x0 = tile % d->tiles_per_row * b;
+    const int y1 = y0 + b < h ? y0 + b : h, x1 = x0 + b < w ? x0 + b : w;
+    const size_t ng = plane(h, w);
+    ensure_tile_values(d, work, j, tile);
+    const float *heat = d->heat + (size_t)j * ng;
+    const float *tag0 = d->gtags + (size_t)j * ng, *tag1 = d->gtags + ((size_t)J + j) * ng;
     for (int y = y0; y < y1; ++y) {
         for (int x = x0; x < x1; ++x) {
             const int p = y * w + x;
-            float heat, tag[2] = {0.0f, 0.0f};
-            if (d->project) {
-                heat = projected_at(d, heat_map[0], y, x);
-                if (d->sides == 2) heat = (heat + projected_at(d, heat_map[1], y, x)) / 2.0f;
-                for (int s = 0; s < d->sides; ++s) tag[s] = projected_at(d, tag_map[s], y, x);
-            } else {
-                heat = d->heat[(size_t)j * plane(h, w) + p];
-                for (int s = 0; s < d->sides; ++s) tag[s] = tag_map[s][p];
-            }
-            const float value = refine_value(heat, tag, person_tag, d->sides);
+            float tag[2];
+            tag[0] = tag0[p];
+            tag[1] = d->sides == 2 ? tag1[p] : 0.0f;
+            const float value = refine_value(heat[p], tag, person_tag, d->sides);
             if (*best_pixel < 0 || value > *best || (value == *best && p < *best_pixel)) {
                 *best = value;
                 *best_pixel = p;
@@ -762,9 +859,9 @@ static void scan_tile(const lp_decoder *d, int j, int tile, const float *person_
 
 /* First (row-major) pixel of joint j maximising heat - round(|tag - person_tag|): the tile with
  * the largest bound first, then every tile whose bound reaches the best value so far. */
-static int refine_position(lp_decoder *d, int j, const float *person_tag) {
+static int refine_position(lp_decoder *d, lp_work *w, int j, const float *person_tag) {
     const lp_tile *tiles = d->tiles + (size_t)j * d->tile_count;
-    float *bounds = d->scratch; /* refine_position calls nothing that uses scratch */
+    float *bounds = w->bounds;
     int first = 0;
     for (int i = 0; i < d->tile_count; ++i) {
         bounds[i] = tile_bound(&tiles[i], person_tag, d->sides);
@@ -772,18 +869,84 @@ static int refine_position(lp_decoder *d, int j, const float *person_tag) {
     }
     float best = -INFINITY;
     int best_pixel = -1;
-    scan_tile(d, j, first, person_tag, &best, &best_pixel);
+    scan_tile(d, w, j, first, person_tag, &best, &best_pixel);
     for (int i = 0; i < d->tile_count; ++i)
-        if (i != first && !(bounds[i] < best)) scan_tile(d, j, i, person_tag, &best, &best_pixel);
+        if (i != first && !(bounds[i] < best)) scan_tile(d, w, j, i, person_tag, &best, &best_pixel);
     return best_pixel;
 }
 
 /* Fills each person's missing joints where the heatmap is high and the tag is the person's
  * (the mean of its found joints' tags: float64 in joint order, then float32 as the maps). */
-static void refine_people(lp_decoder *d, float *keypoints, int num_people) {
-    const int J = d->J, w = d->gw;
+/* Joint j of every person that misses it: the best pixel where the heatmap is high and the tag
+ * is the person's (refine_people prepared the people's mean tags). */
+static void refine_joint(lp_decoder *d, lp_work *w, int j) {
+    const int J = d->J, gw = d->gw;
+    for (int g = 0; g < d->num_refined; ++g) {
+        float *person = d->keypoints + (size_t)d->refined[g] * J * 3;
+        if (person[j * 3 + 2] > 0) continue;
+        ensure_tiles(d, w, j);
+        const int pixel = refine_position(d, w, j, d->person_tags + 2 * g);
+        if (pixel < 0) continue;
+        const float value = heat_at(d, w, j, pixel / gw, pixel % gw);
+        if (!(value > 0)) continue;
+        quarter_offset(d, w, j, pixel % gw, pixel / gw, &person[j * 3], &person[j * 3 + 1]);
+        person[j * 3 + 2] = value;
+    }
+}
+
+/* ------------------------------------------------------------------------ threads */
+typedef void (*lp_joint_step)(lp_decoder *d, lp_work *w, int j);
+
+typedef struct {
+    lp_decoder *d;
+    lp_joint_step step;
+    int first, stride;
+} lp_task;
+
+/* Joints first, first + stride, ...: each thread has its own joints and scratch memory, and
+ * every cache a step writes is per joint, so the results do not depend on the threads. */
+static void *run_task(void *arg) {
+    const lp_task *t = (const lp_task *)arg;
+    for (int j = t->first; j < t->d->J; j += t->stride) t->step(t->d, &t->d->work[t->first], j);
+    return NULL;
+}
+
+static void for_each_joint(lp_decoder *d, lp_joint_step step, int parallel) {
+    int n = parallel ? d->threads : 1;
+    if (n > d->J) n = d->J;
+    if (n < 1) n = 1;
+    pthread_t threads[LP_MAX_THREADS];
+    lp_task tasks[LP_MAX_THREADS];
+    int started[LP_MAX_THREADS] = {0};
+    for (int t = 0; t < n; ++t) {
+        tasks[t].d = d;
+        tasks[t].step = step;
+        tasks[t].first = t;
+        tasks[t].stride = n;
+    }
+    for (int t = 1; t < n; ++t) started[t] = pthread_create(&threads[t], NULL, run_task, &tasks[t]) == 0;
+    run_task(&tasks[0]);
+    for (int t = 1; t < n; ++t) {
+        if (started[t])
+            pthread_join(threads[t], NULL);
+        else
+            run_task(&tasks[t]); /* no thread to be had: this one does the work */
+    }
+}
+
+/* Fills each person's missing joints (a person with every joint, or none, has nothing to fill).
+ * The mean of the found joints' tags: float64 in joint order, then float32 as the maps. */
+static int refine_people(lp_decoder *d, float *keypoints, int num_people) {
+    const int J = d->J;
+    char *p = (char *)buf_get(&d->buf_persons, (sizeof(float) * 2 + sizeof(int)) * (size_t)(num_people + 1));
+    if (!p) return LP_ERR_NOMEM;
+    d->person_tags = (float *)p;
+    d->refined = (int *)(p + sizeof(float) * 2 * (size_t)(num_people + 1));
+    d->keypoints = keypoints;
+    d->num_refined = 0;
+    int missing = 0;
     for (int g = 0; g < num_people; ++g) {
-        float *person = keypoints + (size_t)g * J * 3;
+        const float *person = keypoints + (size_t)g * J * 3;
         double sum[2] = {0.0, 0.0};
         int found = 0;
         for (int j = 0; j < J; ++j) {
@@ -793,19 +956,12 @@ static void refine_people(lp_decoder *d, float *keypoints, int num_people) {
             ++found;
         }
         if (found == 0 || found == J) continue;
-        float person_tag[2];
-        for (int s = 0; s < 2; ++s) person_tag[s] = (float)(sum[s] / (double)found);
-        for (int j = 0; j < J; ++j) {
-            if (person[j * 3 + 2] > 0) continue;
-            ensure_tiles(d, j);
-            const int pixel = refine_position(d, j, person_tag);
-            if (pixel < 0) continue;
-            const float value = heat_at(d, j, pixel / w, pixel % w);
-            if (!(value > 0)) continue;
-            quarter_offset(d, j, pixel % w, pixel / w, &person[j * 3], &person[j * 3 + 1]);
-            person[j * 3 + 2] = value;
-        }
+        for (int s = 0; s < 2; ++s) d->person_tags[2 * d->num_refined + s] = (float)(sum[s] / (double)found);
+        d->refined[d->num_refined++] = g;
+        missing += J - found;
     }
+    if (d->num_refined) for_each_joint(d, refine_joint, missing >= 4);
+    return LP_OK;
 }
 
 /* ------------------------------------------------------------------------ entry point */
@@ -835,22 +991,31 @@ static int prepare(lp_decoder *d) {
     d->tile_count = d->tiles_per_row * ((d->gh + d->tile_size - 1) / d->tile_size);
     const size_t n_hrow1 = (size_t)S * 2 * J * d->h1, n_hrow2 = d->project ? (size_t)S * J * d->h2 : 0;
     const size_t n_heat = (size_t)J * d->gh;
-    const size_t flags = n_hrow1 + n_hrow2 + 2 * n_heat + 2 * (size_t)J;
-    size_t scratch = (size_t)4 * d->h2 + d->gw;
-    if (scratch < (size_t)d->tile_count) scratch = (size_t)d->tile_count;
+    const size_t flags = n_hrow1 + n_hrow2 + 2 * n_heat + 2 * (size_t)J + (size_t)J * d->tile_count;
+    const size_t widest = (size_t)(d->gw > d->w2 ? d->gw : d->w2);
+    const size_t per_thread = widest + 4 * (size_t)d->h2 + 2 * widest + 4 * (size_t)d->tile_count;
+    const int threads = d->threads < J ? d->threads : J;
     lp_tap *taps = (lp_tap *)buf_get(&d->buf_taps, sizeof(lp_tap) * (size_t)(2 * d->h1 + 2 * d->w1 + 2 * d->h2 + 2 * d->w2));
     d->hrow1 = (float *)buf_get(&d->buf_hrow1, sizeof(float) * n_hrow1 * d->w2);
     d->heat2 = d->project ? (float *)buf_get(&d->buf_heat2, sizeof(float) * (size_t)S * J * plane(d->h2, d->w2)) : NULL;
     d->hrow2 = d->project ? (float *)buf_get(&d->buf_hrow2, sizeof(float) * n_hrow2 * d->gw) : NULL;
     d->heat = (float *)buf_get(&d->buf_heat, sizeof(float) * n_heat * d->gw);
     d->tags = (float *)buf_get(&d->buf_tags, sizeof(float) * (size_t)S * J * plane(d->h2, d->w2));
-    d->scratch = (float *)buf_get(&d->buf_scratch, sizeof(float) * (scratch + 2 * (size_t)d->gw));
-    d->colstats = d->scratch ? d->scratch + scratch : NULL;
+    for (int t = 0; t < threads; ++t) {
+        lp_work *w = &d->work[t];
+        w->row = (float *)buf_get(&w->buf, sizeof(float) * per_thread);
+        if (!w->row) return LP_ERR_NOMEM;
+        w->rmax = w->row + widest;
+        w->colstats = w->rmax + 4 * (size_t)d->h2;
+        w->tilework = w->colstats + 2 * widest;
+        w->bounds = w->tilework + 3 * (size_t)d->tile_count;
+    }
+    d->gtags = (float *)buf_get(&d->buf_gtags, sizeof(float) * (size_t)S * J * plane(d->gh, d->gw));
     uint8_t *f = (uint8_t *)buf_get(&d->buf_flags, flags);
     d->tiles = (lp_tile *)buf_get(&d->buf_tiles, sizeof(lp_tile) * (size_t)J * d->tile_count);
     char *c = (char *)buf_get(&d->buf_cands, sizeof(lp_candidate) * (size_t)J * K + sizeof(int) * (size_t)J);
-    if (!taps || !d->hrow1 || (d->project && (!d->heat2 || !d->hrow2)) || !d->heat || !d->tags || !d->scratch ||
-        !f || !d->tiles || !c)
+    if (!taps || !d->hrow1 || (d->project && (!d->heat2 || !d->hrow2)) || !d->heat || !d->tags || !d->gtags || !f ||
+        !d->tiles || !c)
         return LP_ERR_NOMEM;
     memset(f, 0, flags);
     d->hrow1_ready = f;
@@ -859,6 +1024,7 @@ static int prepare(lp_decoder *d) {
     d->above = d->heat_ready + n_heat;
     d->tags_ready = d->above + n_heat;
     d->tiles_ready = d->tags_ready + J;
+    d->tile_filled = d->tiles_ready + J;
     d->cands = (lp_candidate *)c;
     d->cand_count = (int *)(c + sizeof(lp_candidate) * (size_t)J * K);
     d->ty1 = taps;
@@ -899,8 +1065,10 @@ LP_EXPORT int lp_decode(lp_decoder *d, const lp_config *cfg, const float *stage1
     d->gw = d->project ? 2 * d->w2 : d->w2;
     int err = prepare(d);
     if (err) return err;
-    mark_rows_above(d);
-    find_candidates(d);
+    /* per joint, in threads where the maps are large enough to pay for them */
+    const int big = plane(d->gh, d->gw) * (size_t)J >= 100000;
+    for_each_joint(d, mark_rows_above, big);
+    for_each_joint(d, find_candidates, big);
     if ((err = group_people(d))) return err;
 
     const int P = d->num_groups;
@@ -912,12 +1080,12 @@ LP_EXPORT int lp_decode(lp_decoder *d, const lp_config *cfg, const float *stage1
             o[0] = gj[0];
             o[1] = gj[1];
             o[2] = gj[2];
-            if (cfg->adjust && gj[2] > 0) quarter_offset(d, j, (int)gj[0], (int)gj[1], &o[0], &o[1]);
+            if (cfg->adjust && gj[2] > 0) quarter_offset(d, &d->work[0], j, (int)gj[0], (int)gj[1], &o[0], &o[1]);
             total += (double)gj[2];
         }
         scores[g] = (float)(total / (double)J);
     }
-    if (cfg->refine) refine_people(d, keypoints, P);
+    if (cfg->refine && (err = refine_people(d, keypoints, P))) return err;
     const float sx = (float)(2.0 * d->w2 / d->gw), sy = (float)(2.0 * d->h2 / d->gh);
     for (size_t i = 0; i < (size_t)P * J; ++i) {
         keypoints[i * 3] *= sx;
