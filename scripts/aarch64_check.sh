@@ -15,12 +15,13 @@ CACHE=${AARCH64_CACHE:-$REPO/.aarch64}
 HOST_PY=${HOST_PY:-$REPO/.venv/bin/python}
 MODE=${LITEPOSE_AARCH64:-auto}
 START=$SECONDS
-# The runtime tests; of test_native.py the two that run in-process (the others start a Python
+# The runtime tests; of test_native.py those that run in-process (the others start a Python
 # subprocess or a compiler, which the emulated Python cannot). Extra arguments go to pytest.
 TESTS=(test/test_preprocess.py test/test_decoder.py test/test_people.py test/test_metadata.py
        test/test_backends.py test/test_arch_models.py
        test/test_native.py::test_the_compiled_core_is_what_decodes_here
-       test/test_native.py::test_decoding_the_same_frame_twice_reuses_state)
+       test/test_native.py::test_decoding_the_same_frame_twice_reuses_state
+       test/test_native.py::test_threads_find_the_same_people)
 # Python 3.11 and the libraries it and the wheels load (Debian bookworm names, arm64), plus
 # media-types (architecture-independent; the standard library's mimetypes reads it).
 DEBS=(python3.11-minimal libpython3.11-minimal libpython3.11-stdlib libc6 libgcc-s1 libstdc++6
