@@ -28,12 +28,12 @@ class People(NamedTuple):
 
     def boxes(self) -> np.ndarray:
         """Tight [N, 4] boxes (x_min, y_min, x_max, y_max) around each person's found keypoints."""
-        boxes = np.zeros((len(self), 4), np.float32)
-        for i, person in enumerate(self.keypoints):
-            found = person[person[:, 2] > 0, :2]
-            if len(found):
-                boxes[i, :2] = found.min(axis=0)
-                boxes[i, 2:] = found.max(axis=0)
+        found = (self.keypoints[:, :, 2] > 0)[:, :, None]
+        xy = self.keypoints[:, :, :2]
+        lower = np.where(found, xy, np.float32(np.inf)).min(axis=1, initial=np.inf)
+        upper = np.where(found, xy, np.float32(-np.inf)).max(axis=1, initial=-np.inf)
+        boxes = np.concatenate([lower, upper], axis=1).astype(np.float32)
+        boxes[~found[:, :, 0].any(axis=1)] = 0.0  # nobody found: all zero
         return boxes
 
     def filtered(self, min_score: float = 0.0, max_people: int = 0) -> "People":

@@ -84,29 +84,49 @@ def as_bgr8(image: np.ndarray) -> np.ndarray:
 
 
 class Preprocessor(object):
-    """Letterboxes BGR frames into the normalised NCHW float32 tensor the model expects."""
+    """Letterboxes BGR frames into the normalised NCHW float32 tensor the model expects.
+
+    Per frame: one ``cv2.resize``, one ``cv2.split`` into planes, and per channel one
+    ``cv2.LUT`` from the 256 possible byte values to their normalised float, written straight
+    into the image's region of the output plane (the padding is filled with black's value):
+    normalisation, channel order and HWC -> CHW in one pass. The table holds exactly what
+    ``pixel * scale + offset`` gives in float32, so the values are those of the plain formula.
+    Every call returns a new tensor (callers may keep it); no state between calls.
+    """
 
     def __init__(self, metadata: ModelMetadata) -> None:
         self.input_width = metadata.input_width
         self.input_height = metadata.input_height
         self.swap_rb = metadata.color_order == "rgb"
-        # (pixel / 255 - mean) / std as one multiply-add per channel.
+        # (pixel / 255 - mean) / std as one multiply-add per channel, tabulated per byte value.
         std = np.asarray(metadata.std, np.float32)
         self._scale = (1.0 / (255.0 * std)).astype(np.float32)
         self._offset = (-np.asarray(metadata.mean, np.float32) / std).astype(np.float32)
+        values = np.arange(256, dtype=np.float32)
+        self._tables = [values * self._scale[c] + self._offset[c] for c in range(3)]
+        # Output channel c is BGR plane _sources[c] looked up in _tables[c].
+        self._sources = (2, 1, 0) if self.swap_rb else (0, 1, 2)
 
     def __call__(self, image: np.ndarray) -> Tuple[np.ndarray, Letterbox]:
         image = as_bgr8(image)
         box = Letterbox.fit(image.shape[1], image.shape[0], self.input_width, self.input_height)
         width, height = box.resized_size
-        canvas = np.zeros((self.input_height, self.input_width, 3), np.uint8)
-        canvas[box.pad_y:box.pad_y + height, box.pad_x:box.pad_x + width] = cv2.resize(
-            image, (width, height), interpolation=cv2.INTER_LINEAR
-        )
-        if self.swap_rb:
-            canvas = canvas[:, :, ::-1]
-        tensor = canvas.astype(np.float32) * self._scale + self._offset
-        return np.ascontiguousarray(tensor.transpose(2, 0, 1)[None]), box
+        planes = cv2.split(cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR))
+        tensor = np.empty((1, 3, self.input_height, self.input_width), np.float32)
+        top, left, bottom, right = box.pad_y, box.pad_x, box.pad_y + height, box.pad_x + width
+        for channel, source in enumerate(self._sources):
+            plane, table = tensor[0, channel], self._tables[channel]
+            for pad in (plane[:top], plane[bottom:], plane[top:bottom, :left], plane[top:bottom, right:]):
+                pad.fill(table[0])
+            region = plane[top:bottom, left:right]
+            _into(cv2.LUT(planes[source], table, dst=region), region)
+        return tensor, box
+
+
+def _into(result: np.ndarray, target: np.ndarray) -> None:
+    """OpenCV writes into ``dst`` when it can use it as is; copy where it made a new array."""
+    if result.__array_interface__["data"][0] != target.__array_interface__["data"][0]:
+        target[...] = result
 
 
 def flip_tensor(tensor: np.ndarray) -> np.ndarray:

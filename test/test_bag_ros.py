@@ -66,6 +66,41 @@ def test_rclpy_deserializes_our_bytes_and_the_node_serializes_the_same(poses_bag
         assert plain(store.deserialize_cdr(node_bytes, connection.msgtype)) == plain(ours)
 
 
+def test_one_builder_gives_rclpy_and_rosbags_the_same_message():
+    """The node's and the bag writer's PoseArray come from one builder: same values, same CDR size."""
+    import numpy as np
+    from std_msgs.msg import Header
+
+    from litepose_ros.bag.analyze import rosbags_types
+    from litepose_ros.bag.types import POSE_ARRAY, typestore
+    from litepose_ros.metadata import ModelMetadata
+    from litepose_ros.people import People
+    from litepose_ros.pose_fields import PoseArrayBuilder
+    from litepose_ros.ros.conversions import RCLPY_TYPES
+
+    _, deserialize_message, serialize_message = generated_messages()
+    store = typestore()
+    meta = ModelMetadata.for_dataset("S", "crowdpose", 448, 448, weights="w.pth")
+    keypoints = np.random.RandomState(0).uniform(0, 400, (4, 14, 3)).astype(np.float32)
+    keypoints[1, 2, 2] = 0.0
+    people = People(keypoints, np.array([0.9, 0.7, 0.5, 0.1], np.float32))
+    theirs_header = Header(frame_id="cam")
+    theirs_header.stamp.sec, theirs_header.stamp.nanosec = 17, 9
+    ours_header = store.types["std_msgs/msg/Header"](
+        stamp=store.types["builtin_interfaces/msg/Time"](sec=17, nanosec=9), frame_id="cam")
+    ids = [4, 8, 15, 16]
+    rclpy_msg = PoseArrayBuilder(RCLPY_TYPES, meta, "/a/b.onnx", "tflite").build(
+        people, theirs_header, 640, 480, 3.5, track_ids=ids)
+    rosbags_msg = PoseArrayBuilder(rosbags_types(store), meta, "/a/b.onnx", "tflite").build(
+        people, ours_header, 640, 480, 3.5, track_ids=ids)
+    raw = store.serialize_cdr(rosbags_msg, POSE_ARRAY)
+    node_bytes = serialize_message(rclpy_msg)
+    assert len(node_bytes) == len(raw)
+    assert plain(store.deserialize_cdr(node_bytes, POSE_ARRAY)) == plain(rosbags_msg)
+    assert plain(deserialize_message(bytes(raw), type(rclpy_msg))) == plain(rclpy_msg)
+    assert [p.track_id for p in rosbags_msg.people] == ids
+
+
 def plain(message):
     """A rosbags or rclpy message as nested lists/values, for comparing the two."""
     if hasattr(message, "get_fields_and_field_types"):  # rclpy

@@ -16,6 +16,13 @@ def test_filtered_sorts_thresholds_and_caps():
 def test_boxes_surround_found_keypoints_only():
     keypoints = np.array([[[10, 20, 0.5], [30, 5, 0.4], [99, 99, 0.0]]], np.float32)
     np.testing.assert_allclose(People(keypoints, np.ones(1, np.float32)).boxes(), [[10, 5, 30, 20]])
+    # Per person; someone with no found keypoint gets an all-zero box; nobody gives [0, 4].
+    keypoints = np.array([[[1, 2, 0.0], [3, 4, 0.0]], [[-5, 8, 0.1], [7, -2, 0.2]], [[6, 6, 0.3], [9, 9, 0.0]]],
+                         np.float32)
+    boxes = People(keypoints, np.ones(3, np.float32)).boxes()
+    assert boxes.dtype == np.float32
+    np.testing.assert_array_equal(boxes, [[0, 0, 0, 0], [-5, -2, 7, 8], [6, 6, 6, 6]])
+    assert People.empty(17).boxes().shape == (0, 4)
 
 
 def test_coco_results_layout():

@@ -1,4 +1,5 @@
 """Letterbox geometry, normalisation and the exact way back to source pixels."""
+import cv2
 import numpy as np
 import pytest
 
@@ -95,3 +96,38 @@ def test_huge_frame_is_rejected_without_allocating():
                                            strides=(0, 0, 0))
     with pytest.raises(ValueError, match="pixel limit"):
         as_bgr8(huge)
+
+
+def plain_formula(image: np.ndarray, meta: ModelMetadata):
+    """The preprocessing written out step by step (fresh canvas, float math, transpose)."""
+    box = Letterbox.fit(image.shape[1], image.shape[0], meta.input_width, meta.input_height)
+    width, height = box.resized_size
+    canvas = np.zeros((meta.input_height, meta.input_width, 3), np.uint8)
+    canvas[box.pad_y:box.pad_y + height, box.pad_x:box.pad_x + width] = cv2.resize(
+        image, (width, height), interpolation=cv2.INTER_LINEAR)
+    if meta.color_order == "rgb":
+        canvas = canvas[:, :, ::-1]
+    std = np.asarray(meta.std, np.float32)
+    scale = (1.0 / (255.0 * std)).astype(np.float32)
+    offset = (-np.asarray(meta.mean, np.float32) / std).astype(np.float32)
+    tensor = canvas.astype(np.float32) * scale + offset
+    return np.ascontiguousarray(tensor.transpose(2, 0, 1)[None]), box
+
+
+@pytest.mark.parametrize("color_order", ["rgb", "bgr"])
+def test_tensor_equals_the_plain_formula_across_frame_sizes(color_order):
+    """Bit for bit, whatever the frame size sequence, for letterboxes padded top/bottom and
+    left/right (strided regions of the output planes) and for both channel orders."""
+    meta = ModelMetadata.for_dataset("S", "crowdpose", 448, 256, weights="random")
+    meta.color_order = color_order
+    pre = Preprocessor(meta)
+    rng = np.random.default_rng(3)
+    previous = None
+    for width, height in [(640, 480), (640, 480), (300, 400), (1000, 200), (640, 480), (448, 256)]:
+        image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        tensor, box = pre(image)
+        expected, expected_box = plain_formula(image, meta)
+        assert box == expected_box
+        np.testing.assert_array_equal(tensor, expected)
+        assert previous is None or not np.shares_memory(tensor, previous)  # callers may keep tensors
+        previous = tensor

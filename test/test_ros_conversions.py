@@ -9,6 +9,7 @@ from ros_harness import compressed_msg, image_msg
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
+from litepose_ros.image_messages import BadImage, compressed_to_bgr, image_to_bgr
 from litepose_ros.keypoints import COCO, CROWDPOSE
 from litepose_ros.metadata import ModelMetadata
 from litepose_ros.people import People
@@ -20,7 +21,6 @@ from litepose_ros.ros.conversions import (
     skeleton_from_msg,
 )
 from litepose_ros.ros.frames import LatestFrame, StageStats
-from litepose_ros.ros.image_input import BadImage, compressed_to_bgr, image_to_bgr
 
 
 def _people(num_joints: int, seed: int = 0, n: int = 3) -> People:
@@ -74,6 +74,48 @@ def test_empty_and_mismatched_people():
         builder.build(People.empty(14), Header(), 10, 10)
 
 
+def test_recycled_keypoints_carry_the_new_values():
+    """The node hands each published message back; the next one reuses its Keypoint objects and
+    must equal a message built from scratch."""
+    from rclpy.serialization import serialize_message
+
+    meta = ModelMetadata.for_dataset("XS", "coco", 256, 256, weights="random")
+    builder, fresh = PoseArrayBuilder(meta, "m.onnx", "onnxruntime"), PoseArrayBuilder(meta, "m.onnx", "onnxruntime")
+    first = builder.build(_people(17, seed=1, n=4), Header(), 640, 480)
+    old_keypoints = {id(k) for p in first.people for k in p.keypoints}
+    builder.recycle(first)
+    builder.recycle(first)  # twice by mistake: still no object handed out twice
+    assert all(len(p.keypoints) == 0 for p in first.people)
+    from litepose_ros.depth import People3D
+
+    for seed, n, with_3d in ((2, 3, False), (3, 4, True), (4, 1, False)):
+        people = _people(17, seed=seed, n=n)
+        positions, frame = None, ""
+        if with_3d:  # some keypoints and people with a 3D position, the rest NaN
+            rng = np.random.default_rng(seed)
+            valid = rng.uniform(size=(n, 17)) > 0.3
+            points = np.where(valid[..., None], rng.uniform(0.5, 4, (n, 17, 3)), np.nan).astype(np.float32)
+            positions, frame = People3D(points, valid, np.nanmedian(points, axis=1), valid.any(axis=1)), "optical"
+        msg = builder.build(people, Header(), 640, 480, 0.0, positions, frame, track_ids=list(range(n)))
+        expected = fresh.build(people, Header(), 640, 480, 0.0, positions, frame, track_ids=list(range(n)))
+        assert with_3d == any(k.position_valid for p in msg.people for k in p.keypoints)
+        assert repr(msg) == repr(expected)  # every field (== would fail on the NaN positions)
+        assert len(serialize_message(msg)) == len(serialize_message(expected))
+        used = [id(k) for p in msg.people for k in p.keypoints]
+        assert len(set(used)) == len(used) and set(used) <= old_keypoints
+        builder.recycle(msg)
+
+
+def test_track_ids_go_to_their_person():
+    meta = ModelMetadata.for_dataset("XS", "coco", 256, 256, weights="random")
+    builder = PoseArrayBuilder(meta, "m.onnx", "onnxruntime")
+    msg = builder.build(_people(17), Header(), 640, 480, track_ids=[7, 3, 12])
+    assert [person.track_id for person in msg.people] == [7, 3, 12]
+    assert [person.score for person in msg.people] == pytest.approx(_people(17).scores.tolist())
+    with pytest.raises(ValueError, match="2 values for 3 people"):
+        builder.build(_people(17), Header(), 640, 480, track_ids=[1, 2])
+
+
 # -- image input --------------------------------------------------------------------------------
 
 def _test_image(width: int = 64, height: int = 48) -> np.ndarray:
@@ -106,7 +148,7 @@ def test_row_padding_is_honoured():
     (dict(encoding="16UC1"), "unsupported encoding"),
     (dict(encoding="32FC1"), "unsupported encoding"),
     (dict(width=0, height=0, step=0), "empty"),
-    (dict(width=100000, height=100000, step=300000), "absurd"),
+    (dict(width=100000, height=100000, step=300000), "pixel limit"),
     (dict(step=10), "step"),
     (dict(data=array.array("B", bytes(100))), "truncated"),
 ])
@@ -126,9 +168,11 @@ def test_compressed_images():
     assert compressed_to_bgr(jpeg).shape == (48, 64, 3)
     with pytest.raises(BadImage, match="empty"):
         compressed_to_bgr(CompressedImage(format="jpeg"))
-    with pytest.raises(BadImage, match="corrupt or truncated"):
+    with pytest.raises(BadImage, match="corrupt JPEG header"):
         compressed_to_bgr(CompressedImage(format="jpeg", data=array.array("B", jpeg.data[:20])))
-    with pytest.raises(BadImage, match="corrupt or truncated"):
+    with pytest.raises(BadImage, match="cannot decode JPEG image: corrupt or truncated"):
+        compressed_to_bgr(CompressedImage(format="jpeg", data=array.array("B", jpeg.data[:400])))
+    with pytest.raises(BadImage, match="neither JPEG nor PNG"):
         compressed_to_bgr(CompressedImage(format="jpeg", data=array.array("B", b"not an image at all")))
 
 

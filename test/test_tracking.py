@@ -8,7 +8,7 @@ from litepose_ros import node_settings
 from litepose_ros.draw import draw_people, person_color
 from litepose_ros.keypoints import COCO
 from litepose_ros.people import People
-from litepose_ros.pose_fields import pose_array_fields
+from litepose_ros.pose_fields import MessageTypes, PoseArrayBuilder
 from litepose_ros.tracking import TRACK_ID_NONE, PersonTracker, TrackerConfig
 from litepose_ros.tracking_scenes import (
     Scene,
@@ -188,10 +188,11 @@ def test_track_ids_reach_the_message_fields():
     people = People(np.concatenate([_still_person().keypoints, _still_person(100).keypoints]), np.ones(2, np.float32))
     meta = type("Meta", (), dict(dataset="coco", keypoint_names=COCO.keypoint_names, skeleton=COCO.skeleton,
                                  arch="XS", weights="w", input_width=256, input_height=256))()
-    fields = pose_array_fields(people, meta, (640, 480), "m.onnx", "onnxruntime", 1.0, track_ids=[7, -1])
-    assert [p["track_id"] for p in fields["people"]] == [7, -1]
-    fields = pose_array_fields(people, meta, (640, 480), "m.onnx", "onnxruntime", 1.0)
-    assert [p["track_id"] for p in fields["people"]] == [TRACK_ID_NONE] * 2
+    builder = PoseArrayBuilder(MessageTypes(dict, dict, dict, dict, dict), meta, "m.onnx", "onnxruntime")  # dicts
+    message = builder.build(people, None, 640, 480, 1.0, track_ids=[7, -1])
+    assert [p["track_id"] for p in message["people"]] == [7, -1]
+    message = builder.build(people, None, 640, 480, 1.0)
+    assert [p["track_id"] for p in message["people"]] == [TRACK_ID_NONE] * 2
 
 
 def test_debug_image_colours_follow_track_ids_and_boxes_are_drawn():

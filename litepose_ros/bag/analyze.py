@@ -26,7 +26,7 @@ from ..node_settings import (
     tracker_config,
     tracker_from_settings,
 )
-from ..pose_fields import person_messages, pose_array_fields
+from ..pose_fields import MessageTypes, PoseArrayBuilder
 from . import BagError
 from .depth_source import BagDepth, default_camera_info_topic
 from .reader import Frame, FrameSource, open_bag
@@ -107,10 +107,12 @@ def choose_topic(args: Any, settings: Dict[str, Any]) -> str:
 class PosesWriter(object):
     """The output rosbag2: PoseArray on /poses (and annotated images), log times from the source."""
 
-    def __init__(self, path: str, storage: str, debug_images: bool) -> None:
+    def __init__(self, path: str, storage: str, debug_images: bool, metadata: Any, model_path: str,
+                 backend: str) -> None:
         from rosbags.rosbag2 import StoragePlugin, Writer, WriterError
 
         self.store = typestore()
+        self.builder = PoseArrayBuilder(rosbags_types(self.store), metadata, model_path, backend)
         plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
         try:
             # Version 8: Humble's metadata parser cannot read version 9 QoS lists.
@@ -127,10 +129,14 @@ class PosesWriter(object):
         stamp = types["builtin_interfaces/msg/Time"](sec=int(source.stamp.sec), nanosec=int(source.stamp.nanosec))
         return types["std_msgs/msg/Header"](stamp=stamp, frame_id=str(source.frame_id))
 
-    def write(self, frame: Frame, fields: Dict[str, Any], annotated: Any = None) -> None:
-        """``fields`` as pose_array_fields() gives them (with 3D when analyze has depth)."""
+    def write(self, frame: Frame, people: Any, processing_ms: float, annotated: Any = None,
+              positions: Any = None, position_frame_id: str = "", track_ids: Any = None) -> None:
+        """``positions`` (depth.People3D, when analyze has depth) the people's 3D in ``position_frame_id``;
+        ``track_ids`` one per person."""
         header = self.header(frame.header)
-        message = pose_array_message(self.store, header, fields)
+        height, width = frame.image.shape[:2]
+        message = self.builder.build(people, header, width, height, processing_ms, positions, position_frame_id,
+                                     track_ids)
         self.writer.write(self.poses, frame.log_time_ns, self.store.serialize_cdr(message, POSE_ARRAY))
         if self.debug is not None and annotated is not None:
             height, width = annotated.shape[:2]
@@ -143,15 +149,11 @@ class PosesWriter(object):
         self.writer.close()  # writes the index and metadata.yaml: the bag is valid from here
 
 
-def pose_array_message(store: Any, header: Any, fields: Dict[str, Any]) -> Any:
-    """A rosbags litepose_ros/msg/PoseArray from pose_array_fields() values."""
+def rosbags_types(store: Any) -> MessageTypes:
     types = store.types
-    keypoint, limb = types["litepose_ros/msg/Keypoint"], types["litepose_ros/msg/Limb"]
-    values = dict(fields)
-    values["skeleton"] = [limb(joint_a=a, joint_b=b) for a, b in fields["skeleton"]]
-    values["people"] = person_messages(fields["people"], types["litepose_ros/msg/Person"], keypoint,
-                                       types["geometry_msgs/msg/Point"])
-    return types[POSE_ARRAY](header=header, **values)
+    return MessageTypes(pose_array=types[POSE_ARRAY], person=types["litepose_ros/msg/Person"],
+                        keypoint=types["litepose_ros/msg/Keypoint"], limb=types["litepose_ros/msg/Limb"],
+                        point=types["geometry_msgs/msg/Point"])
 
 
 def process_frames(
@@ -192,20 +194,18 @@ def analyze_frames(
     from ..draw import draw_people
 
     metadata = estimator.metadata
-    writer = PosesWriter(args.output, args.storage, args.debug_images) if args.output else None
+    writer = (PosesWriter(args.output, args.storage, args.debug_images, metadata, settings["model_path"],
+                          estimator.backend.name) if args.output else None)
     table = FrameTable(args.csv, metadata.keypoint_names, with_3d=depth is not None) if args.csv else None
 
     def on_frame(frame: Frame, record: FrameRecord, people: Any) -> None:
         if table:
             table.add(record)
         if writer:
-            height, width = frame.image.shape[:2]
-            fields = pose_array_fields(people, metadata, (width, height), settings["model_path"],
-                                       estimator.backend.name, record.processing_ms, record.positions,
-                                       record.position_frame_id, record.track_ids)
             annotated = (draw_people(frame.image, people, metadata.skeleton, track_ids=record.track_ids)
                          if args.debug_images else None)
-            writer.write(frame, fields, annotated)
+            writer.write(frame, people, record.processing_ms, annotated, record.positions, record.position_frame_id,
+                         record.track_ids)
 
     records: List[FrameRecord] = []
     started = time.perf_counter()

@@ -7,38 +7,11 @@ import collections
 from pathlib import Path
 from typing import Any, Counter, Dict, Iterator, List, NamedTuple, Optional
 
-import cv2
 import numpy as np
 
-from ..preprocess import as_bgr8
+from ..image_messages import BadImage, compressed_to_bgr, image_to_bgr
 from . import BagError
 from .types import COMPRESSED_IMAGE, IMAGE_TYPES, typestore_for
-
-# Raw encodings (sensor_msgs/image_encodings) -> (channels, numpy dtype, cv2 conversion to BGR).
-_RAW_ENCODINGS = {
-    "bgr8": (3, np.uint8, None),
-    "rgb8": (3, np.uint8, cv2.COLOR_RGB2BGR),
-    "bgra8": (4, np.uint8, cv2.COLOR_BGRA2BGR),
-    "rgba8": (4, np.uint8, cv2.COLOR_RGBA2BGR),
-    "mono8": (1, np.uint8, cv2.COLOR_GRAY2BGR),
-    "8uc1": (1, np.uint8, cv2.COLOR_GRAY2BGR),
-    "8uc3": (3, np.uint8, None),
-    "mono16": (1, np.uint16, cv2.COLOR_GRAY2BGR),
-    "bgr16": (3, np.uint16, None),
-    "rgb16": (3, np.uint16, cv2.COLOR_RGB2BGR),
-    "bayer_rggb8": (1, np.uint8, cv2.COLOR_BayerBG2BGR),  # OpenCV names Bayer by the 2nd row
-    "bayer_bggr8": (1, np.uint8, cv2.COLOR_BayerRG2BGR),
-    "bayer_gbrg8": (1, np.uint8, cv2.COLOR_BayerGR2BGR),
-    "bayer_grbg8": (1, np.uint8, cv2.COLOR_BayerGB2BGR),
-    "uyvy": (2, np.uint8, cv2.COLOR_YUV2BGR_UYVY),
-    "yuv422": (2, np.uint8, cv2.COLOR_YUV2BGR_UYVY),
-    "yuyv": (2, np.uint8, cv2.COLOR_YUV2BGR_YUYV),
-    "yuv422_yuy2": (2, np.uint8, cv2.COLOR_YUV2BGR_YUYV),
-}
-
-
-class FrameError(ValueError):
-    """One message that is not a usable image; str() is the skip reason (short, groupable)."""
 
 
 class Frame(NamedTuple):
@@ -56,46 +29,9 @@ def stamp_to_ns(stamp: Any) -> int:
     return int(stamp.sec) * 1000000000 + int(stamp.nanosec)
 
 
-def decode_raw(message: Any) -> np.ndarray:
-    encoding = str(message.encoding).lower()
-    if encoding not in _RAW_ENCODINGS:
-        raise FrameError("unsupported encoding '{}'".format(message.encoding))
-    channels, dtype, conversion = _RAW_ENCODINGS[encoding]
-    height, width, step = int(message.height), int(message.width), int(message.step)
-    row_bytes = width * channels * np.dtype(dtype).itemsize
-    data = np.asarray(message.data, np.uint8)
-    if height == 0 or width == 0:
-        raise FrameError("empty image")
-    if step < row_bytes or data.size < step * height:
-        raise FrameError("image data shorter than height x step")
-    rows = data[: step * height].reshape(height, step)[:, :row_bytes]
-    big_endian = bool(message.is_bigendian)
-    image = np.ascontiguousarray(rows).view(np.dtype(dtype).newbyteorder(">" if big_endian else "<"))
-    image = image.reshape(height, width, channels) if channels > 1 else image.reshape(height, width)
-    if dtype == np.uint16:  # the network wants 8 bits: keep the most significant ones
-        image = (image >> 8).astype(np.uint8)
-    return cv2.cvtColor(image, conversion) if conversion is not None else image
-
-
-def decode_compressed(message: Any) -> np.ndarray:
-    fmt = str(message.format).lower()
-    if "compresseddepth" in fmt or "16uc1" in fmt or "32fc1" in fmt:
-        raise FrameError("unsupported compressed format '{}'".format(message.format))
-    data = np.asarray(message.data, np.uint8)
-    if data.size == 0:
-        raise FrameError("empty image")
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
-    if image is None:
-        raise FrameError("corrupt compressed image")
-    return image
-
-
 def decode_image(message: Any, msgtype: str) -> np.ndarray:
-    image = decode_compressed(message) if msgtype == COMPRESSED_IMAGE else decode_raw(message)
-    try:
-        return as_bgr8(image)
-    except ValueError as error:
-        raise FrameError("invalid image: {}".format(error)) from None
+    """BGR pixels of an Image or CompressedImage message (the node's decoder); BadImage if unusable."""
+    return compressed_to_bgr(message) if msgtype == COMPRESSED_IMAGE else image_to_bgr(message)
 
 
 class FrameSource(object):
@@ -167,7 +103,7 @@ class FrameSource(object):
             self.selected += 1
             try:
                 image = decode_image(message, connection.msgtype)
-            except FrameError as error:
+            except BadImage as error:
                 self.skipped[str(error)] += 1
                 continue
             self.decoded += 1

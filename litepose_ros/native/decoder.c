@@ -299,74 +299,80 @@ static float heat_at(lp_decoder *d, lp_work *w, int j, int y, int x) { return he
 
 static void column_extrema(const float *map, int w, int r0, int r1, float *cmax, float *cmin);
 
-/* Row maxima of a [h, w] map into rmax[h]; returns the largest magnitude seen. Each row is
- * read as an [n, 8] block whose column extrema the compiler vectorises. */
-static float row_maxima(const float *map, int h, int w, float *rmax) {
-    float scale = 0.0f;
-    for (int y = 0; y < h; ++y) {
-        const float *row = map + (size_t)y * w;
-        float hi8[8], lo8[8], hi = row[0], lo = row[0];
-        const int blocks = w / 8;
-        if (blocks > 0) {
-            column_extrema(row, 8, 0, blocks - 1, hi8, lo8);
-            for (int k = 0; k < 8; ++k) {
-                hi = hi8[k] > hi ? hi8[k] : hi;
-                lo = lo8[k] < lo ? lo8[k] : lo;
-            }
+/* Extrema of one row of w values. The row is read as an [n, 8] block whose column extrema the
+ * compiler vectorises. */
+static void row_extrema(const float *row, int w, float *hi_out, float *lo_out) {
+    float hi8[8], lo8[8], hi = row[0], lo = row[0];
+    const int blocks = w / 8;
+    if (blocks > 0) {
+        column_extrema(row, 8, 0, blocks - 1, hi8, lo8);
+        for (int k = 0; k < 8; ++k) {
+            hi = hi8[k] > hi ? hi8[k] : hi;
+            lo = lo8[k] < lo ? lo8[k] : lo;
         }
-        for (int x = blocks * 8; x < w; ++x) {
-            hi = row[x] > hi ? row[x] : hi;
-            lo = row[x] < lo ? row[x] : lo;
-        }
-        rmax[y] = hi;
-        if (hi > scale) scale = hi;
-        if (-lo > scale) scale = -lo;
     }
-    return scale;
+    for (int x = blocks * 8; x < w; ++x) {
+        hi = row[x] > hi ? row[x] : hi;
+        lo = row[x] < lo ? row[x] : lo;
+    }
+    *hi_out = hi;
+    *lo_out = lo;
 }
 
-/* Marks the heatmap rows that can hold a pixel above the threshold (`above`), from bounds:
+/* Row maxima (rmax) and largest magnitudes (rabs) of a [h, w] map. */
+static void row_maxima(const float *map, int h, int w, float *rmax, float *rabs) {
+    for (int y = 0; y < h; ++y) {
+        float hi, lo;
+        row_extrema(map + (size_t)y * w, w, &hi, &lo);
+        rmax[y] = hi;
+        rabs[y] = fabsf(hi) > fabsf(lo) ? fabsf(hi) : fabsf(lo);
+    }
+}
+
+/* Marks the heatmap rows that can hold a pixel above the threshold (`above`) and computes them:
  * an upsampled pixel is a convex combination of the two source rows it reads, so their maxima
- * bound it, up to a few float32 roundings (of the largest magnitude involved, hence the margin).
- * Projected, the stride-2 heatmaps are computed whole (the bound is theirs); at stride 2 the
- * bound comes straight from the stage outputs. Rows left out hold no pixel above the threshold:
- * none can be a candidate or beat one in the NMS window. */
+ * bound it, up to a few float32 roundings of the largest magnitude involved (the margin). At
+ * stride 2 the bound comes straight from the stage outputs, and a row above is computed at once,
+ * while its stage-2 row is in the cache; projected, the stride-2 heatmaps are computed whole and
+ * bound the rows upsampled from them. Rows left out hold no pixel above the threshold: none can
+ * be a candidate or beat one in the NMS window. */
 static void mark_rows_above(lp_decoder *d, lp_work *w, int j) {
-    const int J = d->J, gh = d->gh;
+    const int J = d->J, gh = d->gh, h1 = d->h1, n = d->h2;
     const double thr = d->cfg->detection_threshold;
-    float *rmax = w->rmax; /* [sides][2][max(h1, h2)] */
-    const int n = d->h2;
-    {
-        float scale = 0.0f;
-        for (int s = 0; s < d->sides; ++s) {
+    float *r1 = w->rmax; /* [sides][rows]: row maxima, then [sides][rows] magnitudes */
+    float *a1 = r1 + 2 * (size_t)n;
+    const int src_rows = d->project ? n : h1;
+    for (int s = 0; s < d->sides; ++s) {
+        if (d->project) {
+            float *map = d->heat2 + ((size_t)s * J + j) * plane(d->h2, d->w2);
+            for (int y = 0; y < d->h2; ++y) stride2_heat_row(d, s, j, y, map + (size_t)y * d->w2);
+            row_maxima(map, n, d->w2, r1 + (size_t)s * n, a1 + (size_t)s * n);
+        } else {
             const int c = source_joint(d, s, j);
-            float *r1 = rmax + (size_t)(2 * s) * n, *r2 = r1 + n;
-            float sc;
-            if (d->project) {
-                float *map = d->heat2 + ((size_t)s * J + j) * plane(d->h2, d->w2);
-                for (int y = 0; y < d->h2; ++y) stride2_heat_row(d, s, j, y, map + (size_t)y * d->w2);
-                sc = row_maxima(map, d->h2, d->w2, r1);
-            } else {
-                sc = row_maxima(d->stage1[s] + (size_t)c * plane(d->h1, d->w1), d->h1, d->w1, r1);
-                const float sc2 = row_maxima(d->stage2[s] + (size_t)c * plane(d->h2, d->w2), d->h2, d->w2, r2);
-                sc += sc2;
-            }
-            scale = sc > scale ? sc : scale;
+            row_maxima(d->stage1[s] + (size_t)c * plane(h1, d->w1), h1, d->w1, r1 + (size_t)s * src_rows,
+                       a1 + (size_t)s * src_rows);
         }
-        const double margin = 32.0 * FLT_EPSILON * ((double)scale + fabs(thr));
-        const lp_tap *ty = d->project ? d->ty2 : d->ty1;
-        for (int y = 0; y < gh; ++y) {
-            double bound = 0.0;
-            for (int s = 0; s < d->sides; ++s) {
-                const float *r1 = rmax + (size_t)(2 * s) * n, *r2 = r1 + n;
-                double b = r1[ty[y].lo] > r1[ty[y].hi] ? r1[ty[y].lo] : r1[ty[y].hi];
-                if (!d->project) b = (b + r2[y]) / 2.0;
-                bound += b;
+    }
+    const lp_tap *ty = d->project ? d->ty2 : d->ty1;
+    for (int y = 0; y < gh; ++y) {
+        double bound = 0.0, scale = fabs(thr);
+        for (int s = 0; s < d->sides; ++s) {
+            const float *rm = r1 + (size_t)s * src_rows, *ra = a1 + (size_t)s * src_rows;
+            double b = rm[ty[y].lo] > rm[ty[y].hi] ? rm[ty[y].lo] : rm[ty[y].hi];
+            scale += ra[ty[y].lo] > ra[ty[y].hi] ? ra[ty[y].lo] : ra[ty[y].hi];
+            if (!d->project) { /* (upsampled stage 1 + stage 2) / 2 */
+                float hi2, lo2;
+                row_extrema(d->stage2[s] + ((size_t)source_joint(d, s, j) * n + y) * d->w2, d->w2, &hi2, &lo2);
+                b = (b + hi2) / 2.0;
+                scale += fabsf(hi2) > fabsf(lo2) ? fabsf(hi2) : fabsf(lo2);
             }
-            bound /= d->sides;
-            /* NaN bounds (NaN outputs) count as above: such rows are computed and compared */
-            d->above[(size_t)j * gh + y] = !(bound <= thr - margin);
+            bound += b;
         }
+        bound /= d->sides;
+        /* NaN bounds (NaN outputs) count as above: such rows are computed and compared */
+        const int above = !(bound <= thr - 32.0 * FLT_EPSILON * scale);
+        d->above[(size_t)j * gh + y] = (uint8_t)above;
+        if (above && !d->project) heat_row(d, w, j, y);
     }
 }
 

@@ -34,6 +34,7 @@ from sensor_msgs.msg import CompressedImage, Image
 
 from ..backends import BackendError
 from ..decoding import warn_if_slow
+from ..image_messages import BadImage, compressed_to_bgr, image_to_bgr
 from ..metadata import ModelMetadataError
 from ..node_settings import (
     BY_NAME,
@@ -53,7 +54,6 @@ from ..pipeline import PoseEstimator
 from .conversions import PoseArray, PoseArrayBuilder
 from .depth_input import DepthInput, stamp_ns
 from .frames import ERROR, OK, WARN, LatestFrame, StageStats, health
-from .image_input import BadImage, compressed_to_bgr, image_to_bgr
 from .markers import MarkerArray, marker_array
 from .stop_signals import StopRequest, exit_quietly_on_stop_signals
 
@@ -256,6 +256,7 @@ class PoseNode(Node):
         self.pose_pub.publish(poses)
         if positions is not None and self.marker_pub.get_subscription_count() > 0:
             self.marker_pub.publish(marker_array(poses))
+        self.builder.recycle(poses)  # published: its keypoint objects serve the next message
         if self.debug_pub is not None and self.debug_pub.get_subscription_count() > 0:
             self.debug_pub.publish(self._debug_image(image, people, msg.header, track_ids))
         self.stats.output({

@@ -1,0 +1,132 @@
+"""Per-frame CPU budget of pose_node outside inference, stage by stage.
+
+For each model (XS@256 COCO, S@448 CrowdPose) and 0/1/5/20 synthetic people, a 640x480 bgr8
+sensor_msgs/Image goes through what the node's worker does around the network:
+
+    image      ROS Image -> BGR array (``image_messages.image_to_bgr``)
+    preprocess letterbox, normalise, HWC -> CHW (``Preprocessor``)
+    decode     network outputs -> people in source pixels, clipped, selected (as ``PoseEstimator``
+               and ``select_people``; the outputs are synthetic, ``decoding.synthetic``)
+    track      the person tracker with the node's default settings (on), frames 33 ms apart
+    message    PoseArray build (``ros.conversions.PoseArrayBuilder``, with the track ids) + rclpy
+               ``serialize_message``, the message recycled as the node does
+
+and prints median and p90 milliseconds per stage and for their sum per frame. Stages run in
+turn on every frame, so all see the same machine; run it on a quiet machine (check ``uptime``).
+``--clock cpu`` measures the process's CPU time instead of wall time: on a loaded machine the
+wall clock also counts the time other processes run, the CPU clock only the work done (all
+threads of the process; OpenCV may use more than one).
+
+    python bench/bench_frame.py [--frames N] [--clock wall|cpu]
+"""
+import argparse
+import os
+import sys
+import time
+from typing import Callable, Dict, List, Tuple
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from rclpy.serialization import serialize_message  # noqa: E402
+from sensor_msgs.msg import Image  # noqa: E402
+from std_msgs.msg import Header  # noqa: E402
+
+from litepose_ros.decoding import DecoderConfig, decode, decoder_status  # noqa: E402
+from litepose_ros.decoding.synthetic import synthesize_outputs  # noqa: E402
+from litepose_ros.image_messages import image_to_bgr  # noqa: E402
+from litepose_ros.keypoints import get_keypoint_set  # noqa: E402
+from litepose_ros.metadata import ModelMetadata  # noqa: E402
+from litepose_ros.node_settings import defaults, select_people, track_people, tracker_from_settings  # noqa: E402
+from litepose_ros.preprocess import Letterbox, Preprocessor  # noqa: E402
+from litepose_ros.ros.conversions import PoseArrayBuilder  # noqa: E402
+
+SOURCE = (640, 480)
+MODELS = (("XS", "coco", 256), ("S", "crowdpose", 448))
+STAGES = ("image", "preprocess", "decode", "track", "message")
+
+
+def camera_frame(seed: int = 0) -> Image:
+    pixels = np.random.RandomState(seed).randint(0, 256, (SOURCE[1], SOURCE[0], 3)).astype(np.uint8)
+    msg = Image(height=SOURCE[1], width=SOURCE[0], encoding="bgr8", is_bigendian=0, step=SOURCE[0] * 3)
+    msg.data = pixels.tobytes()
+    return msg
+
+
+def network_outputs(meta: ModelMetadata, count: int, seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
+    """Outputs for ``count`` people on a grid over the letterboxed image content."""
+    rng = np.random.RandomState(seed)
+    box = Letterbox.fit(SOURCE[0], SOURCE[1], meta.input_width, meta.input_height)
+    width, height = box.resized_size
+    side = int(np.ceil(np.sqrt(max(count, 1))))
+    cell = np.array([width / side, height / side])
+    grid = np.stack(np.meshgrid(np.arange(side), np.arange(side)), -1).reshape(-1, 2)[:count]
+    centres = (grid + 0.5) * cell + [box.pad_x, box.pad_y]
+    people = np.zeros((count, meta.num_joints, 3))
+    people[:, :, :2] = centres[:, None, :] + rng.uniform(-0.4, 0.4, (count, meta.num_joints, 2)) * cell
+    people[:, :, 2] = rng.uniform(size=(count, meta.num_joints)) > 0.15
+    tags = rng.permutation(count) * 1.5 - count * 0.75 + 0.23
+    return synthesize_outputs(people, (meta.input_width, meta.input_height), tags, rng, heat_noise=0.05,
+                              tag_noise=0.05)
+
+
+def run_frames(meta: ModelMetadata, count: int, frames: int, clock: Callable[[], float]
+               ) -> Tuple[Dict[str, List[float]], int]:
+    """Milliseconds per stage for each frame, and the people found."""
+    settings = defaults()
+    config = DecoderConfig.from_keypoint_set(get_keypoint_set(meta.dataset),
+                                             project_to_input=bool(settings["project_to_input"]))
+    preprocess = Preprocessor(meta)
+    builder = PoseArrayBuilder(meta, "/models/model.onnx", "onnxruntime")
+    msg, header = camera_frame(), Header(frame_id="camera")
+    outputs = network_outputs(meta, count)
+    tracker = tracker_from_settings(settings, meta.sigmas)
+    times = {stage: [] for stage in STAGES}  # type: Dict[str, List[float]]
+    found = 0
+    for i in range(frames + 3):  # 3 warm-up frames
+        marks = [clock()]
+        image = image_to_bgr(msg)
+        marks.append(clock())
+        _, box = preprocess(image)
+        marks.append(clock())
+        people = box.people_to_source(decode(outputs, config))
+        people = select_people(people.clipped_to_image(box.source_width, box.source_height), settings)
+        marks.append(clock())
+        people, track_ids, _ = track_people(tracker, people, i * 33000000)
+        marks.append(clock())
+        poses = builder.build(people, header, image.shape[1], image.shape[0], 10.0, track_ids=track_ids)
+        serialize_message(poses)
+        builder.recycle(poses)  # as the node does once it has published
+        marks.append(clock())
+        if i >= 3:
+            for stage, start, end in zip(STAGES, marks, marks[1:]):
+                times[stage].append((end - start) * 1e3)
+        found = len(people)
+    return times, found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=300, help="timed frames per row")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="wall time (time.perf_counter) or the process's CPU time (time.process_time)")
+    args = parser.parse_args()
+    clock = time.perf_counter if args.clock == "wall" else time.process_time
+    print("decoder: {}; clock: {}; load average: {}".format(decoder_status()[0], args.clock, " ".join(
+        "{:.2f}".format(v) for v in os.getloadavg())))
+    print("| model | people | found | " + " | ".join("{} median / p90 ms".format(s) for s in STAGES)
+          + " | total median / p90 ms |")
+    print("|---|---:|---:|" + "---:|" * (len(STAGES) + 1))
+    for arch, dataset, size in MODELS:
+        meta = ModelMetadata.for_dataset(arch, dataset, size, size, weights="synthetic")
+        for count in (0, 1, 5, 20):
+            times, found = run_frames(meta, count, args.frames, clock)
+            total = np.sum([times[s] for s in STAGES], axis=0)
+            cells = ["{:.3f} / {:.3f}".format(np.median(v), np.percentile(v, 90))
+                     for v in [times[s] for s in STAGES] + [total]]
+            print("| {}@{} {} | {} | {} | {} |".format(arch, size, dataset, count, found, " | ".join(cells)))
+
+
+if __name__ == "__main__":
+    main()
