@@ -27,6 +27,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#if defined(__SSE__) || defined(_M_X64)
+#include <xmmintrin.h>
+#define LP_SSE 1
+#elif defined(__ARM_NEON)
+#include <arm_neon.h>
+#define LP_NEON 1
+#endif
 
 #if defined(_WIN32)
 #define LP_EXPORT __declspec(dllexport)
@@ -299,19 +306,45 @@ static float heat_at(lp_decoder *d, lp_work *w, int j, int y, int x) { return he
 
 static void column_extrema(const float *map, int w, int r0, int r1, float *cmax, float *cmin);
 
-/* Extrema of one row of w values. The row is read as an [n, 8] block whose column extrema the
- * compiler vectorises. */
+/* Extrema of one row of w values (the bounds' hot loop: SSE / NEON where there is one). Only
+ * bounds derive from them; where a NaN is involved the bound may or may not see it. */
 static void row_extrema(const float *row, int w, float *hi_out, float *lo_out) {
-    float hi8[8], lo8[8], hi = row[0], lo = row[0];
-    const int blocks = w / 8;
-    if (blocks > 0) {
-        column_extrema(row, 8, 0, blocks - 1, hi8, lo8);
-        for (int k = 0; k < 8; ++k) {
-            hi = hi8[k] > hi ? hi8[k] : hi;
-            lo = lo8[k] < lo ? lo8[k] : lo;
+    float hi = row[0], lo = row[0];
+    int x = 0;
+#if defined(LP_SSE)
+    if (w >= 4) {
+        __m128 vhi = _mm_loadu_ps(row), vlo = vhi;
+        for (x = 4; x + 4 <= w; x += 4) {
+            const __m128 v = _mm_loadu_ps(row + x);
+            vhi = _mm_max_ps(v, vhi);
+            vlo = _mm_min_ps(v, vlo);
+        }
+        float h4[4], l4[4];
+        _mm_storeu_ps(h4, vhi);
+        _mm_storeu_ps(l4, vlo);
+        for (int k = 0; k < 4; ++k) {
+            hi = h4[k] > hi ? h4[k] : hi;
+            lo = l4[k] < lo ? l4[k] : lo;
         }
     }
-    for (int x = blocks * 8; x < w; ++x) {
+#elif defined(LP_NEON)
+    if (w >= 4) {
+        float32x4_t vhi = vld1q_f32(row), vlo = vhi;
+        for (x = 4; x + 4 <= w; x += 4) {
+            const float32x4_t v = vld1q_f32(row + x);
+            vhi = vmaxq_f32(v, vhi);
+            vlo = vminq_f32(v, vlo);
+        }
+        float h4[4], l4[4];
+        vst1q_f32(h4, vhi);
+        vst1q_f32(l4, vlo);
+        for (int k = 0; k < 4; ++k) {
+            hi = h4[k] > hi ? h4[k] : hi;
+            lo = l4[k] < lo ? l4[k] : lo;
+        }
+    }
+#endif
+    for (; x < w; ++x) {
         hi = row[x] > hi ? row[x] : hi;
         lo = row[x] < lo ? row[x] : lo;
     }
@@ -442,7 +475,9 @@ static int window_max_is(lp_decoder *d, lp_work *w, int j, int y, int x, float v
 static void find_candidates(lp_decoder *d, lp_work *w, int j) {
     const lp_config *cfg = d->cfg;
     const int K = cfg->max_num_people, pad = cfg->nms_kernel / 2;
-    const double threshold = cfg->detection_threshold;
+    /* the largest float32 <= the threshold: float32 v > it exactly when v > the threshold */
+    float thr = (float)cfg->detection_threshold;
+    if ((double)thr > cfg->detection_threshold) thr = nextafterf(thr, -INFINITY);
     {
         lp_candidate *best = d->cands + (size_t)j * K;
         int n = 0;
@@ -450,8 +485,16 @@ static void find_candidates(lp_decoder *d, lp_work *w, int j) {
             if (!d->above[(size_t)j * d->gh + y]) continue;
             const float *row = heat_row(d, w, j, y);
             for (int x = 0; x < d->gw; ++x) {
+                if ((x & 7) == 0 && x + 8 <= d->gw) { /* skip 8 pixels at a time below the threshold */
+                    int any = 0;
+                    for (int k = 0; k < 8; ++k) any |= row[x + k] > thr;
+                    if (!any) {
+                        x += 7;
+                        continue;
+                    }
+                }
                 const float v = row[x];
-                if (!((double)v > threshold)) continue;
+                if (!(v > thr)) continue;
                 if (n == K && !(v > best[K - 1].value)) continue; /* equal: the earlier pixel stays */
                 if (!is_peak(d, w, j, y, x, v, pad)) continue;
                 int at = n < K ? n : K - 1; /* after every value >= v */
@@ -672,12 +715,26 @@ static void quarter_offset(lp_decoder *d, lp_work *work, int j, int x, int y, fl
     *oy = (float)(y + 0.5 + (down > up ? 0.25 : -0.25));
 }
 
-/* Column-wise extrema of rows [r0, r1] of a [h, w] map (long loops the compiler vectorises). */
+/* Column-wise extrema of rows [r0, r1] of a [h, w] map (SSE / NEON where there is one). */
 static void column_extrema(const float *map, int w, int r0, int r1, float *cmax, float *cmin) {
     for (int x = 0; x < w; ++x) cmax[x] = cmin[x] = map[(size_t)r0 * w + x];
     for (int y = r0 + 1; y <= r1; ++y) {
         const float *row = map + (size_t)y * w;
-        for (int x = 0; x < w; ++x) {
+        int x = 0;
+#if defined(LP_SSE)
+        for (; x + 4 <= w; x += 4) {
+            const __m128 v = _mm_loadu_ps(row + x);
+            _mm_storeu_ps(cmax + x, _mm_max_ps(v, _mm_loadu_ps(cmax + x)));
+            _mm_storeu_ps(cmin + x, _mm_min_ps(v, _mm_loadu_ps(cmin + x)));
+        }
+#elif defined(LP_NEON)
+        for (; x + 4 <= w; x += 4) {
+            const float32x4_t v = vld1q_f32(row + x);
+            vst1q_f32(cmax + x, vmaxq_f32(v, vld1q_f32(cmax + x)));
+            vst1q_f32(cmin + x, vminq_f32(v, vld1q_f32(cmin + x)));
+        }
+#endif
+        for (; x < w; ++x) {
             cmax[x] = row[x] > cmax[x] ? row[x] : cmax[x];
             cmin[x] = row[x] < cmin[x] ? row[x] : cmin[x];
         }
@@ -736,7 +793,7 @@ static int heat_whole(const lp_decoder *d, int j) {
  * the pixels the tile's pixels are blended from: a blend lies within its inputs, up to a few
  * float32 roundings of the largest magnitude involved (the margin). So the tags, and projected
  * heat, are computed only in the tiles scanned. */
-static void ensure_tiles(lp_decoder *d, lp_work *w, int j) {
+static void ensure_tiles(lp_decoder *d, lp_work *w, int j, int pairs) {
     if (d->tiles_ready[j]) return;
     const int J = d->J, T = d->tile_count;
     const size_t n1 = plane(d->h1, d->w1), n2 = plane(d->h2, d->w2), ng = plane(d->gh, d->gw);
@@ -758,14 +815,20 @@ static void ensure_tiles(lp_decoder *d, lp_work *w, int j) {
     }
     for (int i = 0; i < T; ++i)
         tiles[i].heat_max = exact ? tiles[i].heat_max : tiles[i].heat_max / (float)heat_maps + 32.0f * FLT_EPSILON * scale[i];
-    if (d->project) ensure_tag_maps(d, j);
+    /* Stride-2 tags: whole maps (exact ranges) where several people scan this joint, else
+     * ranges from the stage-1 pixels and tags computed per scanned tile. */
+    const int whole_tags = d->project || pairs >= 3;
+    if (whole_tags) ensure_tag_maps(d, j);
     for (int s = 0; s < d->sides; ++s) {
-        const lp_source tag = d->project
-            ? (lp_source){d->tags + ((size_t)s * J + j) * n2, d->w2, d->ty2, d->tx2, 0}
-            : (lp_source){d->stage1[s] + (size_t)(J + source_joint(d, s, j)) * n1, d->w1, d->ty1, d->tx1, s == 1};
+        const float *stride2 = d->tags + ((size_t)s * J + j) * n2;
+        const lp_source tag =
+            d->project ? (lp_source){stride2, d->w2, d->ty2, d->tx2, 0}
+            : whole_tags ? (lp_source){stride2, d->w2, NULL, NULL, 0}
+                         : (lp_source){d->stage1[s] + (size_t)(J + source_joint(d, s, j)) * n1, d->w1, d->ty1, d->tx1,
+                                       s == 1};
         tile_extrema(d, w, &tag, hi, lo);
         for (int i = 0; i < T; ++i) {
-            const float margin = 16.0f * FLT_EPSILON * magnitude(hi[i], lo[i]);
+            const float margin = tag.rows ? 16.0f * FLT_EPSILON * magnitude(hi[i], lo[i]) : 0.0f;
             tiles[i].tag_lo[s] = lo[i] - margin;
             tiles[i].tag_hi[s] = hi[i] + margin;
         }
@@ -830,6 +893,7 @@ static void ensure_tile_values(lp_decoder *d, lp_work *work, int j, int tile) {
                 }
                 heat[x] = v;
             }
+            if (!d->project && d->tags_ready[j]) continue; /* scan_tile reads the whole stride-2 tags */
             for (int s = 0; s < d->sides; ++s)
                 d->gtags[((size_t)s * J + j) * ng + (size_t)y * w + x] =
                     d->project ? projected_at(d, d->tags + ((size_t)s * J + j) * n2, y, x) : tag_at(d, s, j, y, x);
@@ -847,7 +911,8 @@ static void scan_tile(lp_decoder *d, lp_work *work, int j, int tile, const float
     const size_t ng = plane(h, w);
     ensure_tile_values(d, work, j, tile);
     const float *heat = d->heat + (size_t)j * ng;
-    const float *tag0 = d->gtags + (size_t)j * ng, *tag1 = d->gtags + ((size_t)J + j) * ng;
+    const float *tags = !d->project && d->tags_ready[j] ? d->tags : d->gtags;
+    const float *tag0 = tags + (size_t)j * ng, *tag1 = tags + ((size_t)J + j) * ng;
     for (int y = y0; y < y1; ++y) {
         for (int x = x0; x < x1; ++x) {
             const int p = y * w + x;
@@ -887,10 +952,12 @@ static int refine_position(lp_decoder *d, lp_work *w, int j, const float *person
  * is the person's (refine_people prepared the people's mean tags). */
 static void refine_joint(lp_decoder *d, lp_work *w, int j) {
     const int J = d->J, gw = d->gw;
+    int pairs = 0;
+    for (int g = 0; g < d->num_refined; ++g) pairs += !(d->keypoints[(size_t)d->refined[g] * J * 3 + j * 3 + 2] > 0);
     for (int g = 0; g < d->num_refined; ++g) {
         float *person = d->keypoints + (size_t)d->refined[g] * J * 3;
         if (person[j * 3 + 2] > 0) continue;
-        ensure_tiles(d, w, j);
+        ensure_tiles(d, w, j, pairs);
         const int pixel = refine_position(d, w, j, d->person_tags + 2 * g);
         if (pixel < 0) continue;
         const float value = heat_at(d, w, j, pixel / gw, pixel % gw);
@@ -991,8 +1058,7 @@ LP_EXPORT int lp_max_people(const lp_config *cfg) {
 /* Sizes the call's state and takes its storage (grow-only buffers; flags cleared). */
 static int prepare(lp_decoder *d) {
     const int J = d->J, S = d->sides, K = d->cfg->max_num_people;
-    d->tile_size = 8;
-    while ((d->gh > d->gw ? d->gh : d->gw) > 28 * d->tile_size) d->tile_size *= 2;
+    d->tile_size = 8; /* 8 x 8 refine tiles: measured fastest at both resolutions */
     d->tiles_per_row = (d->gw + d->tile_size - 1) / d->tile_size;
     d->tile_count = d->tiles_per_row * ((d->gh + d->tile_size - 1) / d->tile_size);
     const size_t n_hrow1 = (size_t)S * 2 * J * d->h1, n_hrow2 = d->project ? (size_t)S * J * d->h2 : 0;
