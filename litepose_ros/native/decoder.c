@@ -1171,10 +1171,12 @@ LP_EXPORT int lp_decode(lp_decoder *d, const lp_config *cfg, const float *stage1
     d->gw = d->project ? 2 * d->w2 : d->w2;
     int err = prepare(d);
     if (err) return err;
-    /* per joint, in threads where the maps are large enough to pay for them */
-    const int big = plane(d->gh, d->gw) * (size_t)J >= 100000;
-    for_each_joint(d, mark_rows_above, big);
-    for_each_joint(d, find_candidates, big);
+    /* per joint, in threads where the work pays for starting them (~20-50 us): the bounds when
+     * projecting (whole stride-2 heatmaps), the candidates where many rows can hold one */
+    for_each_joint(d, mark_rows_above, d->project && plane(d->h2, d->w2) * (size_t)J >= 100000);
+    size_t rows_above = 0;
+    for (size_t i = 0; i < (size_t)J * d->gh; ++i) rows_above += d->above[i];
+    for_each_joint(d, find_candidates, rows_above * (size_t)d->gw >= 50000);
     if ((err = group_people(d))) return err;
 
     const int P = d->num_groups;
