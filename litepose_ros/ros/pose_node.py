@@ -55,7 +55,7 @@ from .conversions import PoseArray, PoseArrayBuilder
 from .depth_input import DepthInput, stamp_ns
 from .frames import ERROR, OK, WARN, LatestFrame, StageStats, health
 from .markers import MarkerArray, marker_array
-from .stop_signals import StopRequest, exit_quietly_on_stop_signals
+from .stop_signals import StopRequest, exit_quietly_on_stop_signals, ignore_stop_signals
 
 try:  # Humble and newer; on older distros shutdown surfaces as KeyboardInterrupt only
     from rclpy.executors import ExternalShutdownException
@@ -382,6 +382,7 @@ def main(args: Optional[List[str]] = None) -> int:
         executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown()
+        ignore_stop_signals()
     return 0
 
 

@@ -20,6 +20,14 @@ def exit_quietly_on_stop_signals() -> None:
         signal.signal(sig, _exit_quietly)
 
 
+def ignore_stop_signals() -> None:
+    """After the clean-up: a late stop signal (a second group SIGINT, a supervisor's SIGTERM) is
+    ignored. Python's finalisation puts SIG_DFL back for signals with Python handlers, and a
+    signal landing then would kill the exiting process (exit code -2); SIG_IGN it leaves alone."""
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+
+
 class StopRequest(object):
     """SIGINT/SIGTERM handler for the running node: the first signal asks the spin loop to end,
     later ones are ignored (`ros2 launch` without a terminal delivers the group SIGINT twice,
