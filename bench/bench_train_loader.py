@@ -8,6 +8,7 @@ to share the machine's load; prints each run and the median ratio.
 """
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -16,17 +17,10 @@ import torch
 
 from litepose_ros.training import trainer as trainer_module
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test"))
+from train_testing import coco_root  # noqa: E402  (the training tests' data layout)
+
 REPO = Path(__file__).resolve().parent.parent
-
-
-def coco_layout(root: Path, images: Path) -> Path:
-    """COCO 2017 layout (train = val = the shared sample images), made of symlinks."""
-    (root / "annotations").mkdir(parents=True)
-    for split in ("train2017", "val2017"):
-        (root / split).symlink_to(images, target_is_directory=True)
-        (root / "annotations" / "person_keypoints_{}.json".format(split)).symlink_to(
-            images / "person_keypoints_mmpose_test.json")
-    return root
 
 
 class RestartingTrainer(trainer_module.Trainer):
@@ -59,7 +53,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
-        data = coco_layout(Path(tmp) / "coco", Path(args.images))
+        data = coco_root(Path(tmp), Path(args.images))
         times = {"restarting": [], "persistent": []}
         for _ in range(args.repeats):
             for name, kind in (("restarting", RestartingTrainer), ("persistent", trainer_module.Trainer)):
