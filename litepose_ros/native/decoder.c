@@ -172,6 +172,9 @@ typedef struct {
     float *colstats; /* [2 max(w2, gw)] */
     float *tilework; /* [3 tiles] */
     float *bounds;   /* [tiles] */
+    float *hrow[2];  /* [w2] each: the last two stage-1 rows after the horizontal pass */
+    long hkey[2];    /* which rows they are (-1: none) */
+    int hlast;       /* the one used last */
     lp_buf buf;
 } lp_work;
 
@@ -185,7 +188,6 @@ typedef struct lp_decoder {
     int h1, w1, h2, w2, gh, gw;         /* stage 1, stage 2, grouping resolution */
     lp_tap *ty1, *tx1, *ty2, *tx2;      /* upsampling stage 1 -> 2 and stage 2 -> input */
     /* maps, computed on first use; *_ready flags per row */
-    float *hrow1;          /* [sides, 2J, h1, w2] stage-1 rows, horizontal pass done */
     float *heat2;          /* [sides, J, h2, w2] stride-2 heatmaps per side (projection only) */
     float *hrow2;          /* [sides, J, h2, gw] their rows, horizontal pass done (projection only) */
     float *heat;           /* [J, gh, gw] heatmaps at the grouping resolution */
@@ -194,7 +196,8 @@ typedef struct lp_decoder {
     uint8_t *tile_filled;  /* [J, tiles] */
     lp_work work[LP_MAX_THREADS];
     int threads;           /* threads the per-joint steps may use */
-    uint8_t *hrow1_ready, *hrow2_ready, *heat_ready, *above, *tags_ready, *tiles_ready;
+    size_t last_rows_above; /* heatmap rows above the threshold in the previous frame */
+    uint8_t *hrow2_ready, *heat_ready, *above, *tags_ready, *tiles_ready;
     lp_tile *tiles;        /* [J, tile_count] */
     lp_tile *supers;       /* [J, super_count]: SUPER x SUPER tiles each */
     int super_count;
@@ -211,7 +214,7 @@ typedef struct lp_decoder {
     int *refined;        /* people with joints to fill */
     int num_refined;
     /* storage: grow-only buffers reused from call to call */
-    lp_buf buf_taps, buf_hrow1, buf_heat2, buf_hrow2, buf_heat, buf_tags, buf_gtags, buf_flags,
+    lp_buf buf_taps, buf_heat2, buf_hrow2, buf_heat, buf_tags, buf_gtags, buf_flags,
         buf_tiles, buf_cands, buf_groups, buf_gjoints, buf_match, buf_lsap, buf_persons;
 } lp_decoder;
 
@@ -241,7 +244,7 @@ LP_EXPORT int lp_decoder_set_threads(lp_decoder *d, int threads) {
 
 LP_EXPORT void lp_decoder_destroy(lp_decoder *d) {
     if (!d) return;
-    lp_buf *bufs[] = {&d->buf_taps,  &d->buf_hrow1,   &d->buf_heat2, &d->buf_hrow2,   &d->buf_heat,
+    lp_buf *bufs[] = {&d->buf_taps, &d->buf_heat2, &d->buf_hrow2,   &d->buf_heat,
                       &d->buf_tags,  &d->buf_gtags, &d->buf_flags, &d->buf_tiles, &d->buf_cands,
                       &d->buf_groups, &d->buf_gjoints, &d->buf_match, &d->buf_lsap, &d->buf_persons};
     for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); ++i) free(bufs[i]->data);
@@ -258,23 +261,29 @@ static size_t plane(int h, int w) { return (size_t)h * (size_t)w; }
 static int source_joint(const lp_decoder *d, int s, int j) { return s == 0 ? j : d->cfg->flip_index[j]; }
 
 /* ------------------------------------------------------------------------ heatmaps */
-/* Row r of stage-1 channel c on side s after the horizontal pass. */
-static const float *stage1_hrow(lp_decoder *d, int s, int c, int r) {
-    const size_t id = ((size_t)s * 2 * d->J + c) * d->h1 + r;
-    float *out = d->hrow1 + id * d->w2;
-    if (!d->hrow1_ready[id]) {
-        upsample_row(d->stage1[s] + ((size_t)c * d->h1 + r) * d->w1, d->tx1, d->w2, out);
-        d->hrow1_ready[id] = 1;
-    }
-    return out;
+/* Row r of stage-1 channel c on side s after the horizontal pass. Rows are asked for in
+ * order (each output row blends two), so a two-row cache per thread serves them without keeping
+ * the whole pass in memory. */
+static const float *stage1_hrow(lp_decoder *d, lp_work *w, int s, int c, int r) {
+    const long key = ((long)s * 2 * d->J + c) * d->h1 + r;
+    for (int i = 0; i < 2; ++i)
+        if (w->hkey[i] == key) {
+            w->hlast = i;
+            return w->hrow[i];
+        }
+    const int slot = 1 - w->hlast; /* keep the row used last: its partner may be asked next */
+    upsample_row(d->stage1[s] + ((size_t)c * d->h1 + r) * d->w1, d->tx1, d->w2, w->hrow[slot]);
+    w->hkey[slot] = key;
+    w->hlast = slot;
+    return w->hrow[slot];
 }
 
 /* Row y of side s's stride-2 heatmap of joint j: (upsampled stage 1 + stage 2) / 2 of the
  * source joint, columns mirrored on the flipped side (the reference's _stage_maps). */
-static void stride2_heat_row(lp_decoder *d, int s, int j, int y, float *out) {
+static void stride2_heat_row(lp_decoder *d, lp_work *w, int s, int j, int y, float *out) {
     const int c = source_joint(d, s, j), w2 = d->w2;
     const lp_tap t = d->ty1[y];
-    const float *a = stage1_hrow(d, s, c, t.lo), *b = stage1_hrow(d, s, c, t.hi);
+    const float *a = stage1_hrow(d, w, s, c, t.lo), *b = stage1_hrow(d, w, s, c, t.hi);
     const float *s2 = d->stage2[s] + ((size_t)c * d->h2 + y) * w2;
     if (s == 0) {
         for (int x = 0; x < w2; ++x) out[x] = (a[x] * t.wlo + b[x] * t.whi + s2[x]) / 2.0f;
@@ -309,7 +318,7 @@ static const float *heat_row(lp_decoder *d, lp_work *w, int j, int y) {
             const lp_tap t = d->ty2[y];
             blend_rows(heat2_hrow(d, s, j, t.lo), heat2_hrow(d, s, j, t.hi), t.wlo, t.whi, d->gw, 0, row);
         } else {
-            stride2_heat_row(d, s, j, y, row);
+            stride2_heat_row(d, w, s, j, y, row);
         }
     }
     if (d->sides == 2)
@@ -377,7 +386,7 @@ static void mark_rows_above(lp_decoder *d, lp_work *w, int j) {
     for (int s = 0; s < d->sides; ++s) {
         if (d->project) {
             float *map = d->heat2 + ((size_t)s * J + j) * plane(d->h2, d->w2);
-            for (int y = 0; y < d->h2; ++y) stride2_heat_row(d, s, j, y, map + (size_t)y * d->w2);
+            for (int y = 0; y < d->h2; ++y) stride2_heat_row(d, w, s, j, y, map + (size_t)y * d->w2);
             row_maxima(map, n, d->w2, r1 + (size_t)s * n, a1 + (size_t)s * n);
         } else {
             const int c = source_joint(d, s, j);
@@ -432,7 +441,7 @@ static float tag_at(const lp_decoder *d, int s, int j, int y, int x) {
 
 /* Whole stride-2 tag maps of joint j (both sides, mirrored on the flipped one), for the refine
  * step: the grouping resolution's tags, or what they are upsampled from when projecting. */
-static void ensure_tag_maps(lp_decoder *d, int j) {
+static void ensure_tag_maps(lp_decoder *d, lp_work *work, int j) {
     if (d->tags_ready[j]) return;
     const int J = d->J, w2 = d->w2;
     for (int s = 0; s < d->sides; ++s) {
@@ -440,7 +449,7 @@ static void ensure_tag_maps(lp_decoder *d, int j) {
         float *out = d->tags + ((size_t)s * J + j) * plane(d->h2, w2);
         for (int y = 0; y < d->h2; ++y) {
             const lp_tap t = d->ty1[y];
-            blend_rows(stage1_hrow(d, s, c, t.lo), stage1_hrow(d, s, c, t.hi), t.wlo, t.whi, w2, s == 1,
+            blend_rows(stage1_hrow(d, work, s, c, t.lo), stage1_hrow(d, work, s, c, t.hi), t.wlo, t.whi, w2, s == 1,
                        out + (size_t)y * w2);
         }
     }
@@ -811,7 +820,7 @@ static void ensure_tiles(lp_decoder *d, lp_work *w, int j, int pairs) {
     /* Stride-2 tags: whole maps (exact ranges) where several people scan this joint, else
      * ranges from the stage-1 pixels and tags computed per scanned tile. */
     const int whole_tags = d->project || pairs >= 3;
-    if (whole_tags) ensure_tag_maps(d, j);
+    if (whole_tags) ensure_tag_maps(d, w, j);
     for (int s = 0; s < d->sides; ++s) {
         const float *stride2 = d->tags + ((size_t)s * J + j) * n2;
         const lp_source tag =
@@ -1094,14 +1103,14 @@ static int prepare(lp_decoder *d) {
     d->tile_count = d->tiles_per_row * ((d->gh + d->tile_size - 1) / d->tile_size);
     d->super_count = ((d->tiles_per_row + SUPER - 1) / SUPER) *
                      (((d->gh + d->tile_size - 1) / d->tile_size + SUPER - 1) / SUPER);
-    const size_t n_hrow1 = (size_t)S * 2 * J * d->h1, n_hrow2 = d->project ? (size_t)S * J * d->h2 : 0;
+    const size_t n_hrow2 = d->project ? (size_t)S * J * d->h2 : 0;
     const size_t n_heat = (size_t)J * d->gh;
-    const size_t flags = n_hrow1 + n_hrow2 + 2 * n_heat + 2 * (size_t)J + (size_t)J * d->tile_count;
+    const size_t flags = n_hrow2 + 2 * n_heat + 2 * (size_t)J + (size_t)J * d->tile_count;
     const size_t widest = (size_t)(d->gw > d->w2 ? d->gw : d->w2);
-    const size_t per_thread = widest + 4 * (size_t)d->h2 + 2 * widest + 4 * (size_t)d->tile_count + SUPER * SUPER;
+    const size_t per_thread =
+        widest + 4 * (size_t)d->h2 + 2 * widest + 4 * (size_t)d->tile_count + SUPER * SUPER + 2 * (size_t)d->w2;
     const int threads = d->threads < J ? d->threads : J;
     lp_tap *taps = (lp_tap *)buf_get(&d->buf_taps, sizeof(lp_tap) * (size_t)(2 * d->h1 + 2 * d->w1 + 2 * d->h2 + 2 * d->w2));
-    d->hrow1 = (float *)buf_get(&d->buf_hrow1, sizeof(float) * n_hrow1 * d->w2);
     d->heat2 = d->project ? (float *)buf_get(&d->buf_heat2, sizeof(float) * (size_t)S * J * plane(d->h2, d->w2)) : NULL;
     d->hrow2 = d->project ? (float *)buf_get(&d->buf_hrow2, sizeof(float) * n_hrow2 * d->gw) : NULL;
     d->heat = (float *)buf_get(&d->buf_heat, sizeof(float) * n_heat * d->gw);
@@ -1114,18 +1123,21 @@ static int prepare(lp_decoder *d) {
         w->colstats = w->rmax + 4 * (size_t)d->h2;
         w->tilework = w->colstats + 2 * widest;
         w->bounds = w->tilework + 3 * (size_t)d->tile_count;
+        w->hrow[0] = w->bounds + d->tile_count + SUPER * SUPER;
+        w->hrow[1] = w->hrow[0] + d->w2;
+        w->hkey[0] = w->hkey[1] = -1;
+        w->hlast = 0;
     }
     d->gtags = (float *)buf_get(&d->buf_gtags, sizeof(float) * (size_t)S * J * plane(d->gh, d->gw));
     uint8_t *f = (uint8_t *)buf_get(&d->buf_flags, flags);
     d->tiles = (lp_tile *)buf_get(&d->buf_tiles, sizeof(lp_tile) * (size_t)J * (d->tile_count + d->super_count));
     d->supers = d->tiles ? d->tiles + (size_t)J * d->tile_count : NULL;
     char *c = (char *)buf_get(&d->buf_cands, sizeof(lp_candidate) * (size_t)J * K + sizeof(int) * (size_t)J);
-    if (!taps || !d->hrow1 || (d->project && (!d->heat2 || !d->hrow2)) || !d->heat || !d->tags || !d->gtags || !f ||
+    if (!taps || (d->project && (!d->heat2 || !d->hrow2)) || !d->heat || !d->tags || !d->gtags || !f ||
         !d->tiles || !c)
         return LP_ERR_NOMEM;
     memset(f, 0, flags);
-    d->hrow1_ready = f;
-    d->hrow2_ready = f + n_hrow1;
+    d->hrow2_ready = f;
     d->heat_ready = d->hrow2_ready + n_hrow2;
     d->above = d->heat_ready + n_heat;
     d->tags_ready = d->above + n_heat;
@@ -1171,12 +1183,17 @@ LP_EXPORT int lp_decode(lp_decoder *d, const lp_config *cfg, const float *stage1
     d->gw = d->project ? 2 * d->w2 : d->w2;
     int err = prepare(d);
     if (err) return err;
-    /* per joint, in threads where the work pays for starting them (~20-50 us): the bounds when
-     * projecting (whole stride-2 heatmaps), the candidates where many rows can hold one */
-    for_each_joint(d, mark_rows_above, d->project && plane(d->h2, d->w2) * (size_t)J >= 100000);
+    /* Per joint, in threads where the work pays for starting them (~20-50 us): the bounds when
+     * projecting (whole stride-2 heatmaps) or when the previous frame had many rows above the
+     * threshold (at stride 2 those rows are computed with the bounds; video frames change slowly),
+     * the candidates where many rows can hold one. The people found do not depend on it. */
+    const size_t many = 50000; /* heatmap pixels in rows above the threshold */
+    for_each_joint(d, mark_rows_above, (d->project && plane(d->h2, d->w2) * (size_t)J >= 100000) ||
+                                           d->last_rows_above * (size_t)d->gw >= many);
     size_t rows_above = 0;
     for (size_t i = 0; i < (size_t)J * d->gh; ++i) rows_above += d->above[i];
-    for_each_joint(d, find_candidates, rows_above * (size_t)d->gw >= 50000);
+    d->last_rows_above = rows_above;
+    for_each_joint(d, find_candidates, rows_above * (size_t)d->gw >= many);
     if ((err = group_people(d))) return err;
 
     const int P = d->num_groups;
