@@ -1073,7 +1073,7 @@ static int refine_people(lp_decoder *d, float *keypoints, int num_people) {
         d->refined[d->num_refined++] = g;
         missing += J - found;
     }
-    if (d->num_refined) for_each_joint(d, refine_joint, missing >= 4);
+    if (d->num_refined) for_each_joint(d, refine_joint, missing >= 16); /* threads pay off from ~16 */
     return LP_OK;
 }
 
@@ -1187,7 +1187,7 @@ LP_EXPORT int lp_decode(lp_decoder *d, const lp_config *cfg, const float *stage1
      * projecting (whole stride-2 heatmaps) or when the previous frame had many rows above the
      * threshold (at stride 2 those rows are computed with the bounds; video frames change slowly),
      * the candidates where many rows can hold one. The people found do not depend on it. */
-    const size_t many = 50000; /* heatmap pixels in rows above the threshold */
+    const size_t many = 200000; /* heatmap pixels in rows above the threshold: ~10 people */
     for_each_joint(d, mark_rows_above, (d->project && plane(d->h2, d->w2) * (size_t)J >= 100000) ||
                                            d->last_rows_above * (size_t)d->gw >= many);
     size_t rows_above = 0;
