@@ -15,9 +15,10 @@
  *     linear_sum_assignment uses, so exact ties resolve alike); person mean tags in float64,
  *     summed in the order the tags were added;
  *   - quarter-pixel adjustment, person score = mean joint score, refinement of missing joints.
- * Maps are computed lazily: heatmaps whole (candidates need every pixel above the threshold),
- * tags at the candidates' pixels, whole tag maps only for the joints the refine step scans,
- * which it does tile by tile, hottest tiles first, stopping where no tile can win.
+ * Maps are computed only where they are read: heatmap rows where a bound from the rows they are
+ * blended from allows a pixel above the threshold, tags at the candidates' pixels, and for the
+ * refine step the tiles whose bound (heat maximum less the rounded distance to their tag range)
+ * can reach the best value found so far. The per-joint steps run in threads where that pays.
  */
 #define _POSIX_C_SOURCE 200112L /* pthreads and sysconf under -std=c99 */
 #include <float.h>
