@@ -6,7 +6,7 @@ reference (``reference.decode_reference``), which computes the same people much 
 """
 import logging
 import os
-from typing import Any, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -16,31 +16,45 @@ from .config import DecoderConfig
 
 __all__ = ["DecoderConfig", "decode", "decoder_status", "warn_if_slow"]
 
-_status = []  # type: list
+Decode = Callable[..., People]
+_status: List[Tuple[str, Optional[str], Decode]] = []
+_warned: List[bool] = []
+
+
+def _choose() -> Tuple[str, Optional[str], Decode]:
+    """(name, warning or None, decode function), decided once per process."""
+    if not _status:
+        from .reference import decode_reference
+
+        if os.environ.get("LITEPOSE_DECODER", "") == "reference":
+            _status.append(("reference (numpy)", "LITEPOSE_DECODER=reference: using the slow numpy decoder",
+                            decode_reference))
+        else:
+            try:
+                native.load()
+                from .compiled import decode as compiled_decode
+
+                _status.append(("compiled ({})".format(os.path.basename(native.loaded_path() or "")), None,
+                                compiled_decode))
+            except native.NativeUnavailable as error:
+                _status.append(("reference (numpy)", "{}; decoding with the numpy reference, which is much "
+                                "slower".format(error), decode_reference))
+    return _status[0]
 
 
 def decoder_status() -> Tuple[str, Optional[str]]:
     """(name of the decoder in use, warning or None), decided once per process."""
-    if not _status:
-        if os.environ.get("LITEPOSE_DECODER", "") == "reference":
-            _status.append(("reference (numpy)", "LITEPOSE_DECODER=reference: using the slow numpy decoder"))
-        else:
-            try:
-                native.load()
-                _status.append(("compiled ({})".format(os.path.basename(native.loaded_path() or "")), None))
-            except native.NativeUnavailable as error:
-                _status.append(("reference (numpy)", "{}; decoding with the numpy reference, which is much "
-                                "slower".format(error)))
-    return _status[0]
+    name, warning, _ = _choose()
+    return name, warning
 
 
 def warn_if_slow(logger: Optional[Any] = None) -> Optional[str]:
     """Log the decoder warning, if any, once per process (``logger``: anything with a
     ``warning(str)`` method, e.g. an rclpy node's; default the ``litepose_ros`` logger)."""
     warning = decoder_status()[1]
-    if warning and not getattr(warn_if_slow, "done", False):
+    if warning and not _warned:
         (logger or logging.getLogger("litepose_ros")).warning(warning)
-        warn_if_slow.done = True  # type: ignore[attr-defined]
+        _warned.append(True)
     return warning
 
 
@@ -51,10 +65,4 @@ def decode(outputs: Sequence[np.ndarray], config: DecoderConfig,
     ``outputs`` = (stage1 [1, 2J, H/4, W/4], stage2 [1, J, H/2, W/2]); ``flipped_outputs``
     the same for the horizontally flipped input (flip test), or None.
     """
-    if decoder_status()[1] is None:
-        from .compiled import decode as compiled_decode
-
-        return compiled_decode(outputs, config, flipped_outputs)
-    from .reference import decode_reference
-
-    return decode_reference(outputs, config, flipped_outputs)
+    return _choose()[2](outputs, config, flipped_outputs)
