@@ -46,6 +46,10 @@ typedef __m128 lp_v4;
 #define v4_sqrt _mm_sqrt_ps
 #define v4_select(mask, a, b) _mm_or_ps(_mm_and_ps(mask, a), _mm_andnot_ps(mask, b))
 #define v4_less _mm_cmplt_ps
+/* whether any of a's or b's lanes is greater than t (NaN lanes are not) */
+static int v4_any_greater(lp_v4 a, lp_v4 b, lp_v4 t) {
+    return _mm_movemask_ps(_mm_or_ps(_mm_cmpgt_ps(a, t), _mm_cmpgt_ps(b, t))) != 0;
+}
 #elif defined(__ARM_NEON)
 #include <arm_neon.h>
 #define LP_V4 1
@@ -60,6 +64,11 @@ typedef float32x4_t lp_v4;
 #define v4_mul vmulq_f32
 #define v4_select vbslq_f32
 #define v4_less vcltq_f32
+static int v4_any_greater(lp_v4 a, lp_v4 b, lp_v4 t) {
+    const uint32x4_t greater = vorrq_u32(vcgtq_f32(a, t), vcgtq_f32(b, t));
+    const uint32x2_t half = vorr_u32(vget_low_u32(greater), vget_high_u32(greater));
+    return (vget_lane_u32(half, 0) | vget_lane_u32(half, 1)) != 0;
+}
 #if defined(__aarch64__) /* 32-bit NEON has no square root */
 #define v4_sqrt vsqrtq_f32
 #endif
@@ -508,6 +517,9 @@ static void find_candidates(lp_decoder *d, lp_work *w, int j) {
     /* the largest float32 <= the threshold: float32 v > it exactly when v > the threshold */
     float thr = (float)cfg->detection_threshold;
     if ((double)thr > cfg->detection_threshold) thr = nextafterf(thr, -INFINITY);
+#if defined(LP_V4)
+    const lp_v4 threshold = v4_set1(thr);
+#endif
     {
         lp_candidate *best = d->cands + (size_t)j * K;
         int n = 0;
@@ -516,8 +528,12 @@ static void find_candidates(lp_decoder *d, lp_work *w, int j) {
             const float *row = heat_row(d, w, j, y);
             for (int x = 0; x < d->gw; ++x) {
                 if ((x & 7) == 0 && x + 8 <= d->gw) { /* skip 8 pixels at a time below the threshold */
+#if defined(LP_V4)
+                    const int any = v4_any_greater(v4_load(row + x), v4_load(row + x + 4), threshold);
+#else
                     int any = 0;
                     for (int k = 0; k < 8; ++k) any |= row[x + k] > thr;
+#endif
                     if (!any) {
                         x += 7;
                         continue;
@@ -525,6 +541,9 @@ static void find_candidates(lp_decoder *d, lp_work *w, int j) {
                 }
                 const float v = row[x];
                 if (!(v > thr)) continue;
+                /* the row neighbours first (part of the window test below): on a peak's slopes one
+                 * of them is larger */
+                if ((x > 0 && !(row[x - 1] <= v)) || (x + 1 < d->gw && !(row[x + 1] <= v))) continue;
                 if (n == K && !(v > best[K - 1].value)) continue; /* equal: the earlier pixel stays */
                 if (!is_peak(d, w, j, y, x, v, pad)) continue;
                 int at = n < K ? n : K - 1; /* after every value >= v */
@@ -802,6 +821,69 @@ static void tile_extrema(lp_decoder *d, lp_work *w, const lp_source *src, float 
     }
 }
 
+/* Per tile: the maxima (tile_hi) and, unless tile_lo is NULL, minima of a [gh, gw] map at the
+ * grouping resolution. Rows whose `ready` flag is 0 are not read and count as `fill` (ready
+ * NULL: every row is read). A full tile's 8 columns stay in two vector registers. */
+static void tile_extrema_direct(const lp_decoder *d, const float *map, const uint8_t *ready, float fill,
+                                float *tile_hi, float *tile_lo) {
+    const int b = d->tile_size, w = d->gw;
+    for (int ty = 0; ty * b < d->gh; ++ty) {
+        const int y0 = ty * b, y1 = y0 + b < d->gh ? y0 + b : d->gh;
+        int first = -1, missing = 0; /* the first row read; whether a row counts as `fill` */
+        for (int y = y0; y < y1; ++y) {
+            if (ready && !ready[y])
+                missing = 1;
+            else if (first < 0)
+                first = y;
+        }
+        for (int tx = 0; tx * b < w; ++tx) {
+            const int x0 = tx * b, x1 = x0 + b < w ? x0 + b : w;
+            float hi = fill, lo = fill;
+            if (first >= 0) {
+                const float *top = map + (size_t)first * w;
+                hi = lo = top[x0];
+                int done = 0;
+#if defined(LP_V4)
+                if (x1 - x0 == 8 && b == 8) {
+                    lp_v4 hi_a = v4_load(top + x0), hi_b = v4_load(top + x0 + 4), lo_a = hi_a, lo_b = hi_b;
+                    for (int y = first + 1; y < y1; ++y) {
+                        if (ready && !ready[y]) continue;
+                        const float *row = map + (size_t)y * w + x0;
+                        const lp_v4 a = v4_load(row), c = v4_load(row + 4);
+                        hi_a = v4_max(a, hi_a);
+                        hi_b = v4_max(c, hi_b);
+                        lo_a = v4_min(a, lo_a);
+                        lo_b = v4_min(c, lo_b);
+                    }
+                    float his[4], los[4];
+                    v4_store(his, v4_max(hi_b, hi_a));
+                    v4_store(los, v4_min(lo_b, lo_a));
+                    for (int k = 0; k < 4; ++k) {
+                        hi = his[k] > hi ? his[k] : hi;
+                        lo = los[k] < lo ? los[k] : lo;
+                    }
+                    done = 1;
+                }
+#endif
+                for (int y = first; y < y1 && !done; ++y) {
+                    if (ready && !ready[y]) continue;
+                    const float *row = map + (size_t)y * w;
+                    for (int x = x0; x < x1; ++x) {
+                        hi = row[x] > hi ? row[x] : hi;
+                        lo = row[x] < lo ? row[x] : lo;
+                    }
+                }
+                if (missing) {
+                    hi = fill > hi ? fill : hi;
+                    lo = fill < lo ? fill : lo;
+                }
+            }
+            tile_hi[ty * d->tiles_per_row + tx] = hi;
+            if (tile_lo) tile_lo[ty * d->tiles_per_row + tx] = lo;
+        }
+    }
+}
+
 static float magnitude(float hi, float lo) { return fabsf(hi) > fabsf(lo) ? fabsf(hi) : fabsf(lo); }
 
 /* Whether every heatmap row of joint j is computed. */
@@ -811,12 +893,20 @@ static int heat_whole(const lp_decoder *d, int j) {
     return 1;
 }
 
+/* The smallest float32 >= the detection threshold: no pixel of a row not marked above exceeds it. */
+static float threshold_ceiling(const lp_decoder *d) {
+    float thr = (float)d->cfg->detection_threshold;
+    if ((double)thr < d->cfg->detection_threshold) thr = nextafterf(thr, INFINITY);
+    return thr;
+}
+
 /* Per tile of joint j: an upper bound of the heat and each tag dimension's range (the refine
- * step's bounds). The heat maximum is exact from the whole heatmap at stride 2 (cheap there) or
- * where the candidate search computed it anyway; else it, and the tag ranges always, come from
- * the pixels the tile's pixels are blended from: a blend lies within its inputs, up to a few
- * float32 roundings of the largest magnitude involved (the margin). So the tags, and projected
- * heat, are computed only in the tiles scanned. */
+ * step's bounds). The heat maximum is exact over the heatmap rows computed so far, and at stride
+ * 2 the rows never computed hold no pixel above the threshold (mark_rows_above computed every
+ * other one), so the threshold bounds them. Projected, where rows are missing, it and the tag
+ * ranges always come from the pixels the tile's pixels are blended from: a blend lies within its
+ * inputs, up to a few float32 roundings of the largest magnitude involved (the margin). So the
+ * tags, and projected heat, are computed only in the tiles scanned. */
 static void ensure_tiles(lp_decoder *d, lp_work *w, int j, int pairs) {
     if (d->tiles_ready[j]) return;
     const int J = d->J, T = d->tile_count;
@@ -825,31 +915,41 @@ static void ensure_tiles(lp_decoder *d, lp_work *w, int j, int pairs) {
     float *hi = w->tilework, *lo = hi + T, *scale = lo + T;
     if (!d->project)
         for (int y = 0; y < d->gh; ++y) heat_row(d, w, j, y);
-    const int exact = heat_whole(d, j);
-    for (int i = 0; i < T; ++i) tiles[i].heat_max = scale[i] = 0.0f;
-    const int heat_maps = exact ? 1 : d->sides; /* the final heatmap, or each side's stride-2 one */
-    for (int m = 0; m < heat_maps; ++m) {
-        const lp_source heat = exact ? (lp_source){d->heat + (size_t)j * ng, d->gw, NULL, NULL, 0}
-                                     : (lp_source){d->heat2 + ((size_t)m * J + j) * n2, d->w2, d->ty2, d->tx2, 0};
-        tile_extrema(d, w, &heat, hi, lo);
-        for (int i = 0; i < T; ++i) {
-            tiles[i].heat_max += hi[i];
-            scale[i] = scale[i] > magnitude(hi[i], lo[i]) ? scale[i] : magnitude(hi[i], lo[i]);
+    if (!d->project || heat_whole(d, j)) {
+        tile_extrema_direct(d, d->heat + (size_t)j * ng, d->heat_ready + (size_t)j * d->gh, threshold_ceiling(d), hi,
+                            NULL);
+        for (int i = 0; i < T; ++i) tiles[i].heat_max = hi[i];
+    } else {
+        for (int i = 0; i < T; ++i) tiles[i].heat_max = scale[i] = 0.0f;
+        for (int s = 0; s < d->sides; ++s) { /* each side's stride-2 heatmap */
+            const lp_source heat = {d->heat2 + ((size_t)s * J + j) * n2, d->w2, d->ty2, d->tx2, 0};
+            tile_extrema(d, w, &heat, hi, lo);
+            for (int i = 0; i < T; ++i) {
+                tiles[i].heat_max += hi[i];
+                scale[i] = scale[i] > magnitude(hi[i], lo[i]) ? scale[i] : magnitude(hi[i], lo[i]);
+            }
         }
+        for (int i = 0; i < T; ++i)
+            tiles[i].heat_max = tiles[i].heat_max / (float)d->sides + 32.0f * FLT_EPSILON * scale[i];
     }
-    for (int i = 0; i < T; ++i)
-        tiles[i].heat_max = exact ? tiles[i].heat_max : tiles[i].heat_max / (float)heat_maps + 32.0f * FLT_EPSILON * scale[i];
     /* Stride-2 tags: whole maps (exact ranges) where several people scan this joint, else
      * ranges from the stage-1 pixels and tags computed per scanned tile. */
     const int whole_tags = d->project || pairs >= 3;
     if (whole_tags) ensure_tag_maps(d, w, j);
     for (int s = 0; s < d->sides; ++s) {
         const float *stride2 = d->tags + ((size_t)s * J + j) * n2;
+        if (whole_tags && !d->project) { /* the grouping resolution's tags: exact ranges */
+            tile_extrema_direct(d, stride2, NULL, 0.0f, hi, lo);
+            for (int i = 0; i < T; ++i) {
+                tiles[i].tag_lo[s] = lo[i];
+                tiles[i].tag_hi[s] = hi[i];
+            }
+            continue;
+        }
         const lp_source tag =
             d->project ? (lp_source){stride2, d->w2, d->ty2, d->tx2, 0}
-            : whole_tags ? (lp_source){stride2, d->w2, NULL, NULL, 0}
-                         : (lp_source){d->stage1[s] + (size_t)(J + source_joint(d, s, j)) * n1, d->w1, d->ty1, d->tx1,
-                                       s == 1};
+                       : (lp_source){d->stage1[s] + (size_t)(J + source_joint(d, s, j)) * n1, d->w1, d->ty1, d->tx1,
+                                     s == 1};
         tile_extrema(d, w, &tag, hi, lo);
         for (int i = 0; i < T; ++i) {
             const float margin = tag.rows ? 16.0f * FLT_EPSILON * magnitude(hi[i], lo[i]) : 0.0f;
