@@ -134,6 +134,31 @@ def test_compiled_matches_reference_crowdpose_s448(project: bool) -> None:
     assert_same_people(decode(outputs, config, flipped), ref)
 
 
+def test_frame_sequences_decode_like_single_frames() -> None:
+    """The core keeps hints from one frame for the next (how many heatmap rows were above the
+    threshold, which heatmaps the refine step computed whole, so the next frame computes them at
+    once): they choose how, never what. Crowded and sparse frames, flip test on and off, another
+    threshold and another size in between: every frame decodes as the reference does."""
+    rng = np.random.RandomState(stable_seed("frame sequence"))
+    # (people or None for unstructured maps with peaks near the threshold, size, flip, threshold)
+    frames = [(12, (160, 128), False, 0.1), (12, (160, 128), True, 0.1), (None, (160, 128), False, 0.1),
+              (0, (160, 128), False, 0.1), (3, (160, 128), False, 0.1), (12, (160, 128), False, 0.3),
+              (None, (160, 128), False, 0.3), (12, (128, 96), False, 0.1), (12, (160, 128), False, 0.05),
+              (1, (160, 128), True, 0.1), (12, (160, 128), False, 0.1)]
+    for index, (count, size, flip, threshold) in enumerate(frames):
+        config = DecoderConfig.from_keypoint_set(CROWDPOSE, detection_threshold=threshold)
+        if count is None:
+            outputs, flipped = random_outputs(rng, 14, size[1] // 4, size[0] // 4, 2.0), None
+        else:
+            outputs, flipped = synthetic_case(rng, CROWDPOSE, count, size, flip)
+        ref = decode_reference(outputs, config, flipped)
+        assert len(ref) >= (count or 1) // 2, index
+        try:
+            assert_same_people(decode(outputs, config, flipped), ref)
+        except AssertionError as error:
+            raise AssertionError("frame {}: {}".format(index, error)) from None
+
+
 # Seeded random cases across sizes, 0-30 people, flip test, projection, both keypoint sets and
 # other settings. LITEPOSE_QUICK=1 (the emulated aarch64 run) checks a fifth of them.
 RANDOM_CASE_COUNT = 100 if os.environ.get("LITEPOSE_QUICK") else 500

@@ -227,6 +227,9 @@ typedef struct lp_decoder {
     lp_work work[LP_MAX_THREADS];
     int threads;           /* threads the per-joint steps may use */
     size_t last_rows_above; /* heatmap rows above the threshold in the previous frame */
+    uint8_t *whole_heat;    /* [J]: the refine step computed this joint's whole heatmap in the
+                             * previous frame (stride 2; zeros after a change of shape) */
+    uint64_t whole_heat_shape; /* the J, gh, gw those flags are for */
     uint8_t *hrow2_ready, *heat_ready, *above, *tags_ready, *tiles_ready;
     lp_tile *tiles;        /* [J, tile_count] */
     lp_tile *supers;       /* [J, super_count]: SUPER x SUPER tiles each */
@@ -245,7 +248,7 @@ typedef struct lp_decoder {
     int num_refined;
     /* storage: grow-only buffers reused from call to call */
     lp_buf buf_taps, buf_heat2, buf_hrow2, buf_heat, buf_tags, buf_gtags, buf_flags,
-        buf_tiles, buf_cands, buf_groups, buf_gjoints, buf_match, buf_lsap, buf_persons;
+        buf_tiles, buf_cands, buf_groups, buf_gjoints, buf_match, buf_lsap, buf_persons, buf_whole;
 } lp_decoder;
 
 LP_EXPORT int lp_abi_version(void) { return LP_ABI_VERSION; }
@@ -276,7 +279,8 @@ LP_EXPORT void lp_decoder_destroy(lp_decoder *d) {
     if (!d) return;
     lp_buf *bufs[] = {&d->buf_taps, &d->buf_heat2, &d->buf_hrow2,   &d->buf_heat,
                       &d->buf_tags,  &d->buf_gtags, &d->buf_flags, &d->buf_tiles, &d->buf_cands,
-                      &d->buf_groups, &d->buf_gjoints, &d->buf_match, &d->buf_lsap, &d->buf_persons};
+                      &d->buf_groups, &d->buf_gjoints, &d->buf_match, &d->buf_lsap, &d->buf_persons,
+                      &d->buf_whole};
     for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); ++i) free(bufs[i]->data);
     for (int t = 0; t < LP_MAX_THREADS; ++t) free(d->work[t].buf.data);
     free(d);
@@ -368,12 +372,21 @@ static void row_extrema(const float *row, int w, float *hi_out, float *lo_out) {
     int x = 0;
 #if defined(LP_V4)
     if (w >= 4) {
-        lp_v4 vhi = v4_load(row), vlo = vhi;
-        for (x = 4; x + 4 <= w; x += 4) {
+        lp_v4 vhi = v4_load(row), vlo = vhi, vhi2 = vhi, vlo2 = vhi; /* two chains: twice the throughput */
+        for (x = 4; x + 8 <= w; x += 8) {
+            const lp_v4 v = v4_load(row + x), v2 = v4_load(row + x + 4);
+            vhi = v4_max(v, vhi);
+            vlo = v4_min(v, vlo);
+            vhi2 = v4_max(v2, vhi2);
+            vlo2 = v4_min(v2, vlo2);
+        }
+        for (; x + 4 <= w; x += 4) {
             const lp_v4 v = v4_load(row + x);
             vhi = v4_max(v, vhi);
             vlo = v4_min(v, vlo);
         }
+        vhi = v4_max(vhi2, vhi);
+        vlo = v4_min(vlo2, vlo);
         float h4[4], l4[4];
         v4_store(h4, vhi);
         v4_store(l4, vlo);
@@ -401,6 +414,13 @@ static void row_maxima(const float *map, int h, int w, float *rmax, float *rabs)
     }
 }
 
+/* The largest float32 <= the detection threshold: float32 v > it exactly when v > the threshold. */
+static float threshold_floor(const lp_decoder *d) {
+    float thr = (float)d->cfg->detection_threshold;
+    if ((double)thr > d->cfg->detection_threshold) thr = nextafterf(thr, -INFINITY);
+    return thr;
+}
+
 /* Marks the heatmap rows that can hold a pixel above the threshold (`above`) and computes them:
  * an upsampled pixel is a convex combination of the two source rows it reads, so their maxima
  * bound it, up to a few float32 roundings of the largest magnitude involved (the margin). At
@@ -411,6 +431,16 @@ static void row_maxima(const float *map, int h, int w, float *rmax, float *rabs)
 static void mark_rows_above(lp_decoder *d, lp_work *w, int j) {
     const int J = d->J, gh = d->gh, h1 = d->h1, n = d->h2;
     const double thr = d->cfg->detection_threshold;
+    if (!d->project && d->whole_heat[j]) { /* the refine step will want every row: no bounds */
+        const float floor = threshold_floor(d);
+        for (int y = 0; y < gh; ++y) {
+            const float *row = heat_row(d, w, j, y);
+            int above = 0;
+            for (int x = 0; x < d->gw; ++x) above |= !(row[x] <= floor); /* NaN counts as above */
+            d->above[(size_t)j * gh + y] = (uint8_t)above;
+        }
+        return;
+    }
     float *r1 = w->rmax; /* [sides][rows]: row maxima, then [sides][rows] magnitudes */
     float *a1 = r1 + 2 * (size_t)n;
     const int src_rows = d->project ? n : h1;
@@ -470,8 +500,8 @@ static float tag_at(const lp_decoder *d, int s, int j, int y, int x) {
     return top * cy.wlo + bottom * cy.whi;
 }
 
-/* Whole stride-2 tag maps of joint j (both sides, mirrored on the flipped one), for the refine
- * step: the grouping resolution's tags, or what they are upsampled from when projecting. */
+/* Whole stride-2 tag maps of joint j (both sides, mirrored on the flipped one): what the
+ * projected refine step's tags are upsampled from. */
 static void ensure_tag_maps(lp_decoder *d, lp_work *work, int j) {
     if (d->tags_ready[j]) return;
     const int J = d->J, w2 = d->w2;
@@ -514,9 +544,7 @@ static int window_max_is(lp_decoder *d, lp_work *w, int j, int y, int x, float v
 static void find_candidates(lp_decoder *d, lp_work *w, int j) {
     const lp_config *cfg = d->cfg;
     const int K = cfg->max_num_people, pad = cfg->nms_kernel / 2;
-    /* the largest float32 <= the threshold: float32 v > it exactly when v > the threshold */
-    float thr = (float)cfg->detection_threshold;
-    if ((double)thr > cfg->detection_threshold) thr = nextafterf(thr, -INFINITY);
+    const float thr = threshold_floor(d);
 #if defined(LP_V4)
     const lp_v4 threshold = v4_set1(thr);
 #endif
@@ -821,65 +849,35 @@ static void tile_extrema(lp_decoder *d, lp_work *w, const lp_source *src, float 
     }
 }
 
-/* Per tile: the maxima (tile_hi) and, unless tile_lo is NULL, minima of a [gh, gw] map at the
- * grouping resolution. Rows whose `ready` flag is 0 are not read and count as `fill` (ready
- * NULL: every row is read). A full tile's 8 columns stay in two vector registers. */
-static void tile_extrema_direct(const lp_decoder *d, const float *map, const uint8_t *ready, float fill,
-                                float *tile_hi, float *tile_lo) {
+/* Per tile: the maximum of a [gh, gw] map at the grouping resolution (where a NaN is involved
+ * it may or may not see it). A full tile's 8 columns stay in two vector registers. */
+static void tile_maxima(const lp_decoder *d, const float *map, float *tile_max) {
     const int b = d->tile_size, w = d->gw;
     for (int ty = 0; ty * b < d->gh; ++ty) {
         const int y0 = ty * b, y1 = y0 + b < d->gh ? y0 + b : d->gh;
-        int first = -1, missing = 0; /* the first row read; whether a row counts as `fill` */
-        for (int y = y0; y < y1; ++y) {
-            if (ready && !ready[y])
-                missing = 1;
-            else if (first < 0)
-                first = y;
-        }
         for (int tx = 0; tx * b < w; ++tx) {
             const int x0 = tx * b, x1 = x0 + b < w ? x0 + b : w;
-            float hi = fill, lo = fill;
-            if (first >= 0) {
-                const float *top = map + (size_t)first * w;
-                hi = lo = top[x0];
-                int done = 0;
+            float hi = map[(size_t)y0 * w + x0];
+            int y = y0;
 #if defined(LP_V4)
-                if (x1 - x0 == 8 && b == 8) {
-                    lp_v4 hi_a = v4_load(top + x0), hi_b = v4_load(top + x0 + 4), lo_a = hi_a, lo_b = hi_b;
-                    for (int y = first + 1; y < y1; ++y) {
-                        if (ready && !ready[y]) continue;
-                        const float *row = map + (size_t)y * w + x0;
-                        const lp_v4 a = v4_load(row), c = v4_load(row + 4);
-                        hi_a = v4_max(a, hi_a);
-                        hi_b = v4_max(c, hi_b);
-                        lo_a = v4_min(a, lo_a);
-                        lo_b = v4_min(c, lo_b);
-                    }
-                    float his[4], los[4];
-                    v4_store(his, v4_max(hi_b, hi_a));
-                    v4_store(los, v4_min(lo_b, lo_a));
-                    for (int k = 0; k < 4; ++k) {
-                        hi = his[k] > hi ? his[k] : hi;
-                        lo = los[k] < lo ? los[k] : lo;
-                    }
-                    done = 1;
+            if (x1 - x0 == 8) {
+                const float *top = map + (size_t)y0 * w + x0;
+                lp_v4 hi_a = v4_load(top), hi_b = v4_load(top + 4);
+                for (y = y0 + 1; y < y1; ++y) {
+                    const float *row = map + (size_t)y * w + x0;
+                    hi_a = v4_max(v4_load(row), hi_a);
+                    hi_b = v4_max(v4_load(row + 4), hi_b);
                 }
-#endif
-                for (int y = first; y < y1 && !done; ++y) {
-                    if (ready && !ready[y]) continue;
-                    const float *row = map + (size_t)y * w;
-                    for (int x = x0; x < x1; ++x) {
-                        hi = row[x] > hi ? row[x] : hi;
-                        lo = row[x] < lo ? row[x] : lo;
-                    }
-                }
-                if (missing) {
-                    hi = fill > hi ? fill : hi;
-                    lo = fill < lo ? fill : lo;
-                }
+                float his[4];
+                v4_store(his, v4_max(hi_b, hi_a));
+                for (int k = 0; k < 4; ++k) hi = his[k] > hi ? his[k] : hi;
             }
-            tile_hi[ty * d->tiles_per_row + tx] = hi;
-            if (tile_lo) tile_lo[ty * d->tiles_per_row + tx] = lo;
+#endif
+            for (; y < y1; ++y) {
+                const float *row = map + (size_t)y * w;
+                for (int x = x0; x < x1; ++x) hi = row[x] > hi ? row[x] : hi;
+            }
+            tile_max[ty * d->tiles_per_row + tx] = hi;
         }
     }
 }
@@ -893,22 +891,16 @@ static int heat_whole(const lp_decoder *d, int j) {
     return 1;
 }
 
-/* The smallest float32 >= the detection threshold: no pixel of a row not marked above exceeds it. */
-static float threshold_ceiling(const lp_decoder *d) {
-    float thr = (float)d->cfg->detection_threshold;
-    if ((double)thr < d->cfg->detection_threshold) thr = nextafterf(thr, INFINITY);
-    return thr;
-}
-
 /* Per tile of joint j: an upper bound of the heat and each tag dimension's range (the refine
- * step's bounds). The heat maximum is exact over the heatmap rows computed so far, and at stride
- * 2 the rows never computed hold no pixel above the threshold (mark_rows_above computed every
- * other one), so the threshold bounds them. Projected, where rows are missing, it and the tag
- * ranges always come from the pixels the tile's pixels are blended from: a blend lies within its
- * inputs, up to a few float32 roundings of the largest magnitude involved (the margin). So the
- * tags, and projected heat, are computed only in the tiles scanned. */
-static void ensure_tiles(lp_decoder *d, lp_work *w, int j, int pairs) {
+ * step's bounds). The heat maximum is exact from the whole heatmap at stride 2 (cheap there) or
+ * where the candidate search computed it anyway; else it, and the tag ranges always, come from
+ * the pixels the tile's pixels are blended from: a blend lies within its inputs, up to a few
+ * float32 roundings of the largest magnitude involved (the margin). So the tags, and projected
+ * heat, are computed only in the tiles scanned. */
+static void ensure_tiles(lp_decoder *d, lp_work *w, int j) {
     if (d->tiles_ready[j]) return;
+    d->whole_heat[j] = !d->project; /* every row at stride 2 (below): the next frame's first step may
+                                     * compute them at once */
     const int J = d->J, T = d->tile_count;
     const size_t n1 = plane(d->h1, d->w1), n2 = plane(d->h2, d->w2), ng = plane(d->gh, d->gw);
     lp_tile *tiles = d->tiles + (size_t)j * T;
@@ -916,8 +908,7 @@ static void ensure_tiles(lp_decoder *d, lp_work *w, int j, int pairs) {
     if (!d->project)
         for (int y = 0; y < d->gh; ++y) heat_row(d, w, j, y);
     if (!d->project || heat_whole(d, j)) {
-        tile_extrema_direct(d, d->heat + (size_t)j * ng, d->heat_ready + (size_t)j * d->gh, threshold_ceiling(d), hi,
-                            NULL);
+        tile_maxima(d, d->heat + (size_t)j * ng, hi);
         for (int i = 0; i < T; ++i) tiles[i].heat_max = hi[i];
     } else {
         for (int i = 0; i < T; ++i) tiles[i].heat_max = scale[i] = 0.0f;
@@ -932,27 +923,17 @@ static void ensure_tiles(lp_decoder *d, lp_work *w, int j, int pairs) {
         for (int i = 0; i < T; ++i)
             tiles[i].heat_max = tiles[i].heat_max / (float)d->sides + 32.0f * FLT_EPSILON * scale[i];
     }
-    /* Stride-2 tags: whole maps (exact ranges) where several people scan this joint, else
-     * ranges from the stage-1 pixels and tags computed per scanned tile. */
-    const int whole_tags = d->project || pairs >= 3;
-    if (whole_tags) ensure_tag_maps(d, w, j);
+    /* Tag ranges from the pixels the tags are blended from: the stage-1 outputs at stride 2
+     * (the scanned tiles' tags are computed per tile), the whole stride-2 tags projected. */
+    if (d->project) ensure_tag_maps(d, w, j);
     for (int s = 0; s < d->sides; ++s) {
-        const float *stride2 = d->tags + ((size_t)s * J + j) * n2;
-        if (whole_tags && !d->project) { /* the grouping resolution's tags: exact ranges */
-            tile_extrema_direct(d, stride2, NULL, 0.0f, hi, lo);
-            for (int i = 0; i < T; ++i) {
-                tiles[i].tag_lo[s] = lo[i];
-                tiles[i].tag_hi[s] = hi[i];
-            }
-            continue;
-        }
         const lp_source tag =
-            d->project ? (lp_source){stride2, d->w2, d->ty2, d->tx2, 0}
+            d->project ? (lp_source){d->tags + ((size_t)s * J + j) * n2, d->w2, d->ty2, d->tx2, 0}
                        : (lp_source){d->stage1[s] + (size_t)(J + source_joint(d, s, j)) * n1, d->w1, d->ty1, d->tx1,
                                      s == 1};
         tile_extrema(d, w, &tag, hi, lo);
         for (int i = 0; i < T; ++i) {
-            const float margin = tag.rows ? 16.0f * FLT_EPSILON * magnitude(hi[i], lo[i]) : 0.0f;
+            const float margin = 16.0f * FLT_EPSILON * magnitude(hi[i], lo[i]);
             tiles[i].tag_lo[s] = lo[i] - margin;
             tiles[i].tag_hi[s] = hi[i] + margin;
         }
@@ -1041,14 +1022,26 @@ static float tile_bound(const lp_tile *t, const float *person_tag, int sides) {
     return t->heat_max - round_even(sqrtf(sq));
 }
 
-/* Value of the 2x upsampling of a [h2, w2] map at grouping-resolution pixel (y, x), as the
- * whole map computes it (rows first, then columns). */
-static float projected_at(const lp_decoder *d, const float *map, int y, int x) {
-    const lp_tap cy = d->ty2[y], cx = d->tx2[x];
-    const float *a = map + (size_t)cy.lo * d->w2, *b = map + (size_t)cy.hi * d->w2;
-    const float top = a[cx.lo] * cx.wlo + a[cx.hi] * cx.whi;
-    const float bottom = b[cx.lo] * cx.wlo + b[cx.hi] * cx.whi;
-    return top * cy.wlo + bottom * cy.whi;
+/* Rows y0..y1-1, columns x0..x1-1 (at most LP_TILE each) of the grouping-resolution map that
+ * `src` is upsampled to, into out (row stride `stride`), bit for bit the whole map's: each source
+ * row's horizontal pass once, then the vertical blend. */
+static void upsample_tile(const lp_decoder *d, const lp_source *src, int y0, int y1, int x0, int x1, float *out,
+                          size_t stride) {
+    const int n = x1 - x0, r0 = src->rows[y0].lo, r1 = src->rows[y1 - 1].hi; /* taps' rows never decrease */
+    float pass[(LP_TILE / 2 + 3) * LP_TILE]; /* rows r0..r1 after the horizontal pass */
+    for (int r = r0; r <= r1; ++r) {
+        const float *row = src->map + (size_t)r * src->width;
+        for (int x = 0; x < n; ++x) {
+            const lp_tap cx = src->cols[src->mirror ? d->gw - 1 - (x0 + x) : x0 + x];
+            pass[(r - r0) * LP_TILE + x] = row[cx.lo] * cx.wlo + row[cx.hi] * cx.whi;
+        }
+    }
+    for (int y = y0; y < y1; ++y) {
+        const lp_tap cy = src->rows[y];
+        const float *top = pass + (cy.lo - r0) * LP_TILE, *bottom = pass + (cy.hi - r0) * LP_TILE;
+        float *o = out + (size_t)(y - y0) * stride;
+        for (int x = 0; x < n; ++x) o[x] = top[x] * cy.wlo + bottom[x] * cy.whi;
+    }
 }
 
 /* The heat and tags of one tile of joint j at the grouping resolution, bit for bit the whole
@@ -1059,24 +1052,29 @@ static void ensure_tile_values(lp_decoder *d, lp_work *work, int j, int tile) {
     const int h = d->gh, w = d->gw, b = d->tile_size, J = d->J;
     const int y0 = tile / d->tiles_per_row * b, x0 = tile % d->tiles_per_row * b;
     const int y1 = y0 + b < h ? y0 + b : h, x1 = x0 + b < w ? x0 + b : w;
-    const size_t n2 = plane(d->h2, d->w2), ng = plane(h, w);
-    for (int y = y0; y < y1; ++y) {
-        float *heat = d->heat + ((size_t)j * h + y) * w;
-        if (!d->project) heat_row(d, work, j, y); /* cheap at stride 2: whole rows */
-        const int have_heat = d->heat_ready[(size_t)j * h + y];
-        for (int x = x0; x < x1; ++x) {
-            if (!have_heat) {
-                float v = 0.0f;
-                for (int s = 0; s < d->sides; ++s) {
-                    const float side = projected_at(d, d->heat2 + ((size_t)s * J + j) * n2, y, x);
-                    v = s == 0 ? side : (v + side) / 2.0f;
-                }
-                heat[x] = v;
-            }
-            if (!d->project && d->tags_ready[j]) continue; /* scan_tile reads the whole stride-2 tags */
-            for (int s = 0; s < d->sides; ++s)
-                d->gtags[((size_t)s * J + j) * ng + (size_t)y * w + x] =
-                    d->project ? projected_at(d, d->tags + ((size_t)s * J + j) * n2, y, x) : tag_at(d, s, j, y, x);
+    const size_t n1 = plane(d->h1, d->w1), n2 = plane(d->h2, d->w2), ng = plane(h, w);
+    for (int s = 0; s < d->sides; ++s) {
+        /* tags: from the stage-1 outputs at stride 2 (mirrored on the flipped side), else from
+         * the whole stride-2 tags */
+        const lp_source tags = d->project
+                                   ? (lp_source){d->tags + ((size_t)s * J + j) * n2, d->w2, d->ty2, d->tx2, 0}
+                                   : (lp_source){d->stage1[s] + (size_t)(J + source_joint(d, s, j)) * n1, d->w1,
+                                                 d->ty1, d->tx1, s == 1};
+        upsample_tile(d, &tags, y0, y1, x0, x1, d->gtags + ((size_t)s * J + j) * ng + (size_t)y0 * w + x0, (size_t)w);
+    }
+    if (!d->project) { /* whole heat rows are cheap at stride 2 */
+        for (int y = y0; y < y1; ++y) heat_row(d, work, j, y);
+    } else {
+        float side[2][LP_TILE * LP_TILE]; /* each side's projected heat: (side 0 + side 1) / 2 */
+        for (int s = 0; s < d->sides; ++s) {
+            const lp_source heat2 = {d->heat2 + ((size_t)s * J + j) * n2, d->w2, d->ty2, d->tx2, 0};
+            upsample_tile(d, &heat2, y0, y1, x0, x1, side[s], LP_TILE);
+        }
+        for (int y = y0; y < y1; ++y) {
+            if (d->heat_ready[(size_t)j * h + y]) continue; /* computed whole already (the same values) */
+            float *heat = d->heat + ((size_t)j * h + y) * w + x0;
+            const float *a = side[0] + (y - y0) * LP_TILE, *c = side[1] + (y - y0) * LP_TILE;
+            for (int x = 0; x < x1 - x0; ++x) heat[x] = d->sides == 2 ? (a[x] + c[x]) / 2.0f : a[x];
         }
     }
     *filled = 1;
@@ -1091,8 +1089,7 @@ static void scan_tile(lp_decoder *d, lp_work *work, int j, int tile, const float
     const size_t ng = plane(h, w);
     ensure_tile_values(d, work, j, tile);
     const float *heat = d->heat + (size_t)j * ng;
-    const float *tags = !d->project && d->tags_ready[j] ? d->tags : d->gtags;
-    const float *tag0 = tags + (size_t)j * ng, *tag1 = tags + ((size_t)J + j) * ng;
+    const float *tag0 = d->gtags + (size_t)j * ng, *tag1 = d->gtags + ((size_t)J + j) * ng;
     for (int y = y0; y < y1; ++y) {
         const int p0 = y * w + x0, n = x1 - x0;
         float values[LP_TILE];
@@ -1152,12 +1149,10 @@ static int refine_position(lp_decoder *d, lp_work *w, int j, const float *person
  * is the person's (refine_people prepared the people's mean tags). */
 static void refine_joint(lp_decoder *d, lp_work *w, int j) {
     const int J = d->J, gw = d->gw;
-    int pairs = 0;
-    for (int g = 0; g < d->num_refined; ++g) pairs += !(d->keypoints[(size_t)d->refined[g] * J * 3 + j * 3 + 2] > 0);
     for (int g = 0; g < d->num_refined; ++g) {
         float *person = d->keypoints + (size_t)d->refined[g] * J * 3;
         if (person[j * 3 + 2] > 0) continue;
-        ensure_tiles(d, w, j, pairs);
+        ensure_tiles(d, w, j);
         const int pixel = refine_position(d, w, j, d->person_tags + 2 * g);
         if (pixel < 0) continue;
         const float value = heat_at(d, w, j, pixel / gw, pixel % gw);
@@ -1324,6 +1319,13 @@ static int prepare(lp_decoder *d) {
     d->tile_filled = d->tiles_ready + J;
     d->cands = (lp_candidate *)c;
     d->cand_count = (int *)(c + sizeof(lp_candidate) * (size_t)J * K);
+    const uint64_t shape = ((uint64_t)J << 40) ^ ((uint64_t)d->gh << 20) ^ (uint64_t)d->gw;
+    if (!d->whole_heat || d->whole_heat_shape != shape) { /* flags of another shape mean nothing */
+        d->whole_heat = (uint8_t *)buf_get(&d->buf_whole, (size_t)J);
+        if (!d->whole_heat) return LP_ERR_NOMEM;
+        memset(d->whole_heat, 0, (size_t)J);
+        d->whole_heat_shape = shape;
+    }
     d->ty1 = taps;
     d->tx1 = d->ty1 + 2 * d->h1;
     d->ty2 = d->tx1 + 2 * d->w1;
@@ -1367,8 +1369,12 @@ LP_EXPORT int lp_decode(lp_decoder *d, const lp_config *cfg, const float *stage1
      * threshold (at stride 2 those rows are computed with the bounds; video frames change slowly),
      * the candidates where many rows can hold one. The people found do not depend on it. */
     const size_t many = 200000; /* heatmap pixels in rows above the threshold: ~10 people */
+    size_t whole = 0; /* joints computed whole (last frame's refine step wanted them) */
+    for (int j = 0; j < J; ++j) whole += !d->project && d->whole_heat[j];
     for_each_joint(d, mark_rows_above, (d->project && plane(d->h2, d->w2) * (size_t)J >= 100000) ||
-                                           d->last_rows_above * (size_t)d->gw >= many);
+                                           d->last_rows_above * (size_t)d->gw >= many ||
+                                           whole * plane(d->gh, d->gw) >= many);
+    memset(d->whole_heat, 0, (size_t)J); /* this frame's refine step records its own */
     size_t rows_above = 0;
     for (size_t i = 0; i < (size_t)J * d->gh; ++i) rows_above += d->above[i];
     d->last_rows_above = rows_above;
