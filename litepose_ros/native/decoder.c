@@ -16,9 +16,12 @@
  *     summed in the order the tags were added;
  *   - quarter-pixel adjustment, person score = mean joint score, refinement of missing joints.
  * Maps are computed only where they are read: heatmap rows where a bound from the rows they are
- * blended from allows a pixel above the threshold, tags at the candidates' pixels, and for the
- * refine step the tiles whose bound (heat maximum less the rounded distance to their tag range)
- * can reach the best value found so far. The per-joint steps run in threads where that pays.
+ * blended from allows a pixel above the threshold (at stride 2, the heatmaps the refine step
+ * needed whole in the previous frame are computed whole at once), tags at the candidates'
+ * pixels, and for the refine step the tiles whose bound (heat maximum less the rounded distance
+ * to their tag range) can reach the best value found so far. Hot loops use four-float vectors
+ * (SSE, NEON) with the scalar operations' IEEE rounding. The per-joint steps run in threads
+ * where that pays.
  */
 #define _POSIX_C_SOURCE 200112L /* pthreads and sysconf under -std=c99 */
 #include <float.h>
@@ -28,8 +31,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-/* Four-float max / min for the bounds' hot loops: SSE (every x86-64) or NEON (every aarch64);
- * plain loops elsewhere. Only bounds use them (they never decide a value the reference sees). */
+/* Four floats at a time in the hot loops: SSE (every x86-64) or NEON (every aarch64; 32-bit NEON
+ * lacks the square root the refine scan needs); plain loops elsewhere. Each lane rounds as the
+ * scalar operation does (IEEE float32, no fused multiply-add), so the results do not depend on it. */
 #if defined(LP_NO_SIMD) /* plain loops (a test builds it so) */
 #elif defined(__SSE__) || defined(_M_X64)
 #include <xmmintrin.h>
@@ -221,7 +225,7 @@ typedef struct lp_decoder {
     float *heat2;          /* [sides, J, h2, w2] stride-2 heatmaps per side (projection only) */
     float *hrow2;          /* [sides, J, h2, gw] their rows, horizontal pass done (projection only) */
     float *heat;           /* [J, gh, gw] heatmaps at the grouping resolution */
-    float *tags;           /* [sides, J, h2, w2] stride-2 tags, whole per joint (projected refine) */
+    float *tags;           /* [sides, J, h2, w2] stride-2 tags, whole per joint (projection only) */
     float *gtags;          /* [sides, J, gh, gw] tags at the grouping resolution, per refine tile */
     uint8_t *tile_filled;  /* [J, tiles] */
     lp_work work[LP_MAX_THREADS];
@@ -812,13 +816,13 @@ static void column_extrema(const float *map, int w, int r0, int r1, float *cmax,
     }
 }
 
-/* A map that grouping-resolution pixels are computed from: pixel (y, x) reads source rows
- * rows[y].lo..hi (or row y without taps) and columns likewise, after mirroring x for the
- * flip test's stage-1 tags (stored unmirrored). */
+/* A map that grouping-resolution pixels are upsampled from: pixel (y, x) reads source rows
+ * rows[y].lo..hi and columns likewise, after mirroring x for the flip test's stage-1 tags
+ * (stored unmirrored). */
 typedef struct {
     const float *map;
     int width;
-    const lp_tap *rows, *cols; /* NULL: the identity */
+    const lp_tap *rows, *cols;
     int mirror;
 } lp_source;
 
@@ -828,7 +832,7 @@ static void tile_extrema(lp_decoder *d, lp_work *w, const lp_source *src, float 
     float *cmax = w->colstats, *cmin = cmax + src->width;
     for (int ty = 0; ty * b < d->gh; ++ty) {
         const int y0 = ty * b, y1 = (y0 + b < d->gh ? y0 + b : d->gh) - 1;
-        const int r0 = src->rows ? src->rows[y0].lo : y0, r1 = src->rows ? src->rows[y1].hi : y1;
+        const int r0 = src->rows[y0].lo, r1 = src->rows[y1].hi;
         column_extrema(src->map, src->width, r0, r1, cmax, cmin);
         for (int tx = 0; tx * b < d->gw; ++tx) {
             int x0 = tx * b, x1 = (x0 + b < d->gw ? x0 + b : d->gw) - 1;
@@ -837,7 +841,7 @@ static void tile_extrema(lp_decoder *d, lp_work *w, const lp_source *src, float 
                 x1 = d->gw - 1 - x0;
                 x0 = m0;
             }
-            const int c0 = src->cols ? src->cols[x0].lo : x0, c1 = src->cols ? src->cols[x1].hi : x1;
+            const int c0 = src->cols[x0].lo, c1 = src->cols[x1].hi;
             float hi = cmax[c0], lo = cmin[c0];
             for (int c = c0 + 1; c <= c1; ++c) {
                 hi = cmax[c] > hi ? cmax[c] : hi;
@@ -1288,7 +1292,7 @@ static int prepare(lp_decoder *d) {
     d->heat2 = d->project ? (float *)buf_get(&d->buf_heat2, sizeof(float) * (size_t)S * J * plane(d->h2, d->w2)) : NULL;
     d->hrow2 = d->project ? (float *)buf_get(&d->buf_hrow2, sizeof(float) * n_hrow2 * d->gw) : NULL;
     d->heat = (float *)buf_get(&d->buf_heat, sizeof(float) * n_heat * d->gw);
-    d->tags = (float *)buf_get(&d->buf_tags, sizeof(float) * (size_t)S * J * plane(d->h2, d->w2));
+    d->tags = d->project ? (float *)buf_get(&d->buf_tags, sizeof(float) * (size_t)S * J * plane(d->h2, d->w2)) : NULL;
     for (int t = 0; t < threads; ++t) {
         lp_work *w = &d->work[t];
         w->row = (float *)buf_get(&w->buf, sizeof(float) * per_thread);
@@ -1307,7 +1311,7 @@ static int prepare(lp_decoder *d) {
     d->tiles = (lp_tile *)buf_get(&d->buf_tiles, sizeof(lp_tile) * (size_t)J * (d->tile_count + d->super_count));
     d->supers = d->tiles ? d->tiles + (size_t)J * d->tile_count : NULL;
     char *c = (char *)buf_get(&d->buf_cands, sizeof(lp_candidate) * (size_t)J * K + sizeof(int) * (size_t)J);
-    if (!taps || (d->project && (!d->heat2 || !d->hrow2)) || !d->heat || !d->tags || !d->gtags || !f ||
+    if (!taps || (d->project && (!d->heat2 || !d->hrow2 || !d->tags)) || !d->heat || !d->gtags || !f ||
         !d->tiles || !c)
         return LP_ERR_NOMEM;
     memset(f, 0, flags);
