@@ -595,6 +595,12 @@ static void find_candidates(lp_decoder *d, lp_work *w, int j) {
     }
 }
 
+/* Both first steps for one joint, while its heatmap rows are in the cache. */
+static void rows_and_candidates(lp_decoder *d, lp_work *w, int j) {
+    mark_rows_above(d, w, j);
+    find_candidates(d, w, j);
+}
+
 /* ------------------------------------------------------------------------ assignment */
 /* Minimum-cost assignment of a rectangular nr x nc cost matrix (row-major), every
  * min(nr, nc) pair matched: the shortest augmenting path algorithm of Crouse (2016), in the
@@ -1368,21 +1374,20 @@ LP_EXPORT int lp_decode(lp_decoder *d, const lp_config *cfg, const float *stage1
     d->gw = d->project ? 2 * d->w2 : d->w2;
     int err = prepare(d);
     if (err) return err;
-    /* Per joint, in threads where the work pays for starting them (~20-50 us): the bounds when
-     * projecting (whole stride-2 heatmaps) or when the previous frame had many rows above the
-     * threshold (at stride 2 those rows are computed with the bounds; video frames change slowly),
-     * the candidates where many rows can hold one. The people found do not depend on it. */
+    /* Rows and candidates per joint, in threads where the work pays for starting them (~20-50
+     * us): when projecting (whole stride-2 heatmaps), or when the previous frame had many rows
+     * above the threshold or heatmaps computed whole (video frames change slowly). The people
+     * found do not depend on it. */
     const size_t many = 200000; /* heatmap pixels in rows above the threshold: ~10 people */
     size_t whole = 0; /* joints computed whole (last frame's refine step wanted them) */
     for (int j = 0; j < J; ++j) whole += !d->project && d->whole_heat[j];
-    for_each_joint(d, mark_rows_above, (d->project && plane(d->h2, d->w2) * (size_t)J >= 100000) ||
-                                           d->last_rows_above * (size_t)d->gw >= many ||
-                                           whole * plane(d->gh, d->gw) >= many);
+    for_each_joint(d, rows_and_candidates, (d->project && plane(d->h2, d->w2) * (size_t)J >= 100000) ||
+                                               d->last_rows_above * (size_t)d->gw >= many ||
+                                               whole * plane(d->gh, d->gw) >= many);
     memset(d->whole_heat, 0, (size_t)J); /* this frame's refine step records its own */
     size_t rows_above = 0;
     for (size_t i = 0; i < (size_t)J * d->gh; ++i) rows_above += d->above[i];
     d->last_rows_above = rows_above;
-    for_each_joint(d, find_candidates, rows_above * (size_t)d->gw >= many);
     if ((err = group_people(d))) return err;
 
     const int P = d->num_groups;
