@@ -291,7 +291,8 @@ LP_EXPORT void lp_decoder_destroy(lp_decoder *d) {
 }
 
 #define SUPER 4 /* tiles per side of a super tile */
-#define LP_TILE 8 /* pixels per side of a refine tile */
+#define LP_TILE 8 /* pixels per side of a refine tile: two four-float vectors per tile row */
+typedef char lp_tile_is_two_vectors[LP_TILE == 8 ? 1 : -1]; /* the vector loops assume it */
 #define JSTRIDE 5 /* floats per grouped joint: x, y, value, tag0, tag1 */
 
 static size_t plane(int h, int w) { return (size_t)h * (size_t)w; }
@@ -870,7 +871,7 @@ static void tile_maxima(const lp_decoder *d, const float *map, float *tile_max) 
             float hi = map[(size_t)y0 * w + x0];
             int y = y0;
 #if defined(LP_V4)
-            if (x1 - x0 == 8) {
+            if (x1 - x0 == LP_TILE) {
                 const float *top = map + (size_t)y0 * w + x0;
                 lp_v4 hi_a = v4_load(top), hi_b = v4_load(top + 4);
                 for (y = y0 + 1; y < y1; ++y) {
