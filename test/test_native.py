@@ -40,8 +40,9 @@ print(json.dumps({"decoder": decoder_status()[0], "warning": decoder_status()[1]
 
 
 def probe(env_changes: dict, cwd: Path = REPO_ROOT, pythonpath: str = "") -> dict:
-    env = dict(os.environ, **env_changes)
+    env = dict(os.environ)
     env.pop("LITEPOSE_DECODER", None)
+    env.update(env_changes)
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
     result = subprocess.run([sys.executable, "-c", PROBE], cwd=str(cwd), env=env, stdout=subprocess.PIPE,
@@ -69,6 +70,16 @@ def test_missing_core_falls_back_to_the_reference_with_one_warning() -> None:
     assert len(warnings) == 1, report["stderr"]
 
 
+def test_the_reference_can_be_forced() -> None:
+    """LITEPOSE_DECODER=reference (a debugging switch) decodes with the reference where the core
+    is built, and says so once."""
+    report = probe({"LITEPOSE_DECODER": "reference"})
+    assert report["decoder"] == "reference (numpy)" and report["library"] is None
+    assert "LITEPOSE_DECODER=reference" in report["warning"]
+    assert report["people"] >= 3 and report["same"]
+    assert sum("LITEPOSE_DECODER=reference" in line for line in report["stderr"].splitlines()) == 1
+
+
 def test_a_corrupt_library_is_reported_not_loaded(tmp_path: Path) -> None:
     broken = tmp_path / "_litepose_native.so"
     broken.write_bytes(b"\x7fELF this is not a shared library")
@@ -90,7 +101,7 @@ def test_build_script_builds_a_core_that_decodes_like_the_reference(tmp_path: Pa
 
 
 def test_plain_c_build_without_simd_decodes_the_same(tmp_path: Path) -> None:
-    """The SSE / NEON bound loops have a plain C fallback for other CPUs: it finds the same people."""
+    """The SSE / NEON loops have a plain C fallback for other CPUs: it finds the same people."""
     output = tmp_path / "_litepose_native.so"
     env = dict(os.environ, CC="cc -DLP_NO_SIMD")
     subprocess.run([sys.executable, str(BUILD_SCRIPT), "--output", str(output)], check=True, timeout=120, env=env)
