@@ -206,9 +206,9 @@ typedef struct {
     float *colstats; /* [2 max(w2, gw)] */
     float *tilework; /* [3 tiles] */
     float *bounds;   /* [tiles] */
-    float *hrow[2];  /* [w2] each: the last two stage-1 rows after the horizontal pass */
-    long hkey[2];    /* which rows they are (-1: none) */
-    int hlast;       /* the one used last */
+    float *hrow[4];  /* [w2] each: per side, the last two stage-1 rows after the horizontal pass */
+    long hkey[4];    /* which rows they are (-1: none) */
+    int hlast[2];    /* per side, the one used last */
     lp_buf buf;
 } lp_work;
 
@@ -302,19 +302,20 @@ static int source_joint(const lp_decoder *d, int s, int j) { return s == 0 ? j :
 
 /* ------------------------------------------------------------------------ heatmaps */
 /* Row r of stage-1 channel c on side s after the horizontal pass. Rows are asked for in
- * order (each output row blends two), so a two-row cache per thread serves them without keeping
- * the whole pass in memory. */
+ * order (each output row blends two), so a two-row cache per thread and side serves them
+ * without keeping the whole pass in memory. */
 static const float *stage1_hrow(lp_decoder *d, lp_work *w, int s, int c, int r) {
-    const long key = ((long)s * 2 * d->J + c) * d->h1 + r;
-    for (int i = 0; i < 2; ++i)
+    const long key = (long)c * d->h1 + r;
+    for (int i = 2 * s; i < 2 * s + 2; ++i)
         if (w->hkey[i] == key) {
-            w->hlast = i;
+            w->hlast[s] = i;
             return w->hrow[i];
         }
-    const int slot = 1 - w->hlast; /* keep the row used last: its partner may be asked next */
+    const int slot = w->hlast[s] == 2 * s ? 2 * s + 1 : 2 * s; /* keep the row used last: its partner
+                                                                * may be asked next */
     upsample_row(d->stage1[s] + ((size_t)c * d->h1 + r) * d->w1, d->tx1, d->w2, w->hrow[slot]);
     w->hkey[slot] = key;
-    w->hlast = slot;
+    w->hlast[s] = slot;
     return w->hrow[slot];
 }
 
@@ -1293,7 +1294,7 @@ static int prepare(lp_decoder *d) {
     const size_t flags = n_hrow2 + 2 * n_heat + 2 * (size_t)J + (size_t)J * d->tile_count;
     const size_t widest = (size_t)(d->gw > d->w2 ? d->gw : d->w2);
     const size_t per_thread =
-        widest + 4 * (size_t)d->h2 + 2 * widest + 4 * (size_t)d->tile_count + SUPER * SUPER + 2 * (size_t)d->w2;
+        widest + 4 * (size_t)d->h2 + 2 * widest + 4 * (size_t)d->tile_count + SUPER * SUPER + 4 * (size_t)d->w2;
     const int threads = d->threads < J ? d->threads : J;
     lp_tap *taps = (lp_tap *)buf_get(&d->buf_taps, sizeof(lp_tap) * (size_t)(2 * d->h1 + 2 * d->w1 + 2 * d->h2 + 2 * d->w2));
     d->heat2 = d->project ? (float *)buf_get(&d->buf_heat2, sizeof(float) * (size_t)S * J * plane(d->h2, d->w2)) : NULL;
@@ -1309,9 +1310,12 @@ static int prepare(lp_decoder *d) {
         w->tilework = w->colstats + 2 * widest;
         w->bounds = w->tilework + 3 * (size_t)d->tile_count;
         w->hrow[0] = w->bounds + d->tile_count + SUPER * SUPER;
-        w->hrow[1] = w->hrow[0] + d->w2;
-        w->hkey[0] = w->hkey[1] = -1;
-        w->hlast = 0;
+        for (int i = 0; i < 4; ++i) {
+            w->hrow[i] = w->hrow[0] + (size_t)i * d->w2;
+            w->hkey[i] = -1;
+        }
+        w->hlast[0] = 0;
+        w->hlast[1] = 2;
     }
     d->gtags = (float *)buf_get(&d->buf_gtags, sizeof(float) * (size_t)S * J * plane(d->gh, d->gw));
     uint8_t *f = (uint8_t *)buf_get(&d->buf_flags, flags);
