@@ -834,6 +834,25 @@ typedef struct {
     int mirror;
 } lp_source;
 
+/* What side s's tags of joint j at the grouping resolution are upsampled from: the stage-1
+ * outputs at stride 2 (mirrored on the flipped side), the whole stride-2 tags when projecting. */
+static lp_source tag_source(const lp_decoder *d, int s, int j) {
+    lp_source src = {NULL, d->w2, d->ty2, d->tx2, 0};
+    if (d->project) {
+        src.map = d->tags + ((size_t)s * d->J + j) * plane(d->h2, d->w2);
+    } else {
+        src = (lp_source){d->stage1[s] + (size_t)(d->J + source_joint(d, s, j)) * plane(d->h1, d->w1), d->w1,
+                          d->ty1, d->tx1, s == 1};
+    }
+    return src;
+}
+
+/* What side s's projected heatmap of joint j is upsampled from: its stride-2 heatmap. */
+static lp_source heat2_source(const lp_decoder *d, int s, int j) {
+    const lp_source heat2 = {d->heat2 + ((size_t)s * d->J + j) * plane(d->h2, d->w2), d->w2, d->ty2, d->tx2, 0};
+    return heat2;
+}
+
 /* Per tile: the extrema of the source pixels its pixels read (tile_hi / tile_lo [tile_count]). */
 static void tile_extrema(lp_decoder *d, lp_work *w, const lp_source *src, float *tile_hi, float *tile_lo) {
     const int b = d->tile_size;
@@ -913,8 +932,8 @@ static void ensure_tiles(lp_decoder *d, lp_work *w, int j) {
     if (d->tiles_ready[j]) return;
     d->whole_heat[j] = !d->project; /* every row at stride 2 (below): the next frame's first step may
                                      * compute them at once */
-    const int J = d->J, T = d->tile_count;
-    const size_t n1 = plane(d->h1, d->w1), n2 = plane(d->h2, d->w2), ng = plane(d->gh, d->gw);
+    const int T = d->tile_count;
+    const size_t ng = plane(d->gh, d->gw);
     lp_tile *tiles = d->tiles + (size_t)j * T;
     float *hi = w->tilework, *lo = hi + T, *scale = lo + T;
     if (!d->project)
@@ -925,7 +944,7 @@ static void ensure_tiles(lp_decoder *d, lp_work *w, int j) {
     } else {
         for (int i = 0; i < T; ++i) tiles[i].heat_max = scale[i] = 0.0f;
         for (int s = 0; s < d->sides; ++s) { /* each side's stride-2 heatmap */
-            const lp_source heat = {d->heat2 + ((size_t)s * J + j) * n2, d->w2, d->ty2, d->tx2, 0};
+            const lp_source heat = heat2_source(d, s, j);
             tile_extrema(d, w, &heat, hi, lo);
             for (int i = 0; i < T; ++i) {
                 tiles[i].heat_max += hi[i];
@@ -939,10 +958,7 @@ static void ensure_tiles(lp_decoder *d, lp_work *w, int j) {
      * (the scanned tiles' tags are computed per tile), the whole stride-2 tags projected. */
     if (d->project) ensure_tag_maps(d, w, j);
     for (int s = 0; s < d->sides; ++s) {
-        const lp_source tag =
-            d->project ? (lp_source){d->tags + ((size_t)s * J + j) * n2, d->w2, d->ty2, d->tx2, 0}
-                       : (lp_source){d->stage1[s] + (size_t)(J + source_joint(d, s, j)) * n1, d->w1, d->ty1, d->tx1,
-                                     s == 1};
+        const lp_source tag = tag_source(d, s, j);
         tile_extrema(d, w, &tag, hi, lo);
         for (int i = 0; i < T; ++i) {
             const float margin = 16.0f * FLT_EPSILON * magnitude(hi[i], lo[i]);
@@ -1064,14 +1080,9 @@ static void ensure_tile_values(lp_decoder *d, lp_work *work, int j, int tile) {
     const int h = d->gh, w = d->gw, b = d->tile_size, J = d->J;
     const int y0 = tile / d->tiles_per_row * b, x0 = tile % d->tiles_per_row * b;
     const int y1 = y0 + b < h ? y0 + b : h, x1 = x0 + b < w ? x0 + b : w;
-    const size_t n1 = plane(d->h1, d->w1), n2 = plane(d->h2, d->w2), ng = plane(h, w);
+    const size_t ng = plane(h, w);
     for (int s = 0; s < d->sides; ++s) {
-        /* tags: from the stage-1 outputs at stride 2 (mirrored on the flipped side), else from
-         * the whole stride-2 tags */
-        const lp_source tags = d->project
-                                   ? (lp_source){d->tags + ((size_t)s * J + j) * n2, d->w2, d->ty2, d->tx2, 0}
-                                   : (lp_source){d->stage1[s] + (size_t)(J + source_joint(d, s, j)) * n1, d->w1,
-                                                 d->ty1, d->tx1, s == 1};
+        const lp_source tags = tag_source(d, s, j);
         upsample_tile(d, &tags, y0, y1, x0, x1, d->gtags + ((size_t)s * J + j) * ng + (size_t)y0 * w + x0, (size_t)w);
     }
     if (!d->project) { /* whole heat rows are cheap at stride 2 */
@@ -1079,7 +1090,7 @@ static void ensure_tile_values(lp_decoder *d, lp_work *work, int j, int tile) {
     } else {
         float side[2][LP_TILE * LP_TILE]; /* each side's projected heat: (side 0 + side 1) / 2 */
         for (int s = 0; s < d->sides; ++s) {
-            const lp_source heat2 = {d->heat2 + ((size_t)s * J + j) * n2, d->w2, d->ty2, d->tx2, 0};
+            const lp_source heat2 = heat2_source(d, s, j);
             upsample_tile(d, &heat2, y0, y1, x0, x1, side[s], LP_TILE);
         }
         for (int y = y0; y < y1; ++y) {
