@@ -234,7 +234,7 @@ typedef struct lp_decoder {
     uint8_t *whole_heat;    /* [J]: the refine step computed this joint's whole heatmap in the
                              * previous frame (stride 2; zeros after a change of shape) */
     uint64_t whole_heat_shape; /* the J, gh, gw those flags are for */
-    uint8_t *hrow2_ready, *heat_ready, *above, *tags_ready, *tiles_ready;
+    uint8_t *hrow2_ready, *heat_ready, *above, *tags_ready, *tiles_ready, *heat_max_ready;
     lp_tile *tiles;        /* [J, tile_count] */
     lp_tile *supers;       /* [J, super_count]: SUPER x SUPER tiles each */
     int super_count;
@@ -597,12 +597,6 @@ static void find_candidates(lp_decoder *d, lp_work *w, int j) {
     }
 }
 
-/* Both first steps for one joint, while its heatmap rows are in the cache. */
-static void rows_and_candidates(lp_decoder *d, lp_work *w, int j) {
-    mark_rows_above(d, w, j);
-    find_candidates(d, w, j);
-}
-
 /* ------------------------------------------------------------------------ assignment */
 /* Minimum-cost assignment of a rectangular nr x nc cost matrix (row-major), every
  * min(nr, nc) pair matched: the shortest augmenting path algorithm of Crouse (2016), in the
@@ -938,7 +932,8 @@ static void ensure_tiles(lp_decoder *d, lp_work *w, int j) {
     float *hi = w->tilework, *lo = hi + T, *scale = lo + T;
     if (!d->project)
         for (int y = 0; y < d->gh; ++y) heat_row(d, w, j, y);
-    if (!d->project || heat_whole(d, j)) {
+    if (d->heat_max_ready[j]) { /* rows_and_candidates found them */
+    } else if (!d->project || heat_whole(d, j)) {
         tile_maxima(d, d->heat + (size_t)j * ng, hi);
         for (int i = 0; i < T; ++i) tiles[i].heat_max = hi[i];
     } else {
@@ -1185,6 +1180,21 @@ static void refine_joint(lp_decoder *d, lp_work *w, int j) {
     }
 }
 
+/* The first steps for one joint, while its heatmap rows are in the cache: rows above the
+ * threshold, candidates and, where every row was computed for the refine step (whole_heat),
+ * the refine tiles' heat maxima. */
+static void rows_and_candidates(lp_decoder *d, lp_work *w, int j) {
+    mark_rows_above(d, w, j);
+    find_candidates(d, w, j);
+    if (!d->project && d->whole_heat[j]) {
+        float *hi = w->tilework;
+        lp_tile *tiles = d->tiles + (size_t)j * d->tile_count;
+        tile_maxima(d, d->heat + (size_t)j * plane(d->gh, d->gw), hi);
+        for (int i = 0; i < d->tile_count; ++i) tiles[i].heat_max = hi[i];
+        d->heat_max_ready[j] = 1;
+    }
+}
+
 /* ------------------------------------------------------------------------ threads */
 typedef void (*lp_joint_step)(lp_decoder *d, lp_work *w, int j);
 
@@ -1302,7 +1312,7 @@ static int prepare(lp_decoder *d) {
                      (((d->gh + d->tile_size - 1) / d->tile_size + SUPER - 1) / SUPER);
     const size_t n_hrow2 = d->project ? (size_t)S * J * d->h2 : 0;
     const size_t n_heat = (size_t)J * d->gh;
-    const size_t flags = n_hrow2 + 2 * n_heat + 2 * (size_t)J + (size_t)J * d->tile_count;
+    const size_t flags = n_hrow2 + 2 * n_heat + 3 * (size_t)J + (size_t)J * d->tile_count;
     const size_t widest = (size_t)(d->gw > d->w2 ? d->gw : d->w2);
     const size_t per_thread =
         widest + 4 * (size_t)d->h2 + 2 * widest + 4 * (size_t)d->tile_count + SUPER * SUPER + 4 * (size_t)d->w2;
@@ -1342,7 +1352,8 @@ static int prepare(lp_decoder *d) {
     d->above = d->heat_ready + n_heat;
     d->tags_ready = d->above + n_heat;
     d->tiles_ready = d->tags_ready + J;
-    d->tile_filled = d->tiles_ready + J;
+    d->heat_max_ready = d->tiles_ready + J;
+    d->tile_filled = d->heat_max_ready + J;
     d->cands = (lp_candidate *)c;
     d->cand_count = (int *)(c + sizeof(lp_candidate) * (size_t)J * K);
     const uint64_t shape = ((uint64_t)J << 40) ^ ((uint64_t)d->gh << 20) ^ (uint64_t)d->gw;
