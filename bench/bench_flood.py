@@ -117,6 +117,7 @@ def main(argv: List[str] = None) -> int:
     parser.add_argument("--node-param", action="append", default=[], metavar="NAME:=VALUE")
     parser.add_argument("--model", help="ONNX model (default: a LitePose-XS@256 export, cached in the temp dir)")
     args = parser.parse_args(argv)
+    sys.argv = sys.argv[:1]  # rclpy.init reads sys.argv: NAME:=VALUE there would be remap rules
     node_params = dict(p.split(":=", 1) for p in args.node_param)
     work = Path(tempfile.mkdtemp(prefix="litepose_flood_"))
     cache = Path(tempfile.gettempdir()) / "litepose_bench_models"

@@ -143,13 +143,15 @@ PARAMETERS = (
     Parameter("project_to_input", _decoder_default("project_to_input"), "decode heatmaps at network-input "
               "resolution (official evaluation protocol; slower) instead of stride 2", bag=BAG_OPTION,
               decoder="project_to_input"),
-    Parameter("image_topic", "image_raw", "camera topic; with compressed transport /compressed is appended "
-              "unless already there", launch=True, bag=BAG_FILE),
+    Parameter("image_topic", "image_raw", "camera topic (or remap image_raw:=...); with compressed transport "
+              "/compressed is appended to the remapped name, as image_transport does", launch=True, bag=BAG_FILE),
     Parameter("image_transport", "raw", "raw (sensor_msgs/Image) or compressed (sensor_msgs/CompressedImage)",
               choices=TRANSPORTS, launch=True, bag=BAG_FILE),
-    Parameter("qos_reliability", "best_effort", "best_effort (sensor data, REP-2003) or reliable, to match the "
-              "camera driver", choices=("best_effort", "reliable"), launch=True),
-    Parameter("qos_depth", 1, "subscription queue depth; 1 keeps only the freshest frame", low=1),
+    Parameter("qos_reliability", "auto", "deprecated, use qos_overrides.<topic>.subscription.reliability; "
+              "auto: as that says (default: reliable while all camera publishers are)",
+              choices=("auto", "best_effort", "reliable"), launch=True),
+    Parameter("qos_depth", 0, "deprecated, use qos_overrides.<topic>.subscription.depth; 0: as that says "
+              "(default 1, the freshest frame)", low=0),
     Parameter("publish_debug_image", False, "publish debug_image: skeletons, and with tracking a box, id and score "
               "per person in the track's colour (grey: no id yet)", launch=True),
     Parameter("diagnostics_period", 1.0, "seconds between /diagnostics messages", low=0.0, low_open=True),
@@ -227,10 +229,20 @@ def closest_name(name: str, known: Iterable[str]) -> Optional[str]:
     return matches[0] if matches else None
 
 
-def unknown_parameter_messages(names: Iterable[str]) -> List[str]:
-    """One warning per given name the node does not know (typos are otherwise silent)."""
+QOS_OVERRIDES_PREFIX = "qos_overrides."
+
+
+def unknown_parameter_messages(names: Iterable[str], qos_names: Iterable[str] = ()) -> List[str]:
+    """One warning per given name the node does not know (typos are otherwise silent);
+    ``qos_names``: the QoS override parameters the node declared."""
     messages = []
+    qos_names = list(qos_names)
     for name in sorted(set(names)):
+        if name.startswith(QOS_OVERRIDES_PREFIX):
+            guess = closest_name(name, qos_names)
+            messages.append("unknown parameter '{}' is ignored; {}".format(name, "did you mean '{}'?".format(guess)
+                            if guess else "the node's QoS parameters are {}".format(", ".join(sorted(qos_names)))))
+            continue
         guess = closest_name(name, BY_NAME)
         messages.append("unknown parameter '{}' is ignored{}".format(
             name, "; did you mean '{}'?".format(guess) if guess else " (not a {} parameter)".format(NODE_NAME)))
@@ -238,7 +250,8 @@ def unknown_parameter_messages(names: Iterable[str]) -> List[str]:
 
 
 def input_topic(image_topic: str, transport: str) -> str:
-    """The topic to subscribe: compressed transport appends /compressed unless already there."""
+    """The topic to subscribe: compressed transport appends /compressed unless already there
+    (the node passes the remapped base name, as image_transport does)."""
     topic = image_topic.rstrip("/") or image_topic
     if transport == "compressed" and not topic.endswith(COMPRESSED_SUFFIX):
         topic += COMPRESSED_SUFFIX

@@ -19,12 +19,13 @@ def stamp_ns(header: Any) -> int:
 class DepthInput(object):
     """Subscribes on ``node``; ``lifter.lift`` is called by the inference worker."""
 
-    def __init__(self, node: Any, settings: Dict[str, Any], qos: Any) -> None:
+    def __init__(self, node: Any, settings: Dict[str, Any], subscribe: Any) -> None:
+        """``subscribe(msg_type, topic, callback)``: the node's input subscriptions (QoS as the image's)."""
         self.topic = node.resolve_topic_name(settings["depth_topic"])
         self.info_topic = node.resolve_topic_name(settings["camera_info_topic"])
         self.lifter = DepthLifter(settings, self.topic, self.info_topic)
-        node.create_subscription(Image, settings["depth_topic"], self._on_depth, qos)
-        node.create_subscription(CameraInfo, settings["camera_info_topic"], self._on_camera_info, qos)
+        subscribe(Image, settings["depth_topic"], self._on_depth)
+        subscribe(CameraInfo, settings["camera_info_topic"], self._on_camera_info)
 
     def _on_depth(self, msg: Image) -> None:
         self.lifter.add_depth(stamp_ns(msg.header), msg)

@@ -13,6 +13,9 @@ from typing import Any, Dict, NamedTuple, Optional, Tuple
 OK, WARN, ERROR = 0, 1, 2
 BAD = 3  # a frame skipped as unusable input (a WARN-level outcome)
 SLOW_LATENCY_MS = 1000.0  # mean receive-to-publish latency above this is WARN
+# why the middleware loses frames before the node sees them, and what fixes it (README "Camera QoS")
+LOST_CAUSE = ("frames bigger than the socket buffers, with a best-effort subscription or publisher: raise "
+              "net.core.rmem_max and use the DDS profile in share/litepose_ros/config/dds/, or a reliable camera")
 
 
 class Frame(NamedTuple):
@@ -71,6 +74,8 @@ class StageStats(object):
         self.bad_frames = 0
         self.errors = 0
         self.last_problem = ""
+        self._lost = deque()  # type: deque  # of (time, samples the middleware reported lost)
+        self.lost_samples = 0
 
     def input(self, now: Optional[float] = None) -> None:
         with self._lock:
@@ -95,6 +100,12 @@ class StageStats(object):
             self.last_problem = reason
             self._outcomes.append((time.monotonic() if now is None else now, ERROR))
 
+    def lost(self, count: int, now: Optional[float] = None) -> None:
+        """``count`` samples the middleware lost before they reached the subscription."""
+        with self._lock:
+            self.lost_samples += count
+            self._lost.append((time.monotonic() if now is None else now, count))
+
     def snapshot(self, now: Optional[float] = None) -> Dict[str, float]:
         """Rates (Hz) and mean stage times (ms) over the window, plus totals."""
         now = time.monotonic() if now is None else now
@@ -107,6 +118,8 @@ class StageStats(object):
                 "bad_frames": float(self.bad_frames),
                 "errors": float(self.errors),
                 "window_inputs": float(len(self._inputs)),
+                "lost_samples": float(self.lost_samples),
+                "window_lost": float(sum(n for _, n in self._lost)),
             }
             for outcome, key in ((OK, "window_ok"), (BAD, "window_bad"), (ERROR, "window_errors")):
                 result[key] = float(sum(1 for _, o in self._outcomes if o == outcome))
@@ -123,6 +136,8 @@ class StageStats(object):
             self._outputs.popleft()
         while self._outcomes and self._outcomes[0][0] < now - self.window_s:
             self._outcomes.popleft()
+        while self._lost and self._lost[0][0] < now - self.window_s:
+            self._lost.popleft()
 
 
 def _rate(times: Any, now: float, window_s: float) -> float:
@@ -138,7 +153,8 @@ def health(snap: Dict[str, float], window_s: float, problem: str, topic: str) ->
 
     ERROR: inference failed on a frame (a backend error), or every frame the worker took
     failed. WARN: no input, some bad frames (unusable images), or mean latency over
-    SLOW_LATENCY_MS. OK otherwise. Old problems age out with the window.
+    SLOW_LATENCY_MS, or frames lost by the middleware (DDS). OK otherwise. Old problems age out
+    with the window.
     """
     ok, bad, errors = (int(snap[k]) for k in ("window_ok", "window_bad", "window_errors"))
     span = "in the last {:g} s".format(window_s)
@@ -150,6 +166,10 @@ def health(snap: Dict[str, float], window_s: float, problem: str, topic: str) ->
         return WARN, "no input images on {} {}".format(topic, span)
     if bad:
         return WARN, "{} of {} frames {} were unusable: {}".format(bad, ok + bad, span, problem)
+    lost = int(snap.get("window_lost", 0))
+    if lost:
+        return WARN, "{} frames lost by DDS before reaching the node {} (received {}): {}".format(
+            lost, span, int(snap["window_inputs"]), LOST_CAUSE)
     if snap["latency_ms"] > SLOW_LATENCY_MS:
         return WARN, "slow: mean latency {:.0f} ms {} (over {:.0f} ms)".format(snap["latency_ms"], span,
                                                                                SLOW_LATENCY_MS)

@@ -29,7 +29,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
 from rclpy.exceptions import InvalidParameterValueException
 from rclpy.node import Node
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import QoSProfile
 from sensor_msgs.msg import CompressedImage, Image
 
 from ..backends import BackendError
@@ -40,6 +40,7 @@ from ..node_settings import (
     BY_NAME,
     NODE_NAME,
     PARAMETERS,
+    QOS_OVERRIDES_PREFIX,
     check,
     check_depth,
     decoder_changes,
@@ -53,7 +54,8 @@ from ..node_settings import (
 from ..pipeline import PoseEstimator
 from .conversions import PoseArray, PoseArrayBuilder
 from .depth_input import DepthInput, stamp_ns
-from .frames import ERROR, OK, WARN, LatestFrame, StageStats, health
+from .frames import ERROR, LOST_CAUSE, OK, WARN, LatestFrame, StageStats, health
+from .input_qos import LOST_LOG_PERIOD_S, REFRESH_PERIOD_S, InputSubscription, default_profile
 from .markers import MarkerArray, marker_array
 from .stop_signals import StopRequest, exit_quietly_on_stop_signals, ignore_stop_signals
 
@@ -66,6 +68,7 @@ EXIT_FATAL = 2
 SPIN_PERIOD_S = 0.1  # how soon the spin loop notices a stop signal
 LEVELS = {OK: DiagnosticStatus.OK, WARN: DiagnosticStatus.WARN, ERROR: DiagnosticStatus.ERROR}
 BAD_FRAME_LOG_PERIOD_S = 5.0
+ROS_OWNED = ("use_sim_time", "start_type_description_service")  # parameters rclpy declares itself
 
 
 class FatalError(RuntimeError):
@@ -88,7 +91,9 @@ def parameter_descriptor(param: Any) -> ParameterDescriptor:
 
 class PoseNode(Node):
     def __init__(self) -> None:
-        super(PoseNode, self).__init__(NODE_NAME)
+        # every -p / --params-file value for this node gets declared, so the node can see what
+        # was given through public API (see _declare_parameters)
+        super(PoseNode, self).__init__(NODE_NAME, automatically_declare_parameters_from_overrides=True)
         self._declare_parameters()
         self.settings = {p.name: self.get_parameter(p.name).value for p in PARAMETERS}
         self._check_settings()
@@ -107,7 +112,7 @@ class PoseNode(Node):
         self.input_topic = self._subscribe()
         self.depth, self.marker_pub = None, None  # type: Optional[DepthInput], Any
         if self.settings["depth_topic"]:
-            self.depth = DepthInput(self, self.settings, self._qos())
+            self.depth = DepthInput(self, self.settings, self._input)
             self.marker_pub = self.create_publisher(MarkerArray, "markers", 1)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         if self.tracker is not None:
@@ -123,19 +128,25 @@ class PoseNode(Node):
     # -- start-up -------------------------------------------------------------------------
 
     def _declare_parameters(self) -> None:
+        # What was given, as rclpy declared it from the overrides (without descriptors). Each is
+        # undeclared again: ours and the QoS overrides are declared properly below and when
+        # subscribing (taking the given value then); what stays undeclared was a typo.
+        self._given = {name: param.value for name, param in self.get_parameters_by_prefix("").items()
+                       if name not in ROS_OWNED}
+        for name in self._given:
+            self.undeclare_parameter(name)
         for param in PARAMETERS:
             try:
                 self.declare_parameter(param.name, param.default, parameter_descriptor(param))
             except InvalidParameterValueException:  # outside the descriptor's range
-                given = getattr(self, "_parameter_overrides", {}).get(param.name)
                 raise FatalError("{} must be {}, got {}".format(
-                    param.name, param.range_text(), given.value if given is not None else "?")) from None
+                    param.name, param.range_text(), self._given.get(param.name, "?"))) from None
 
     def _warn_unknown_parameters(self) -> None:
-        # rclpy keeps every -p / --params-file value for this node, declared or not (private
-        # attribute since Dashing); a misspelt name would otherwise be ignored without a word
-        given = getattr(self, "_parameter_overrides", {})
-        for message in unknown_parameter_messages(n for n in given if not self.has_parameter(n)):
+        # a misspelt name would otherwise be ignored without a word
+        qos_names = [name for name in self.get_parameters_by_prefix("") if name.startswith(QOS_OVERRIDES_PREFIX)]
+        unknown = [name for name in self._given if not self.has_parameter(name)]
+        for message in unknown_parameter_messages(unknown, qos_names):
             self.get_logger().warning(message)
 
     def _check_settings(self) -> None:
@@ -169,19 +180,41 @@ class PoseNode(Node):
             raise FatalError(str(error)) from None
 
     def _qos(self) -> QoSProfile:
-        reliability = (ReliabilityPolicy.RELIABLE if self.settings["qos_reliability"] == "reliable"
-                       else ReliabilityPolicy.BEST_EFFORT)
-        return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=int(self.settings["qos_depth"]),
-                          reliability=reliability)
+        """What the qos_overrides parameters start from: matching the publishers, unless the
+        deprecated qos_reliability / qos_depth say otherwise."""
+        return default_profile(self.settings["qos_reliability"], int(self.settings["qos_depth"]))
+
+    def _input(self, msg_type: Any, topic: str, callback: Any, on_lost: Any = None) -> InputSubscription:
+        subscription = InputSubscription(self, msg_type, topic, callback, self._qos(), on_lost)
+        self.inputs.append(subscription)
+        return subscription
 
     def _subscribe(self) -> str:
-        qos = self._qos()
-        topic = input_topic(self.settings["image_topic"], self.settings["image_transport"])
-        if self.settings["image_transport"] == "compressed":
-            self.create_subscription(CompressedImage, topic, self._on_image, qos)
-        else:
-            self.create_subscription(Image, topic, self._on_image, qos)
-        return self.resolve_topic_name(topic)
+        self.inputs = []  # type: List[InputSubscription]
+        # the base name is remapped (image_raw:=/camera/image_raw), then the transport's suffix
+        # appended, as image_transport subscribers do
+        base = self.resolve_topic_name(self.settings["image_topic"])
+        compressed = self.settings["image_transport"] == "compressed"
+        self.image_input = self._input(CompressedImage if compressed else Image,
+                                       input_topic(base, self.settings["image_transport"]), self._on_image,
+                                       self._on_lost)
+        for name in ("qos_reliability", "qos_depth"):
+            if self.settings[name] != BY_NAME[name].default:
+                self.get_logger().warning("parameter {} is deprecated: use qos_overrides.{}.subscription.{}".format(
+                    name, self.image_input.topic, name[4:]))
+        self.create_timer(REFRESH_PERIOD_S, self._refresh_inputs)
+        return self.image_input.topic
+
+    def _refresh_inputs(self) -> None:
+        for subscription in self.inputs:
+            change = subscription.refresh()
+            if change:
+                self.get_logger().info(change)
+
+    def _on_lost(self, count: int) -> None:
+        self.stats.lost(count)
+        self.get_logger().warning("{} frame(s) on {} lost by DDS ({} so far): {}".format(
+            count, self.input_topic, self.stats.lost_samples, LOST_CAUSE), throttle_duration_sec=LOST_LOG_PERIOD_S)
 
     def _on_image(self, msg: Any) -> None:
         # counted here, not in the worker: input_rate_hz is what arrives over DDS, dropped frames included
@@ -194,7 +227,7 @@ class PoseNode(Node):
                 "output {}{}{}; flip test {}; decoder {}".format(
                     meta.arch, meta.dataset, meta.num_joints, meta.input_width, meta.input_height, meta.weights,
                     self.estimator.backend.name, self.settings["model_path"], self.input_topic,
-                    self.settings["image_transport"], self.settings["qos_reliability"],
+                    self.settings["image_transport"], self.image_input.describe(),
                     self.resolve_topic_name("poses"),
                     " + " + self.resolve_topic_name("debug_image") if self.debug_pub else "",
                     "; 3D from {} + {}, markers on {}".format(self.depth.topic, self.depth.info_topic,
@@ -292,7 +325,9 @@ class PoseNode(Node):
             ("backend", self.estimator.backend.name), ("decoder", self.estimator.decoder_name),
             ("model", self.settings["model_path"]),
             ("model_arch", self.estimator.metadata.arch), ("dataset", self.estimator.metadata.dataset),
-            ("input_topic", self.input_topic), ("last_problem", self.stats.last_problem),
+            ("input_topic", self.input_topic), ("input_qos", self.image_input.describe()),
+            ("dds_lost_samples", int(snap["lost_samples"])), ("qos_incompatible", self.image_input.incompatible),
+            ("last_problem", self.stats.last_problem),
         ]
         if self.tracker is not None:
             values += [("active_tracks", self.tracker.active_tracks()), ("tracks_started", self.tracker.next_id),
