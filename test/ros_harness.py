@@ -183,7 +183,7 @@ class NodeProcess(object):
 
     def __init__(self, tmp_path: Path, domain_id: int, params: Optional[Dict[str, Any]] = None,
                  params_file: Optional[Path] = None, extra_args: Sequence[str] = (),
-                 cwd: Optional[Path] = None) -> None:
+                 cwd: Optional[Path] = None, extra_env: Optional[Dict[str, str]] = None) -> None:
         self.log_path = tmp_path / "pose_node_{}.log".format(domain_id)
         args = [sys.executable, "-m", "litepose_ros.ros.pose_node", "--ros-args"]
         if params_file is not None:
@@ -193,6 +193,7 @@ class NodeProcess(object):
             args += ["-p", "{}:={}".format(name, text)]
         args += list(extra_args)
         self.env = ros_env(tmp_path, domain_id)
+        self.env.update(extra_env or {})
         self._log = open(str(self.log_path), "w")
         self.proc = subprocess.Popen(args, cwd=str(cwd or REPO_ROOT), env=self.env, stdout=self._log,
                                      stderr=subprocess.STDOUT)

@@ -49,3 +49,18 @@ def test_backend_errors_are_error_and_slowness_warns():
     _frames(stats, 107.0, ["ok"] * 10, latency_ms=1500.0)
     level, message = _level(stats, 108.0)
     assert level == WARN and message.startswith("slow: mean latency 1500 ms")
+
+
+def test_frames_lost_by_dds_warn_with_cause_and_fix_while_in_the_window():
+    stats = StageStats(window_s=5.0)
+    _frames(stats, 100.0, ["ok"] * 10)
+    stats.lost(3, now=100.5)
+    stats.lost(2, now=101.0)
+    level, message = _level(stats, 101.5)
+    assert level == WARN
+    assert message.startswith("5 frames lost by DDS before reaching the node in the last 5 s (received 10): ")
+    assert "net.core.rmem_max" in message and "share/litepose_ros/config/dds/" in message
+    assert stats.snapshot(now=101.5)["lost_samples"] == 5
+    _frames(stats, 106.5, ["ok"] * 10)  # the losses aged out; the total stays
+    assert _level(stats, 107.5) == (OK, "running")
+    assert stats.snapshot(now=107.5)["lost_samples"] == 5
