@@ -11,11 +11,13 @@ frames at 30 Hz from this process for ``--seconds``, and prints
     lost       samples DDS reported lost to the node (``dds_lost_samples``, where present)
     out/alone  out/s over the standalone estimator's rate (same model and image, no ROS)
 
-``--node-param NAME:=VALUE`` (repeatable) passes parameters to the node, e.g.
+``--dds-profile FILE`` runs node and camera with a Fast DDS XML profile (the shipped
+``config/dds/fastdds_large_frames.xml``). ``--node-param NAME:=VALUE`` (repeatable) passes parameters to the node, e.g.
 ``--node-param qos_overrides./image_raw.subscription.reliability:=best_effort`` for the old
 default subscription. Each case gets its own ROS domain, discovery stays on this host.
 
     python bench/bench_flood.py [--seconds S] [--sizes 640x480,1280x720] [--publishers reliable,best_effort]
+                                [--dds-profile FILE] [--node-param NAME:=VALUE ...]
 """
 import argparse
 import os
@@ -115,17 +117,23 @@ def main(argv: List[str] = None) -> int:
     parser.add_argument("--sizes", default="640x480,1280x720")
     parser.add_argument("--publishers", default="reliable,best_effort")
     parser.add_argument("--node-param", action="append", default=[], metavar="NAME:=VALUE")
+    parser.add_argument("--dds-profile", help="Fast DDS XML profile for the node and the camera (this process), "
+                        "e.g. config/dds/fastdds_large_frames.xml")
     parser.add_argument("--model", help="ONNX model (default: a LitePose-XS@256 export, cached in the temp dir)")
     args = parser.parse_args(argv)
     sys.argv = sys.argv[:1]  # rclpy.init reads sys.argv: NAME:=VALUE there would be remap rules
+    if args.dds_profile:  # before the first participant; the node process inherits it
+        profile = os.path.abspath(args.dds_profile)
+        os.environ["FASTDDS_DEFAULT_PROFILES_FILE"] = profile  # Fast DDS 3 (Kilted); 2.x reads FASTRTPS_...
     node_params = dict(p.split(":=", 1) for p in args.node_param)
     work = Path(tempfile.mkdtemp(prefix="litepose_flood_"))
     cache = Path(tempfile.gettempdir()) / "litepose_bench_models"
     cache.mkdir(exist_ok=True)
     model = Path(args.model) if args.model else h.export_litepose(cache, 256)
     sizes = [parse_size(s) for s in args.sizes.split(",")]
-    print("model {}, {} inference thread(s), node params {}; {:g} s per case at {:g} Hz; load {}".format(
-        model.name, THREADS, node_params or "(defaults)", args.seconds, RATE_HZ,
+    print("model {}, {} inference thread(s), node params {}, DDS profile {}; {:g} s per case at {:g} Hz; "
+          "load {}".format(model.name, THREADS, node_params or "(defaults)", args.dds_profile or "(none)",
+                           args.seconds, RATE_HZ,
         " ".join(open("/proc/loadavg").read().split()[:3])))
     print("{:>9} {:>12} {:>7} {:>7} {:>7} {:>7} {:>8} {:>9}".format(
         "frame", "publisher", "sent/s", "in/s", "out/s", "lost", "alone/s", "out/alone"))
