@@ -104,6 +104,8 @@ def test_colcon_install_runs_the_installed_sources_and_messages(installed, tmp_p
         wrapper = (installed / "lib" / "litepose_ros" / name).read_text()
         assert os.access(str(installed / "lib" / "litepose_ros" / name), os.X_OK) and wrapper.startswith("#!")
     assert (installed / "share" / "litepose_ros" / "config" / "jetson.yaml").is_file()
+    for name in ("fastdds_large_frames.xml", "cyclonedds_large_frames.xml", "60-litepose-dds.conf"):
+        assert (installed / "share" / "litepose_ros" / "config" / "dds" / name).is_file(), name
 
 
 # rosdep keys of package.xml that are not ROS packages, each looked up in ros/rosdistro's

@@ -24,16 +24,23 @@ def marker_model(tmp_path_factory):
 
 @pytest.fixture
 def ros(tmp_path):
+    """(start the node, a client); both are stopped after the test, failed or not."""
     domain = h.next_domain_id()
-    clients = []
+    nodes, clients = [], []
+
+    def start(params, **kwargs):
+        nodes.append(h.NodeProcess(tmp_path, domain, dict(params, **FAST), **kwargs))
+        return nodes[-1]
 
     def client():
         clients.append(h.RosClient(domain))
         return clients[-1]
 
-    yield domain, client
+    yield start, client
     for c in clients:
         c.close()
+    for node in nodes:
+        node.stop()
 
 
 def node_reliability(client, node, topic="/image_raw"):
@@ -68,8 +75,8 @@ def flood(client, publisher, frames, rate_hz=30.0):
 
 def test_default_subscription_gets_most_big_frames_of_a_reliable_camera(tmp_path, ros, marker_model):
     # the old default (best effort) received 0.1 of 30 frames/s of 1280x720 here (bench_flood.py)
-    domain, client = ros
-    node = h.NodeProcess(tmp_path, domain, dict(model_path=marker_model, **FAST))
+    start, client = ros
+    node = start(dict(model_path=marker_model))
     c = client()
     camera = c.camera(reliable=True, depth=10)  # as usb_cam / realsense2_camera publish
     wait_reliability(c, node, RELIABLE)
@@ -87,8 +94,8 @@ def test_default_subscription_gets_most_big_frames_of_a_reliable_camera(tmp_path
 
 
 def test_subscription_follows_publishers_that_come_later(tmp_path, ros, marker_model):
-    domain, client = ros
-    node = h.NodeProcess(tmp_path, domain, dict(model_path=marker_model, **FAST))
+    start, client = ros
+    node = start(dict(model_path=marker_model))
     c = client()
     c.wait_until(lambda: node_reliability(c, node) is not None, 30.0, "pose_node's subscription")
     assert node_reliability(c, node) == BEST_EFFORT  # no publisher yet: one that matches any
@@ -108,9 +115,9 @@ def test_subscription_follows_publishers_that_come_later(tmp_path, ros, marker_m
 
 
 def test_qos_override_parameters_take_effect(tmp_path, ros, marker_model):
-    domain, client = ros
+    start, client = ros
     params = {OVERRIDE + "reliability": "reliable", OVERRIDE + "depth": 3, OVERRIDE + "reliablity": "best_effort"}
-    node = h.NodeProcess(tmp_path, domain, dict(model_path=marker_model, **params, **FAST))
+    node = start(dict(model_path=marker_model, **params))
     c = client()
     camera = c.camera(reliable=False)  # a best-effort camera: the forced reliable subscription cannot match
     c.wait_until(lambda: node_reliability(c, node) is not None, 30.0, "pose_node's subscription")
@@ -129,9 +136,8 @@ def test_qos_override_parameters_take_effect(tmp_path, ros, marker_model):
 
 
 def test_deprecated_qos_parameters_still_work_with_a_warning(tmp_path, ros, marker_model):
-    domain, client = ros
-    node = h.NodeProcess(tmp_path, domain, dict(model_path=marker_model, qos_reliability="best_effort", qos_depth=2,
-                                                **FAST))
+    start, client = ros
+    node = start(dict(model_path=marker_model, qos_reliability="best_effort", qos_depth=2))
     c = client()
     c.camera(reliable=True, depth=10)
     c.wait_until(lambda: node_reliability(c, node) is not None, 30.0, "pose_node's subscription")
@@ -146,9 +152,9 @@ def test_deprecated_qos_parameters_still_work_with_a_warning(tmp_path, ros, mark
 
 
 def test_compressed_input_follows_remapping_of_the_base_topic(tmp_path, ros, marker_model):
-    domain, client = ros
-    node = h.NodeProcess(tmp_path, domain, dict(model_path=marker_model, image_transport="compressed", **FAST),
-                         extra_args=["-r", "image_raw:=/cam/color/image_raw"])
+    start, client = ros
+    node = start(dict(model_path=marker_model, image_transport="compressed"),
+               extra_args=["-r", "image_raw:=/cam/color/image_raw"])
     c = client()
     camera = c.camera(topic="cam/color/image_raw", compressed=True)
     c.handshake(camera, node, h.compressed_msg(np.zeros((48, 64, 3), np.uint8), 0))
@@ -183,8 +189,8 @@ def test_frames_lost_by_dds_are_counted_in_diagnostics(tmp_path, ros, marker_mod
     profile = tmp_path / "small_sockets.xml"
     profile.write_text(SMALL_SOCKETS)
     env = {"FASTDDS_DEFAULT_PROFILES_FILE": str(profile), "FASTRTPS_DEFAULT_PROFILES_FILE": str(profile)}
-    domain, client = ros
-    node = h.NodeProcess(tmp_path, domain, dict(model_path=marker_model, **FAST), extra_env=env)
+    start, client = ros
+    node = start(dict(model_path=marker_model), extra_env=env)
     c = client()
     camera = c.camera(reliable=False)
     small = h.image_msg(np.zeros((48, 64, 3), np.uint8), 0)
