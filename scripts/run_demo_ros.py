@@ -47,7 +47,6 @@ def main() -> int:
         return 2
     domain = h.next_domain_id()
     node = h.NodeProcess(work, domain, {"model_path": model.resolve(), "image_transport": "compressed",
-                                        "qos_reliability": "reliable",
                                         "detection_threshold": args.detection_threshold})
     client = h.RosClient(domain)
     out = Path(args.output)

@@ -48,7 +48,8 @@ def test_parameters_file_sections_node_wins_over_wildcard():
 
 
 @pytest.mark.parametrize("name, value, ok", [
-    ("threads", -3, False), ("threads", 0, True), ("threads", 2.0, False), ("qos_depth", 0, False),
+    ("threads", -3, False), ("threads", 0, True), ("threads", 2.0, False),
+    ("qos_depth", -1, False), ("qos_depth", 0, True),
     ("min_person_score", float("inf"), False), ("min_person_score", float("nan"), False),
     ("diagnostics_period", 0.0, False), ("diagnostics_period", 0.5, True),
     ("backend", "cuda", False), ("backend", "tflite", True), ("image_transport", "compressed", True),

@@ -204,3 +204,12 @@ def test_frames_lost_by_dds_are_counted_in_diagnostics(tmp_path, ros, marker_mod
                and "net.core.rmem_max" in s.message for s in statuses), [s.message for s in statuses[-3:]]
     assert "lost by DDS" in node.output() and "net.core.rmem_max" in node.output()
     assert node.stop() == 0
+
+
+def test_matching_reliability_is_reliable_only_when_every_publisher_is():
+    from litepose_ros.ros.input_qos import matching_reliability
+
+    assert matching_reliability([]) == (BEST_EFFORT, "no publisher yet")
+    assert matching_reliability([RELIABLE, RELIABLE]) == (RELIABLE, "2 reliable publisher(s)")
+    assert matching_reliability([RELIABLE, BEST_EFFORT])[0] == BEST_EFFORT
+    assert matching_reliability([BEST_EFFORT]) == (BEST_EFFORT, "1 best-effort publisher(s)")
