@@ -84,7 +84,8 @@ def test_default_subscription_gets_most_big_frames_of_a_reliable_camera(tmp_path
     c.handshake(camera, node, big)
     c.wait_until(lambda: diag_int(c, "frames_received") >= 1, 10.0, "diagnostics")
     before = diag_int(c, "frames_received")
-    sent = flood(c, camera, [big] * 90)
+    # 15 Hz, so that a busy node (loaded CI machine) takes every frame: each lost one is DDS's
+    sent = flood(c, camera, [big] * 45, rate_hz=15.0)
     time.sleep(1.0)  # the last frames and a diagnostics message
     received = diag_int(c, "frames_received") - before
     assert received >= 0.6 * sent, "{} of {} frames reached the node".format(received, sent)
