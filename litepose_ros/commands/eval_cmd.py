@@ -1,4 +1,8 @@
-"""`litepose eval`: AP of a model on a COCO or CrowdPose annotation file."""
+"""`litepose eval`: AP of a model on a COCO or CrowdPose annotation file.
+
+``--protocol official`` (the default) is the official LitePose test and the number to compare
+with the paper; ``--protocol robot`` is the same decoder on the square letterbox the node runs.
+"""
 import argparse
 import json
 import os
@@ -64,9 +68,10 @@ def run(args: argparse.Namespace) -> int:
     except RuntimeError as error:  # the evaluator is missing or broken; says how to fix it
         print("error: {}".format(error), file=sys.stderr)
         return 1
+    print("{} protocol: {}".format(args.protocol, estimator.describe()))
     print(format_table(metrics))
     report = {
-        "model": args.model, "dataset": dataset, "protocol": args.protocol,
+        "model": str(args.model), "dataset": dataset, "protocol": args.protocol,
         "images": len(images) - len(skipped), "skipped_images": skipped, "metrics": metrics,
     }
     if args.output:
