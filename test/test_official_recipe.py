@@ -178,3 +178,72 @@ def test_learning_rate_is_not_scaled_with_the_number_of_gpus():
     assert rates == pytest.approx({0: 4e-3, 349: 4e-3, 350: 4e-4, 479: 4e-4, 480: 4e-5, 499: 4e-5})
     with pytest.raises(ValueError, match="lr scaling"):
         TrainConfig("XS", "coco", "", "", lr_scaling="linear")
+
+
+# ----------------------------------------------------------------------------- evaluation on the samples
+def _random_checkpoint(tmp_path, dataset, size):
+    from litepose_ros.keypoints import get_keypoint_set
+    from litepose_ros.model.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    model = new_model(TrainConfig("XS", dataset, "", ""), get_keypoint_set(dataset).num_joints)
+    path = tmp_path / "xs_{}.pth".format(dataset)
+    save_checkpoint(model, str(path), {"arch": "XS", "dataset": dataset, "input_size": [size, size]})
+    return path
+
+
+@pytest.mark.parametrize("dataset, annotations", [
+    ("coco", "person_keypoints_mmpose_test.json"), ("crowdpose", "crowdpose_mmpose_test.json")])
+def test_eval_runs_both_protocols_on_the_shared_samples(dataset, annotations, tmp_path):
+    """A .pth checkpoint under --protocol official (non-square inputs) and robot (square letterbox)."""
+    import json
+    import subprocess
+    import sys
+
+    from conftest import shared_path
+
+    images = shared_path(dataset)
+    checkpoint = _random_checkpoint(tmp_path, dataset, 128)
+    for protocol, resize in (("official", "official resize"), ("robot", "letterbox resize")):
+        output = tmp_path / "{}.json".format(protocol)
+        done = subprocess.run(
+            [sys.executable, "-m", "litepose_ros.cli", "eval", "--model", str(checkpoint), "--annotations",
+             str(images / annotations), "--images", str(images), "--protocol", protocol, "--detection-threshold",
+             "0.001", "--output", str(output), "--no-progress"], capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert "{} protocol: pytorch backend".format(protocol) in done.stdout and resize in done.stdout
+        report = json.loads(output.read_text())
+        assert report["protocol"] == protocol and report["images"] == len(json.loads(
+            (images / annotations).read_text())["images"])
+        assert 0.0 <= report["metrics"]["AP"] <= 1.0
+
+
+def test_pytorch_and_dynamic_onnx_run_the_official_inputs_alike(tmp_path, coco_dir):
+    """The official protocol's non-square inputs through a .pth checkpoint and a --dynamic-size ONNX
+    export of it: the same network outputs, hence the same people."""
+    from litepose_ros.backends import create_backend
+    from litepose_ros.export.onnx_export import export_onnx
+    from litepose_ros.files import read_image
+    from litepose_ros.model.module_backend import checkpoint_backend
+    from litepose_ros.pipeline import PoseEstimator
+    from litepose_ros.protocols import protocol_options
+
+    checkpoint = _random_checkpoint(tmp_path, "coco", 128)
+    module = checkpoint_backend(str(checkpoint), device="cpu")
+    onnx_path = tmp_path / "dynamic.onnx"
+    export_onnx(module.model, module.metadata, str(onnx_path), dynamic_size=True)
+    estimators = [PoseEstimator(backend, detection_threshold=0.001, **protocol_options("official"))
+                  for backend in (module, create_backend(str(onnx_path)))]
+    shapes = set()
+    for path in sorted(coco_dir.glob("*.jpg")):
+        image = read_image(str(path))
+        tensor, fit = estimators[0].preprocess(image)
+        shapes.add(tensor.shape)
+        first, second = (e.backend.run(tensor) for e in estimators)
+        for a, b in zip(first, second):
+            assert a.shape == b.shape
+            np.testing.assert_allclose(a, b, atol=1e-4)
+        people = [e.estimate(image)[0] for e in estimators]
+        assert len(people[0]) == len(people[1])
+        np.testing.assert_allclose(people[0].keypoints[..., :2], people[1].keypoints[..., :2], atol=0.5)
+    assert any(shape[2] != shape[3] for shape in shapes)  # non-square inputs were run
