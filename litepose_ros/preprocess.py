@@ -199,6 +199,10 @@ class Preprocessor(object):
 
     def _official(self, image: np.ndarray) -> Tuple[np.ndarray, OfficialResize]:
         fit = OfficialResize.fit(image.shape[1], image.shape[0], self.input_width)
+        if fit.input_width * fit.input_height > MAX_PIXELS:  # extreme aspect ratios
+            raise ValueError("the official resize of a {}x{} image would be a {}x{} input, over the {} pixel "
+                             "limit".format(image.shape[1], image.shape[0], fit.input_width, fit.input_height,
+                                            MAX_PIXELS))
         # The official warp: bilinear, black outside the image, then normalised.
         warped = cv2.warpAffine(image, fit.matrix(), (fit.input_width, fit.input_height), flags=cv2.INTER_LINEAR)
         planes = cv2.split(warped)

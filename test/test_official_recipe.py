@@ -90,6 +90,12 @@ def test_official_warp_puts_source_pixels_where_the_mapping_says():
         np.testing.assert_allclose(found[:, 1], source[inside, 1] / 4, atol=1.0)
 
 
+def test_official_resize_bounds_the_input_of_extreme_aspect_ratios():
+    metadata = ModelMetadata.for_dataset("XS", "coco", 256, 256, weights="random")
+    with pytest.raises(ValueError, match="pixel limit"):
+        Preprocessor(metadata, resize="official")(np.zeros((1, 300000, 3), np.uint8))
+
+
 def test_official_resize_refuses_non_square_models():
     metadata = ModelMetadata.for_dataset("XS", "coco", 256, 192, weights="random")
     with pytest.raises(ValueError, match="square input"):

@@ -55,10 +55,16 @@ def run(args: argparse.Namespace) -> int:
         if image is None:
             skipped.append(file_name)
             continue
-        people, _ = estimator.estimate(image)
+        try:
+            people, _ = estimator.estimate(image)
+        except ValueError as error:  # an image the protocol cannot take (e.g. an extreme aspect ratio)
+            print("warning: {}: {}".format(file_name, error), file=sys.stderr)
+            skipped.append(file_name)
+            continue
         results.extend(people.to_coco_results(image_id))
     for file_name in skipped:
-        print("warning: skipped unreadable or missing image {}".format(file_name), file=sys.stderr)
+        print("warning: skipped image {} (unreadable, missing, or refused as said above)".format(file_name),
+              file=sys.stderr)
     if len(skipped) == len(images):
         print("error: none of the {} annotated images could be read".format(len(images)), file=sys.stderr)
         return 1
