@@ -88,9 +88,10 @@ class ModelMetadata(object):
     def input_shape(self) -> Tuple[int, int, int, int]:
         return (1, 3, self.input_height, self.input_width)
 
-    def output_shapes(self) -> List[Tuple[int, int, int, int]]:
-        """Shapes of the two outputs, in OUTPUT_NAMES order."""
-        j, h, w = self.num_joints, self.input_height, self.input_width
+    def output_shapes(self, input_height: int = 0, input_width: int = 0) -> List[Tuple[int, int, int, int]]:
+        """Shapes of the two outputs, in OUTPUT_NAMES order, for the metadata's input size or the given one."""
+        j = self.num_joints
+        h, w = input_height or self.input_height, input_width or self.input_width
         return [(1, 2 * j, h // 4, w // 4), (1, j, h // 2, w // 2)]
 
     def keypoint_set(self) -> KeypointSet:

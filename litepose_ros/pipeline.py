@@ -32,11 +32,18 @@ def _ms_since(start: float) -> float:
 class PoseEstimator(object):
     """Runs one model on BGR frames and returns people in source-image pixels, on the image."""
 
-    def __init__(self, backend: Backend, flip_test: bool = False, **decoder_options: object) -> None:
+    def __init__(self, backend: Backend, flip_test: bool = False, resize: str = "letterbox",
+                 clip_to_image: bool = True, **decoder_options: object) -> None:
+        if resize == "official" and not backend.dynamic_size:
+            raise ValueError(
+                "{}: the official protocol runs the network on non-square inputs, but this model has a fixed "
+                "input size; export it with `litepose export --dynamic-size` (or evaluate the .pth checkpoint), "
+                "or use --protocol robot".format(backend.model_path))
         self.backend = backend
         self.metadata = backend.metadata
         self.flip_test = flip_test
-        self.preprocess = Preprocessor(self.metadata)
+        self.clip_to_image = clip_to_image
+        self.preprocess = Preprocessor(self.metadata, resize)
         self._lock = threading.Lock()
         self._decoder = DecoderConfig.from_keypoint_set(self.metadata.keypoint_set(), **decoder_options)
         # the compiled decoder core, or the numpy reference with a warning where it is not built
@@ -45,11 +52,12 @@ class PoseEstimator(object):
     @classmethod
     def from_model(
         cls, model_path: str, backend: str = "auto", threads: int = 0, flip_test: bool = False,
-        backend_options: Optional[Dict[str, object]] = None, **decoder_options: object
+        backend_options: Optional[Dict[str, object]] = None, resize: str = "letterbox", clip_to_image: bool = True,
+        **decoder_options: object
     ) -> "PoseEstimator":
         """``backend_options`` go to the backend (e.g. ``xnnpack`` for tflite); the rest to the decoder."""
         return cls(create_backend(model_path, backend, threads=threads, **(backend_options or {})),
-                   flip_test=flip_test, **decoder_options)
+                   flip_test=flip_test, resize=resize, clip_to_image=clip_to_image, **decoder_options)
 
     @property
     def decoder_config(self) -> DecoderConfig:
@@ -73,13 +81,14 @@ class PoseEstimator(object):
 
         start = time.perf_counter()
         people = box.people_to_source(decode(outputs, self._decoder, flipped_outputs=flipped))
-        people = people.clipped_to_image(box.source_width, box.source_height)
+        if self.clip_to_image:
+            people = people.clipped_to_image(box.source_width, box.source_height)
         decode_ms = _ms_since(start)
         return people, StageTimings(preprocess_ms, inference_ms, decode_ms)
 
     def describe(self) -> str:
-        return "{}; flip test {}, heatmaps decoded at {} resolution by the {} decoder".format(
-            self.backend.describe(), "on" if self.flip_test else "off",
+        return "{}; {} resize, flip test {}, heatmaps decoded at {} resolution by the {} decoder".format(
+            self.backend.describe(), self.preprocess.resize, "on" if self.flip_test else "off",
             "input" if self._decoder.project_to_input else "stride-2", self.decoder_name,
         )
 

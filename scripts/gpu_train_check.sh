@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# GPU check of `litepose train` (not run in CI): a few hundred AMP steps on the shared COCO
-# images, then throughput. Usage: scripts/gpu_train_check.sh [STEPS] (default 300).
-# Prints the run's images/s (from train_log.csv) and the final validation table.
+# GPU check of `litepose train` (not run in CI): a few hundred steps of the default (official,
+# fp32) recipe on the shared COCO images, then throughput and the official-protocol validation.
+# Usage: scripts/gpu_train_check.sh [STEPS] (default 300); AMP=1 adds --amp, CHANNELS_LAST=1 adds
+# --channels-last. Prints the run's images/s (from train_log.csv) and the final validation table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STEPS="${1:-300}"
@@ -30,9 +31,12 @@ PYEOF
 "$PY" -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'; print(torch.cuda.get_device_name(0))"
 # 400 images / batch 16 = 25 steps per epoch.
 EPOCHS=$(( (STEPS + 24) / 25 ))
+EXTRA=()
+if [ "${AMP:-0}" = 1 ]; then EXTRA+=(--amp); fi
+if [ "${CHANNELS_LAST:-0}" = 1 ]; then EXTRA+=(--channels-last); fi
 time "$PY" -m litepose_ros.cli train --arch S --dataset coco --data-root "$WORK/data" --output "$WORK/run" \
-  --epochs "$EPOCHS" --batch-size 16 --amp --workers 8 --warmup-steps 50 --lr-steps "$((EPOCHS + 1))" \
-  --val-every "$EPOCHS" --log-every 5 --no-progress
+  --epochs "$EPOCHS" --batch-size 16 --workers 8 --lr-steps "$((EPOCHS + 1))" \
+  --val-every "$EPOCHS" --val-protocol official --log-every 5 --no-progress ${EXTRA[@]+"${EXTRA[@]}"}
 "$PY" - "$WORK/run/train_log.csv" <<'PYEOF'
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))

@@ -18,7 +18,9 @@ def models(tmp_path_factory):
     paths = {}
     for dataset in ("coco", "crowdpose"):
         path = out / "xs_{}.onnx".format(dataset)
-        done = litepose("export", "--arch", "XS", "--dataset", dataset, "--input-size", "128", "--output", path)
+        # Dynamic height and width: the official protocol (eval's default) runs non-square inputs.
+        done = litepose("export", "--arch", "XS", "--dataset", dataset, "--input-size", "128", "--dynamic-size",
+                        "--output", path)
         assert done.returncode == 0, done.stderr
         paths[dataset] = path
     return paths
@@ -73,6 +75,15 @@ def test_eval_refuses_annotations_of_the_other_dataset(models, coco_dir, tmp_pat
                     coco_dir / "person_keypoints_mmpose_test.json", "--images", coco_dir,
                     "--dataset", "coco", "--output", tmp_path / "m.json")
     assert done.returncode == 1 and "crowdpose" in done.stderr
+
+
+def test_official_protocol_on_a_fixed_size_model_says_how_to_export(coco_dir, tmp_path):
+    path = tmp_path / "static.onnx"
+    done = litepose("export", "--arch", "XS", "--dataset", "coco", "--input-size", "128", "--output", path)
+    assert done.returncode == 0, done.stderr
+    done = litepose("eval", "--model", path, "--annotations", coco_dir / "person_keypoints_mmpose_test.json",
+                    "--images", coco_dir, "--no-progress")
+    assert done.returncode == 1 and "--dynamic-size" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_missing_model_is_a_clear_error(tmp_path, coco_dir):

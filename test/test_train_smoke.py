@@ -16,16 +16,19 @@ from litepose_ros.keypoints import COCO  # noqa: E402
 from litepose_ros.metadata import ModelMetadata  # noqa: E402
 from litepose_ros.model.litepose import build_model  # noqa: E402
 from litepose_ros.training.datasets import load_split  # noqa: E402
-from litepose_ros.training.trainer import reference_init  # noqa: E402
+from litepose_ros.training.trainer import normal_init  # noqa: E402
 from litepose_ros.training.validation import validate  # noqa: E402
 
-# Measured settings: small enough for CI, enough steps for the AP to rise reliably.
+# Measured settings: small enough for CI, enough steps for the AP to rise reliably. Overfitting
+# without augmentation, the robot-matching options (letterbox samples, padding supervised) make
+# the training samples the very inputs the "fast" validation sees; HigherHRNet's N(0, 1e-3)
+# initialisation starts the outputs near zero, which this short high-lr run was calibrated with.
 INPUT = 96
 STEPS = 150
 SMOKE_ARGS = ["--arch", "XS", "--dataset", "coco", "--input-size", str(INPUT), "--batch-size", "4",
               "--epochs", str(STEPS), "--no-augment", "--workers", "0", "--lr", "1e-2", "--warmup-steps", "10",
               "--lr-steps", str(STEPS + 1), "--val-every", str(STEPS), "--val-protocol", "fast", "--log-every", "10",
-              "--no-progress"]
+              "--letterbox", "--supervise-padding", "--normal-init", "--no-progress"]
 
 
 def _cli(*args, env=None):
@@ -45,7 +48,7 @@ def test_overfit_four_images_then_export_and_eval(coco_dir, tmp_path):
     metadata = ModelMetadata.for_dataset("XS", "coco", INPUT, INPUT, weights="training")
     torch.manual_seed(0)
     fresh = build_model("XS", COCO.num_joints)
-    reference_init(fresh)
+    normal_init(fresh)
     ap_before = validate(fresh, records, annotations, metadata, torch.device("cpu"), "fast")["AP"]
 
     run_dir = tmp_path / "run"

@@ -11,16 +11,25 @@ from train_testing import coco_root, crowdpose_root  # noqa: E402
 from litepose_ros.keypoints import COCO, CROWDPOSE  # noqa: E402
 from litepose_ros.preprocess import Letterbox  # noqa: E402
 from litepose_ros.training.datasets import AnnotationError, load_split, read_rgb  # noqa: E402
-from litepose_ros.training.targets import STRIDES, gaussian_heatmaps, joint_indices, make_sample  # noqa: E402
+from litepose_ros.training.targets import (  # noqa: E402
+    STRIDES,
+    SampleOptions,
+    gaussian_heatmaps,
+    joint_indices,
+    make_sample,
+)
 from litepose_ros.training.transforms import (  # noqa: E402
     AugmentConfig,
     AugmentParams,
+    base_matrix,
     input_matrix,
     transform_joints,
     warp,
 )
 
 SIZE = (192, 192)
+# The robot-matching options: letterbox geometry, padding supervised, CrowdPose boxes masked.
+LETTERBOX = SampleOptions(crop="long", supervise_padding=True, crowdpose_masks=True)
 
 
 def _check_peaks(sample, num_joints):
@@ -38,8 +47,9 @@ def _check_peaks(sample, num_joints):
             assert found == expected, (stage, j)
 
 
+@pytest.mark.parametrize("crop", ["short", "long"])
 @pytest.mark.parametrize("dataset", ["coco", "crowdpose"])
-def test_heatmap_peaks_at_joints_both_scales(dataset, coco_dir, crowdpose_dir, tmp_path):
+def test_heatmap_peaks_at_joints_both_scales(dataset, crop, coco_dir, crowdpose_dir, tmp_path):
     kps, root = (COCO, coco_root(tmp_path, coco_dir)) if dataset == "coco" else \
         (CROWDPOSE, crowdpose_root(tmp_path, crowdpose_dir))
     records = load_split(dataset, str(root), "train" if dataset == "coco" else "trainval")
@@ -47,16 +57,20 @@ def test_heatmap_peaks_at_joints_both_scales(dataset, coco_dir, crowdpose_dir, t
     checked = 0
     for record in records:
         image = read_rgb(record.path)
-        plain = make_sample(record, image, kps, SIZE)
-        # Without augmentation the joints are exactly where inference's letterbox puts them.
-        box = Letterbox.fit(record.width, record.height, *SIZE)
+        options = SampleOptions(crop=crop)
+        plain = make_sample(record, image, kps, SIZE, options=options)
         labelled = [p for p in record.people if p.num_labelled and not p.iscrowd]
         source = np.stack([p.keypoints for p in labelled])
         visible = source[..., 2] > 0
-        np.testing.assert_allclose(plain.keypoints[..., :2][visible], box.to_input(source[..., :2])[visible],
-                                   atol=1e-3)
-        for params in (AugmentParams(), AugmentParams(flip=True), AugmentParams.sample(AugmentConfig(), rng)):
-            sample = make_sample(record, image, kps, SIZE, params)
+        if crop == "long":  # without augmentation the joints are exactly where inference's letterbox puts them
+            expected = Letterbox.fit(record.width, record.height, *SIZE).to_input(source[..., :2])
+        else:  # the short side spans the input, centred
+            zoom = SIZE[0] / min(record.width, record.height)
+            expected = (source[..., :2] - [record.width / 2, record.height / 2]) * zoom + SIZE[0] / 2
+        np.testing.assert_allclose(plain.keypoints[..., :2][visible], expected[visible], atol=1e-3)
+        random = AugmentParams.sample(AugmentConfig(), rng, record.width, record.height, crop)
+        for params in (AugmentParams(), AugmentParams(flip=True), random):
+            sample = make_sample(record, image, kps, SIZE, params, options=options)
             _check_peaks(sample, kps.num_joints)
             assert [m.shape for m in sample.heatmaps] == [(kps.num_joints, 48, 48), (kps.num_joints, 96, 96)]
             checked += int((sample.keypoints[..., 2] > 0).sum())
@@ -86,7 +100,7 @@ def test_coco_masks_cover_unlabelled_people_only(coco_dir, tmp_path):
     with open(coco_dir / "person_keypoints_mmpose_test.json") as stream:
         anns = json.load(stream)["annotations"]
     for image_id, record in records.items():
-        sample = make_sample(record, read_rgb(record.path), COCO, SIZE)
+        sample = make_sample(record, read_rgb(record.path), COCO, SIZE, options=LETTERBOX)
         box = Letterbox.fit(record.width, record.height, *SIZE)
         unlabelled = [a for a in anns if a["image_id"] == image_id and a["num_keypoints"] == 0]
         for stride, mask in zip(STRIDES, sample.masks):
@@ -103,12 +117,15 @@ def test_coco_masks_cover_unlabelled_people_only(coco_dir, tmp_path):
             assert mask[outside].min() == 1.0  # and nothing outside them
 
 
-def test_crowdpose_unlabelled_box_is_masked(crowdpose_dir, tmp_path):
+def test_crowdpose_unlabelled_box_is_masked_only_when_asked(crowdpose_dir, tmp_path):
     records = load_split("crowdpose", str(crowdpose_root(tmp_path, crowdpose_dir)), "trainval")
     record = next(r for r in records if r.image_id == 106848)
     empty = [p for p in record.people if p.num_labelled == 0]
     assert len(empty) == 1
-    sample = make_sample(record, read_rgb(record.path), CROWDPOSE, SIZE)
+    # Official: CrowdPose masks nothing; the short-side crop has no padding, so every pixel is supervised.
+    official = make_sample(record, read_rgb(record.path), CROWDPOSE, SIZE)
+    assert all(mask.min() == 1.0 for mask in official.masks)
+    sample = make_sample(record, read_rgb(record.path), CROWDPOSE, SIZE, options=LETTERBOX)
     box = Letterbox.fit(record.width, record.height, *SIZE)
     x, y, w, h = empty[0].bbox
     for stride, mask in zip(STRIDES, sample.masks):
@@ -144,9 +161,9 @@ def test_affine_moves_image_and_joints_together():
     joints[0, :, 0] = rng.uniform(100, 300, 17)
     joints[0, :, 1] = rng.uniform(80, 220, 17)
     joints[0, :, 2] = 2
-    for _ in range(5):
-        params = AugmentParams.sample(AugmentConfig(), rng)
-        matrix = input_matrix(width, height, SIZE, params)
+    for crop in ("short", "long", "short", "long", "short"):
+        params = AugmentParams.sample(AugmentConfig(), rng, width, height, crop)
+        matrix = input_matrix(width, height, SIZE, params, crop)
         warped = warp(coords, matrix, SIZE)
         moved = transform_joints(joints, matrix, params.flip, COCO.flip_index)[0]
         source = joints[0, list(COCO.flip_index)] if params.flip else joints[0]
@@ -156,6 +173,40 @@ def test_affine_moves_image_and_joints_together():
                 value = warped[int(v), int(u)]
                 tolerance = 1.5 / (matrix[0, 0] ** 2 + matrix[0, 1] ** 2) ** 0.5
                 assert abs(value[0] - x) < tolerance and abs(value[1] - y) < tolerance
+
+
+def test_padding_is_unsupervised_unless_asked(coco_dir, tmp_path):
+    """Official: the area outside the source image is out of the heatmap loss (mask 0);
+    --supervise-padding trains it as background (mask 1)."""
+    record = load_split("coco", str(coco_root(tmp_path, coco_dir)), "train")[0]
+    image = read_rgb(record.path)
+    zoom_out = AugmentParams(scale=1.5)  # the crop is larger than the image: padding on every side
+    for supervise in (False, True):
+        options = SampleOptions(supervise_padding=supervise)
+        sample = make_sample(record, image, COCO, SIZE, zoom_out, options=options)
+        matrix = input_matrix(record.width, record.height, SIZE, zoom_out)
+        for stride, mask in zip(STRIDES, sample.masks):
+            # pixel centres outside the image's footprint in this output
+            inverse = np.linalg.inv(np.vstack([matrix / stride, [0, 0, 1]]))[:2]
+            ys, xs = np.mgrid[0:mask.shape[0], 0:mask.shape[1]] + 0.5
+            src = np.einsum("ij,jhw->ihw", inverse, np.stack([xs, ys, np.ones_like(xs)]))
+            margin = 2 * stride / matrix[0, 0]
+            outside = (src[0] < -margin) | (src[0] > record.width + margin) | \
+                (src[1] < -margin) | (src[1] > record.height + margin)
+            assert outside.any()
+            assert (mask[outside] == (1.0 if supervise else 0.0)).all(), (supervise, stride)
+
+
+def test_base_crop_geometry():
+    """Short: the centred square of the short side fills the input; long: the letterbox."""
+    for width, height in ((640, 427), (300, 500), (333, 333)):
+        short = base_matrix(width, height, SIZE, "short")
+        corners = np.array([[width / 2 - min(width, height) / 2, height / 2 - min(width, height) / 2, 1],
+                            [width / 2 + min(width, height) / 2, height / 2 + min(width, height) / 2, 1]])
+        np.testing.assert_allclose((short @ corners.T)[:2].T, [[0, 0], SIZE], atol=1e-9)
+        box = Letterbox.fit(width, height, *SIZE)
+        np.testing.assert_allclose(base_matrix(width, height, SIZE, "long")[:2],
+                                   [[box.scale_x, 0, box.pad_x], [0, box.scale_y, box.pad_y]])
 
 
 def test_bad_annotation_files_name_file_and_field(tmp_path):

@@ -22,6 +22,9 @@ class Backend(object):
 
     name = "abstract"
     file_kind = ""  # what model_file_kind() says of the files it loads ("engine": none of those)
+    # True where the model runs inputs of any height and width (ONNX exported with --dynamic-size,
+    # PyTorch modules); the official evaluation protocol needs that.
+    dynamic_size = False
 
     def __init__(self, model_path: str) -> None:
         if not os.path.isfile(model_path):
@@ -67,13 +70,15 @@ def wrong_file_message(model_path: str, kind: str, backend: str) -> str:
     return text + "run it with backend tflite (backend auto picks by file suffix)"
 
 
-def order_outputs(outputs: Sequence[np.ndarray], metadata: ModelMetadata) -> Tuple[np.ndarray, np.ndarray]:
+def order_outputs(outputs: Sequence[np.ndarray], metadata: ModelMetadata,
+                  input_hw: Tuple[int, int] = (0, 0)) -> Tuple[np.ndarray, np.ndarray]:
     """Put the two outputs in (stride-4 heatmaps+tags, stride-2 heatmaps) order by their shapes.
 
     Converters (TFLite, TensorRT) are free to reorder outputs, and some emit NHWC; matching on
     shape makes the result independent of both. NHWC arrays are transposed to NCHW.
+    ``input_hw``: the input's (height, width) where it is not the metadata's (dynamic-size models).
     """
-    expected = metadata.output_shapes()
+    expected = metadata.output_shapes(*input_hw)
     ordered: List[np.ndarray] = []
     for shape in expected:
         nhwc = (shape[0], shape[2], shape[3], shape[1])

@@ -36,7 +36,11 @@ class OnnxRuntimeBackend(Backend):
     def _check_io(self) -> None:
         inputs = self._session.get_inputs()
         expected = list(self.metadata.input_shape)
-        if len(inputs) != 1 or list(inputs[0].shape) != expected:
+        shape = list(inputs[0].shape) if len(inputs) == 1 else []
+        # Exported with --dynamic-size: height and width are named dimensions, not numbers.
+        self.dynamic_size = len(shape) == 4 and shape[:2] == expected[:2] and all(
+            not isinstance(d, int) for d in shape[2:])
+        if not self.dynamic_size and shape != expected:
             raise BackendError(
                 "{}: expected one input of shape {}, found {}".format(
                     self.model_path, expected, [(i.name, i.shape) for i in inputs]
@@ -51,7 +55,7 @@ class OnnxRuntimeBackend(Backend):
 
     def run(self, tensor: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         outputs = self._session.run(None, {self._input_name: tensor})
-        return order_outputs(outputs, self.metadata)
+        return order_outputs(outputs, self.metadata, (int(tensor.shape[2]), int(tensor.shape[3])))
 
 
 register_backend("onnxruntime", OnnxRuntimeBackend, suffixes=(".onnx",))

@@ -3,13 +3,7 @@ import argparse
 from typing import Any
 
 from ..node_settings import BY_NAME
-
-# "official": the reference evaluation protocol (flip test, heatmaps projected to input size).
-# "fast": what the robot runs (no flip, grouping at stride-2 heatmap resolution).
-PROTOCOLS = {
-    "official": {"flip_test": True, "project_to_input": True},
-    "fast": {"flip_test": False, "project_to_input": False},
-}
+from ..protocols import PROTOCOL_HELP, PROTOCOLS, protocol_options
 
 
 def add_parameter_option(group: Any, name: str, with_default: bool = True) -> None:
@@ -43,28 +37,45 @@ def _parser(param: Any) -> Any:
 
 def add_model_arguments(parser: argparse.ArgumentParser, default_protocol: str) -> None:
     group = parser.add_argument_group("model")
-    group.add_argument("--model", required=True, help="exported model (.onnx, .tflite, .engine)")
+    group.add_argument("--model", required=True, help="exported model (.onnx, .tflite, .engine) or a PyTorch "
+                       "checkpoint (.pth: runs in PyTorch, needs torch)")
+    group.add_argument("--arch", type=str.upper, help="architecture of a .pth checkpoint without litepose metadata "
+                       "(an official one); checkpoints of `litepose train` carry it")
     add_parameter_option(group, "backend")
     add_parameter_option(group, "threads")
     group.add_argument(
         "--protocol", choices=sorted(PROTOCOLS), default=default_protocol,
-        help="official: flip test + input-resolution decoding; fast: the robot's settings (default: %(default)s)",
+        help=PROTOCOL_HELP + " (default: %(default)s)",
     )
     for name in ("detection_threshold", "tag_threshold", "max_people"):
         add_parameter_option(group, name)
 
 
+def _backend_from_args(args: argparse.Namespace) -> Any:
+    if str(args.model).lower().endswith((".pth", ".pt", ".pth.tar")):
+        try:
+            from ..model.module_backend import checkpoint_backend
+        except ImportError as error:
+            raise ValueError("{} is a PyTorch checkpoint, which needs torch ({}); or export it with "
+                             "`litepose export`".format(args.model, error)) from None
+        return checkpoint_backend(args.model, args.arch, getattr(args, "dataset", None), threads=args.threads)
+    from ..backends import create_backend
+
+    return create_backend(args.model, args.backend, threads=args.threads)
+
+
 def estimator_from_args(args: argparse.Namespace):  # -> PoseEstimator (imported lazily)
     from ..pipeline import PoseEstimator
 
-    protocol = PROTOCOLS[args.protocol]
-    return PoseEstimator.from_model(
-        args.model,
-        backend=args.backend,
-        threads=args.threads,
-        flip_test=protocol["flip_test"],
-        project_to_input=protocol["project_to_input"],
-        detection_threshold=args.detection_threshold,
-        tag_threshold=args.tag_threshold,
-        max_num_people=args.max_people,
-    )
+    backend = _backend_from_args(args)
+    try:
+        return PoseEstimator(
+            backend,
+            detection_threshold=args.detection_threshold,
+            tag_threshold=args.tag_threshold,
+            max_num_people=args.max_people,
+            **protocol_options(args.protocol)
+        )
+    except ValueError:
+        backend.close()
+        raise

@@ -1,4 +1,8 @@
-"""`litepose eval`: AP of a model on a COCO or CrowdPose annotation file."""
+"""`litepose eval`: AP of a model on a COCO or CrowdPose annotation file.
+
+``--protocol official`` (the default) is the official LitePose test and the number to compare
+with the paper; ``--protocol robot`` is the same decoder on the square letterbox the node runs.
+"""
 import argparse
 import json
 import os
@@ -51,10 +55,16 @@ def run(args: argparse.Namespace) -> int:
         if image is None:
             skipped.append(file_name)
             continue
-        people, _ = estimator.estimate(image)
+        try:
+            people, _ = estimator.estimate(image)
+        except ValueError as error:  # an image the protocol cannot take (e.g. an extreme aspect ratio)
+            print("warning: {}: {}".format(file_name, error), file=sys.stderr)
+            skipped.append(file_name)
+            continue
         results.extend(people.to_coco_results(image_id))
     for file_name in skipped:
-        print("warning: skipped unreadable or missing image {}".format(file_name), file=sys.stderr)
+        print("warning: skipped image {} (unreadable, missing, or refused as said above)".format(file_name),
+              file=sys.stderr)
     if len(skipped) == len(images):
         print("error: none of the {} annotated images could be read".format(len(images)), file=sys.stderr)
         return 1
@@ -64,9 +74,10 @@ def run(args: argparse.Namespace) -> int:
     except RuntimeError as error:  # the evaluator is missing or broken; says how to fix it
         print("error: {}".format(error), file=sys.stderr)
         return 1
+    print("{} protocol: {}".format(args.protocol, estimator.describe()))
     print(format_table(metrics))
     report = {
-        "model": args.model, "dataset": dataset, "protocol": args.protocol,
+        "model": str(args.model), "dataset": dataset, "protocol": args.protocol,
         "images": len(images) - len(skipped), "skipped_images": skipped, "metrics": metrics,
     }
     if args.output:

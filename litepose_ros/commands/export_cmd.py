@@ -38,6 +38,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     add_model_source_arguments(parser)
     parser.add_argument("--opset", type=int, default=11, help="ONNX opset (default: 11, for TensorRT 8.0)")
+    parser.add_argument("--dynamic-size", action="store_true",
+                        help="any input height and width (what `litepose eval --protocol official` needs); the "
+                        "default fixed size is what the robot's engines take")
     parser.add_argument("--output", required=True, help="ONNX file to write")
     parser.set_defaults(func=run)
     return parser
@@ -138,7 +141,7 @@ def _export(args: argparse.Namespace) -> int:
 
     model, metadata = model_from_args(args)
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    report = export_onnx(model, metadata, args.output, opset=args.opset)
+    report = export_onnx(model, metadata, args.output, opset=args.opset, dynamic_size=args.dynamic_size)
     print("wrote {} ({:.1f} MB): LitePose-{} {} {}x{}, opset {}, weights {}".format(
         args.output, report.size_bytes / 1e6, metadata.arch, metadata.dataset, metadata.input_width,
         metadata.input_height, report.opset, metadata.weights))

@@ -1,10 +1,13 @@
 """Export a LitePose network to one self-contained ONNX file and prove it computes the same thing.
 
-The file has a static input shape [1, 3, H, W], batch norm folded into the convolutions,
+The file has a static input shape [1, 3, H, W] (with ``dynamic_size``: any height and width,
+named ``height`` / ``width``, for the official evaluation protocol's non-square inputs; the
+metadata's H x W stays the nominal size), batch norm folded into the convolutions,
 opset 11 by default (well inside what the oldest target, TensorRT 8.0 on the Jetson Nano,
 parses) and the model's ``ModelMetadata`` as JSON under ``metadata_props[METADATA_KEY]``.
 After writing it, the file is run with ONNX Runtime and compared with the unfused PyTorch model in eval
-mode; a maximum absolute difference above the tolerance is an error, and the file is removed.
+mode (a dynamic-size file also at a non-square size); a maximum absolute difference above the
+tolerance is an error, and the file is removed.
 """
 import os
 import warnings
@@ -20,6 +23,9 @@ from ..model.fuse import fuse_batchnorm
 DEFAULT_OPSET = 11
 PARITY_TOLERANCE = 1e-4
 PARITY_SEED = 0
+# A dynamic-size export is also checked at the nominal size plus these many pixels in width,
+# as a 3:2-like landscape input of the official protocol.
+DYNAMIC_CHECK_EXTRA_WIDTH = 128
 
 
 class ExportError(RuntimeError):
@@ -35,6 +41,7 @@ class ParityReport(NamedTuple):
     max_abs_value: Dict[str, float]
     tolerance: float
     size_bytes: int
+    extra_shapes: Tuple[Tuple[int, int, int, int], ...] = ()  # further inputs checked (dynamic size)
 
     @property
     def worst(self) -> float:
@@ -45,14 +52,15 @@ class ParityReport(NamedTuple):
             "{}: max |diff| {:.3g} (max |value| {:.3g})".format(name, self.max_abs_diff[name], self.max_abs_value[name])
             for name in self.max_abs_diff
         ]
-        return "ONNX Runtime vs PyTorch on a fixed random input {}: {}; tolerance {:g}".format(
-            list(self.input_shape), "; ".join(parts), self.tolerance
+        shapes = " and ".join(str(list(s)) for s in (self.input_shape,) + tuple(self.extra_shapes))
+        return "ONNX Runtime vs PyTorch on fixed random input {}: {}; tolerance {:g}".format(
+            shapes, "; ".join(parts), self.tolerance
         )
 
 
-def parity_input(metadata: ModelMetadata, seed: int = PARITY_SEED) -> np.ndarray:
+def parity_input(metadata: ModelMetadata, seed: int = PARITY_SEED, shape: Tuple[int, ...] = ()) -> np.ndarray:
     """A reproducible random image in [0, 1], normalised the way the runtime normalises frames."""
-    image = np.random.default_rng(seed).random(metadata.input_shape)
+    image = np.random.default_rng(seed).random(shape or metadata.input_shape)
     mean = np.asarray(metadata.mean).reshape(1, 3, 1, 1)
     std = np.asarray(metadata.std).reshape(1, 3, 1, 1)
     return ((image - mean) / std).astype(np.float32)
@@ -68,7 +76,13 @@ def _check_model_fits(model: nn.Module, metadata: ModelMetadata) -> None:
         )
 
 
-def _torch_export(model: nn.Module, metadata: ModelMetadata, path: str, opset: int) -> None:
+def _dynamic_axes(metadata: ModelMetadata) -> Dict[str, Dict[int, str]]:
+    first, second = metadata.output_names
+    return {metadata.input_name: {2: "height", 3: "width"},
+            first: {2: "height_div_4", 3: "width_div_4"}, second: {2: "height_div_2", 3: "width_div_2"}}
+
+
+def _torch_export(model: nn.Module, metadata: ModelMetadata, path: str, opset: int, dynamic_size: bool) -> None:
     dummy = torch.zeros(metadata.input_shape)
     with warnings.catch_warnings():
         # The TorchScript exporter announces its own deprecation; it is chosen on purpose because
@@ -82,6 +96,7 @@ def _torch_export(model: nn.Module, metadata: ModelMetadata, path: str, opset: i
             output_names=list(metadata.output_names),
             opset_version=opset,
             do_constant_folding=True,
+            dynamic_axes=_dynamic_axes(metadata) if dynamic_size else None,
             dynamo=False,
         )
 
@@ -114,26 +129,35 @@ def _run_onnxruntime(
     return dict(zip(output_names, session.run(list(output_names), {input_name: tensor})))
 
 
-def _compare(model: nn.Module, path: str, metadata: ModelMetadata, opset: int) -> ParityReport:
-    tensor = parity_input(metadata)
-    with torch.no_grad():
-        expected = [t.numpy() for t in model(torch.from_numpy(tensor))]
-    found = _run_onnxruntime(path, metadata.input_name, tensor, metadata.output_names)
-    diffs, scales = {}, {}
-    for name, reference in zip(metadata.output_names, expected):
-        if found[name].shape != reference.shape:
-            raise ExportError(
-                "output {} has shape {} in ONNX, {} in PyTorch".format(name, found[name].shape, reference.shape)
-            )
-        diffs[name] = float(np.max(np.abs(found[name] - reference)))
-        scales[name] = float(np.max(np.abs(reference)))
-    return ParityReport(path, opset, metadata.input_shape, diffs, scales, PARITY_TOLERANCE, os.path.getsize(path))
+def _compare(model: nn.Module, path: str, metadata: ModelMetadata, opset: int, dynamic_size: bool) -> ParityReport:
+    shapes = [metadata.input_shape]
+    if dynamic_size:
+        n, c, h, w = metadata.input_shape
+        shapes.append((n, c, h, w + DYNAMIC_CHECK_EXTRA_WIDTH))
+    diffs: Dict[str, float] = {name: 0.0 for name in metadata.output_names}
+    scales: Dict[str, float] = dict(diffs)
+    for shape in shapes:
+        tensor = parity_input(metadata, shape=shape)
+        with torch.no_grad():
+            expected = [t.numpy() for t in model(torch.from_numpy(tensor))]
+        found = _run_onnxruntime(path, metadata.input_name, tensor, metadata.output_names)
+        for name, reference in zip(metadata.output_names, expected):
+            if found[name].shape != reference.shape:
+                raise ExportError("output {} has shape {} in ONNX, {} in PyTorch (input {})".format(
+                    name, found[name].shape, reference.shape, list(shape)))
+            diffs[name] = max(diffs[name], float(np.max(np.abs(found[name] - reference))))
+            scales[name] = max(scales[name], float(np.max(np.abs(reference))))
+    return ParityReport(path, opset, metadata.input_shape, diffs, scales, PARITY_TOLERANCE, os.path.getsize(path),
+                        tuple(shapes[1:]))
 
 
 def export_onnx(
-    model: nn.Module, metadata: ModelMetadata, output_path: str, opset: int = DEFAULT_OPSET
+    model: nn.Module, metadata: ModelMetadata, output_path: str, opset: int = DEFAULT_OPSET, dynamic_size: bool = False
 ) -> ParityReport:
     """Export ``model`` (weights as given, BN folded) to ``output_path``; verify it with ONNX Runtime.
+
+    ``dynamic_size``: height and width are free (multiples of 64 are what the network supports
+    exactly; the official protocol only makes those).
 
     Raises ``ExportError`` (and leaves no file behind) when ONNX Runtime's outputs differ
     from PyTorch's by more than ``PARITY_TOLERANCE``. ``model``'s train/eval mode is restored.
@@ -143,10 +167,10 @@ def export_onnx(
     was_training = model.training
     model.eval()
     try:
-        _torch_export(fuse_batchnorm(model), metadata, output_path, opset)
+        _torch_export(fuse_batchnorm(model), metadata, output_path, opset, dynamic_size)
         _finalise(output_path, metadata, opset)
         # Against the unfused model: this checks the folding and the conversion together.
-        report = _compare(model, output_path, metadata, opset)
+        report = _compare(model, output_path, metadata, opset, dynamic_size)
     except BaseException:
         if os.path.exists(output_path):
             os.remove(output_path)

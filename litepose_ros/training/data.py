@@ -12,18 +12,19 @@ from torch.utils.data import Dataset, DistributedSampler, Sampler
 
 from ..keypoints import KeypointSet
 from .datasets import ImageRecord, read_rgb
-from .targets import as_tensors, make_sample, sample_params
+from .targets import OFFICIAL, SampleOptions, as_tensors, make_sample, sample_params
 from .transforms import AugmentConfig
 
 
 class PoseDataset(Dataset):
     def __init__(self, records: Sequence[ImageRecord], kps: KeypointSet, input_size: Tuple[int, int],
-                 augment: AugmentConfig, seed: int = 0) -> None:
+                 augment: AugmentConfig, seed: int = 0, options: SampleOptions = OFFICIAL) -> None:
         self.records = list(records)
         self.kps = kps
         self.input_size = input_size
         self.augment = augment
         self.seed = seed
+        self.options = options
 
     def __len__(self) -> int:
         return len(self.records)
@@ -32,8 +33,9 @@ class PoseDataset(Dataset):
         epoch, index = item
         record = self.records[index]
         rng = np.random.default_rng([self.seed, epoch, index])
-        sample = make_sample(record, read_rgb(record.path), self.kps, self.input_size,
-                             sample_params(self.augment, rng))
+        params = sample_params(self.augment, rng, record.width, record.height, self.options.crop)
+        sample = make_sample(record, read_rgb(record.path), self.kps, self.input_size, params,
+                             options=self.options)
         return as_tensors(sample)
 
 

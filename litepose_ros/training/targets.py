@@ -1,6 +1,6 @@
 """Training targets of one image: Gaussian heatmaps at both output scales, the joint index
-lists of the associative-embedding loss, and the masks that keep crowds and unlabelled
-people out of the heatmap loss.
+lists of the associative-embedding loss, and the masks that keep crowds, unlabelled people
+and (as the official) the padding outside the image out of the heatmap loss.
 
 Target convention (the reference one): a joint at input pixel x lands at output pixel
 ``floor(x * out / in)``, and the Gaussian peaks (value 1) exactly there.
@@ -19,6 +19,17 @@ MAX_PEOPLE = 30
 IDENTITY = AugmentParams()
 # Output strides of the two stages: stage 1 (heatmaps + tags) and stage 2 (heatmaps).
 STRIDES = (4, 2)
+
+
+class SampleOptions(NamedTuple):
+    """How a sample is made; the defaults are the official LitePose recipe."""
+
+    crop: str = "short"  # "short": official square crop of the short side; "long": letterbox geometry
+    supervise_padding: bool = False  # official: the area outside the source image is not supervised
+    crowdpose_masks: bool = False  # official: CrowdPose masks nothing (it has no segmentations)
+
+
+OFFICIAL = SampleOptions()
 
 
 def gaussian_heatmaps(joints: np.ndarray, width: int, height: int, sigma: float = SIGMA) -> np.ndarray:
@@ -65,14 +76,17 @@ def joint_indices(joints: np.ndarray, width: int, height: int, max_people: int =
     return out
 
 
-def ignore_regions(record: ImageRecord) -> np.ndarray:
+def ignore_regions(record: ImageRecord, box_masks: bool = True) -> np.ndarray:
     """Source-size float32 mask: 1 where the heatmap loss applies, 0 over crowds and unlabelled people.
 
-    COCO regions come from the segmentations (RLE for crowds, polygons otherwise). CrowdPose has
-    no segmentation, so its crowd / unlabelled annotations mask their bounding boxes.
+    COCO regions come from the segmentations (RLE for crowds, polygons otherwise). Annotations
+    without a segmentation (all of CrowdPose) mask their bounding boxes when ``box_masks``, and
+    nothing otherwise (the official CrowdPose loader masks nothing).
     """
     mask = np.ones((record.height, record.width), np.float32)
     for person in record.people:
+        if not person.segmentation and not box_masks:
+            continue
         if person.iscrowd or person.num_labelled == 0:
             mask[_region(person, record.width, record.height)] = 0.0
     return mask
@@ -105,24 +119,27 @@ class Sample(NamedTuple):
 
 
 def make_sample(record: ImageRecord, image: np.ndarray, kps: KeypointSet, input_size: Tuple[int, int],
-                params: AugmentParams = IDENTITY, strides: Sequence[int] = STRIDES) -> Sample:
+                params: AugmentParams = IDENTITY, strides: Sequence[int] = STRIDES,
+                options: SampleOptions = OFFICIAL) -> Sample:
     """Warp an RGB source image and its annotations into one training sample."""
     in_w, in_h = input_size
-    matrix = input_matrix(record.width, record.height, input_size, params)
+    matrix = input_matrix(record.width, record.height, input_size, params, options.crop)
     people = [p for p in record.people if not p.iscrowd and p.num_labelled > 0]
     raw = np.stack([p.keypoints for p in people]) if people else np.zeros((0, kps.num_joints, 3), np.float32)
     keypoints = transform_joints(raw, matrix, params.flip, kps.flip_index)
     pixels = warp(image, matrix, (in_w, in_h)).astype(np.float32) / 255.0
     pixels = (pixels - np.float32(IMAGENET_MEAN)) / np.float32(IMAGENET_STD)
-    regions = ignore_regions(record)
+    regions = ignore_regions(record, box_masks=options.crowdpose_masks)
+    padding = 1.0 if options.supervise_padding else 0.0
     heatmaps: List[np.ndarray] = []
     masks: List[np.ndarray] = []
     for stride in strides:
         w, h = in_w // stride, in_h // stride
         heatmaps.append(gaussian_heatmaps(_scale_xy(keypoints, 1.0 / stride), w, h))
-        # Outside the source image counts as supervised background: inference letterboxes
-        # with the same padding, and the network should learn that no one stands there.
-        masks.append((warp(regions, scaled(matrix, 1.0 / stride), (w, h), border=1.0) > 0.5).astype(np.float32))
+        # Outside the source image: unsupervised as the official (border 0), or supervised
+        # background with supervise_padding (the letterboxed robot input has that padding).
+        masks.append((warp(regions, scaled(matrix, 1.0 / stride), (w, h), border=padding) > 0.5)
+                     .astype(np.float32))
     joints = joint_indices(_scale_xy(keypoints, 1.0 / strides[0]), in_w // strides[0], in_h // strides[0])
     return Sample(np.ascontiguousarray(pixels.transpose(2, 0, 1)), tuple(heatmaps), tuple(masks), joints, keypoints)
 
@@ -133,8 +150,11 @@ def _scale_xy(joints: np.ndarray, factor: float) -> np.ndarray:
     return out
 
 
-def sample_params(config: AugmentConfig, rng: np.random.Generator) -> AugmentParams:
-    return AugmentParams() if config == NO_AUGMENT else AugmentParams.sample(config, rng)
+def sample_params(config: AugmentConfig, rng: np.random.Generator, width: int, height: int,
+                  crop: str = "short") -> AugmentParams:
+    if config == NO_AUGMENT:
+        return AugmentParams()
+    return AugmentParams.sample(config, rng, width, height, crop)
 
 
 def as_tensors(sample: Sample) -> Dict[str, object]:

@@ -32,13 +32,15 @@ from ..model.litepose import build_model
 from .data import EpochSampler, PoseDataset, collate
 from .datasets import DEFAULT_SPLITS, check_images, load_split, split_paths
 from .loss import total_loss
-from .transforms import NO_AUGMENT, AugmentConfig
+from .targets import SampleOptions
+from .transforms import CROPS, NO_AUGMENT, AugmentConfig
 from .validation import validate
 
-# Reference recipe: Adam at 4e-3 for 16 images per step; x0.1 at 70% and 96% of training
-# (LitePose CrowdPose: 500 epochs, steps at 350 and 480).
+# Official recipe: Adam at 4e-3, whatever the number of GPUs (16 images per GPU and step);
+# x0.1 at 70% and 96% of training (LitePose CrowdPose: 500 epochs, steps at 350 and 480).
 BASE_LR = 4e-3
 BASE_BATCH = 16
+LR_SCALINGS = ("none", "sqrt")
 LR_FACTOR = 0.1
 LR_STEP_FRACTIONS = (0.7, 0.96)
 STATE_FILE = "train_state.pt"
@@ -52,16 +54,22 @@ class TrainConfig:
     output: str
     epochs: int = 500
     batch_size: int = 16  # per process
-    lr: Optional[float] = None  # None: BASE_LR * sqrt(total batch / BASE_BATCH)
+    lr: Optional[float] = None  # None: base_learning_rate(lr_scaling, total batch)
+    lr_scaling: str = "none"  # official: BASE_LR whatever the total batch; "sqrt": x sqrt(batch / 16)
     lr_steps: Optional[List[int]] = None  # epochs; None: LR_STEP_FRACTIONS of epochs
-    warmup_steps: int = 500
+    warmup_steps: int = 0  # official: none
     input_size: Optional[int] = None  # None: the arch's official size
-    amp: bool = False
+    amp: bool = False  # official: fp32
+    channels_last: bool = False
     grad_clip: float = 0.0  # max gradient norm; 0: off
     seed: int = 0
     deterministic: bool = False
     workers: Optional[int] = None  # data-loader processes per training process; None: default_workers()
     augment: bool = True
+    crop: str = "short"  # official SCALE_TYPE short; "long": letterbox geometry (the robot's input)
+    supervise_padding: bool = False  # official: padding unsupervised
+    crowdpose_masks: bool = False  # official: CrowdPose masks nothing
+    normal_init: bool = False  # official: PyTorch's default initialisation; True: HigherHRNet's N(0, 1e-3)
     init: Optional[str] = None
     resume: bool = False
     train_split: Optional[str] = None
@@ -79,6 +87,10 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.workers is None:
             self.workers = default_workers()
+        if self.crop not in CROPS:
+            raise ValueError("crop must be one of {}, got {!r}".format(CROPS, self.crop))
+        if self.lr_scaling not in LR_SCALINGS:
+            raise ValueError("lr scaling must be one of {}, got {!r}".format(LR_SCALINGS, self.lr_scaling))
 
 
 def default_workers() -> int:
@@ -143,8 +155,11 @@ def initialise_from(model: nn.Module, path: str) -> List[str]:
     return reshaped
 
 
-def reference_init(model: nn.Module) -> None:
-    """The reference initialisation: convolutions N(0, 0.001), BN identity. Output maps start near zero."""
+def normal_init(model: nn.Module) -> None:
+    """HigherHRNet's initialisation (``--normal-init``): convolutions N(0, 0.001), BN identity.
+
+    Not LitePose's: its network has no initialisation code and keeps PyTorch's defaults.
+    """
     for module in model.modules():
         if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
             nn.init.normal_(module.weight, std=0.001)
@@ -153,6 +168,27 @@ def reference_init(model: nn.Module) -> None:
         elif isinstance(module, nn.BatchNorm2d):
             nn.init.ones_(module.weight)
             nn.init.zeros_(module.bias)
+
+
+def new_model(config: TrainConfig, num_joints: int) -> nn.Module:
+    """The network a run starts from: PyTorch's initialisation (the official model has no
+    initialisation code of its own), or HigherHRNet's with ``normal_init``."""
+    model = build_model(config.arch, num_joints)
+    if config.normal_init:
+        normal_init(model)
+    return model
+
+
+def base_learning_rate(scaling: str, total_batch: int) -> float:
+    """Peak learning rate for ``total_batch`` images per step (all processes together).
+
+    ``none`` is the official behaviour: every GPU takes 16 images and the rate stays 4e-3.
+    """
+    if scaling == "none":
+        return BASE_LR
+    if scaling == "sqrt":
+        return BASE_LR * math.sqrt(total_batch / BASE_BATCH)
+    raise ValueError("lr scaling must be one of {}, got {!r}".format(LR_SCALINGS, scaling))
 
 
 def learning_rate(config: TrainConfig, base: float, step: int, epoch: int) -> float:
@@ -218,11 +254,11 @@ class Trainer(object):
         size = config.input_size or build_model(config.arch, 1).arch.img_size
         self.input_size = (size, size)
         self.metadata = ModelMetadata.for_dataset(config.arch.upper(), self.kps.name, size, size, weights="training")
-        model = build_model(config.arch, self.kps.num_joints)
-        reference_init(model)
-        self.model = model.to(self.device)
+        self.model = new_model(config, self.kps.num_joints).to(self.device)
+        if config.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
         self.total_batch = config.batch_size * self.world
-        self.base_lr = config.lr if config.lr is not None else BASE_LR * math.sqrt(self.total_batch / BASE_BATCH)
+        self.base_lr = config.lr if config.lr is not None else base_learning_rate(config.lr_scaling, self.total_batch)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.base_lr)
         use_scaler = config.amp and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
@@ -247,7 +283,9 @@ class Trainer(object):
         records = load_split(self.kps.name, cfg.data_root, cfg.train_split or train_split)
         check_images(records, limit=50)
         augment = AugmentConfig() if cfg.augment else NO_AUGMENT
-        self.train_set = PoseDataset(records, self.kps, self.input_size, augment, cfg.seed)
+        options = SampleOptions(crop=cfg.crop, supervise_padding=cfg.supervise_padding,
+                                crowdpose_masks=cfg.crowdpose_masks)
+        self.train_set = PoseDataset(records, self.kps, self.input_size, augment, cfg.seed, options)
         self.sampler = EpochSampler(len(records), self.world, self.rank, cfg.seed)
         self.steps_per_epoch = len(self.sampler.inner) // cfg.batch_size
         if self.steps_per_epoch == 0:
@@ -339,6 +377,8 @@ class Trainer(object):
             group["lr"] = lr
         to = self.device
         images = batch["image"].to(to, non_blocking=True)
+        if cfg.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
         heatmaps = [h.to(to, non_blocking=True) for h in batch["heatmaps"]]
         masks = [m.to(to, non_blocking=True) for m in batch["masks"]]
         amp_dtype = torch.float16 if to.type == "cuda" else torch.bfloat16
@@ -397,10 +437,12 @@ class Trainer(object):
                                self.device, self.config.val_protocol, self.config.progress,
                                work_dir=self.config.output if self.config.val_max_images else None)
             val_log.write(dict(metrics, epoch=self.epoch, step=self.global_step))
-            self.log("epoch {} validation AP {:.4f}".format(self.epoch, metrics["AP"]))
+            self.log("epoch {} validation AP {:.4f} ({} protocol)".format(
+                self.epoch, metrics["AP"], self.config.val_protocol))
             if metrics["AP"] > self.best_ap:
                 self.best_ap = metrics["AP"]
-                save_checkpoint(self._bare_model(), self._path("best.pth"), self._metadata(val_ap=self.best_ap))
+                save_checkpoint(self._bare_model(), self._path("best.pth"),
+                                self._metadata(val_ap=self.best_ap, val_protocol=self.config.val_protocol))
         if self.world > 1:
             dist.barrier()
         return metrics

@@ -1,40 +1,19 @@
 """Validation during training: the model (still in PyTorch, on its device) goes through the
-same pre-processing, decoder and evaluator as ``litepose eval`` on an exported model."""
+same pre-processing, decoder and evaluator as ``litepose eval`` on an exported model, under one
+of the protocols of ``litepose_ros.protocols`` (the official one by default: it picks best.pth)."""
 import json
 import os
 from collections import OrderedDict
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence
 
-import numpy as np
 import torch
 from torch import nn
 
-from ..backends.base import Backend
 from ..metadata import ModelMetadata
+from ..model.module_backend import ModuleBackend
 from .datasets import ImageRecord
 
-# Decoder settings of `litepose eval --protocol ...` (kept identical on purpose).
-PROTOCOLS: Dict[str, Dict[str, bool]] = {
-    "official": {"flip_test": True, "project_to_input": True},
-    "fast": {"flip_test": False, "project_to_input": False},
-}
-
-
-class ModuleBackend(Backend):
-    """An in-memory module on any device behind the ``Backend`` interface."""
-
-    name = "pytorch-training"
-
-    def __init__(self, model: nn.Module, metadata: ModelMetadata, device: torch.device) -> None:
-        self.model_path = "<training model>"
-        self.metadata = metadata
-        self.model = model
-        self.device = device
-
-    def run(self, tensor: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-        with torch.no_grad():
-            first, second = self.model(torch.from_numpy(np.ascontiguousarray(tensor, np.float32)).to(self.device))
-        return first.float().cpu().numpy(), second.float().cpu().numpy()
+__all__ = ["ModuleBackend", "predict", "subset_annotations", "validate"]
 
 
 def subset_annotations(annotation_file: str, image_ids: Sequence[int], out_path: str) -> str:
@@ -54,10 +33,11 @@ def predict(model: nn.Module, records: Sequence[ImageRecord], metadata: ModelMet
     """COCO-format results of ``model`` on ``records`` (source-image pixels)."""
     from ..files import read_image
     from ..pipeline import PoseEstimator
+    from ..protocols import protocol_options
 
     was_training = model.training
     model.eval()
-    estimator = PoseEstimator(ModuleBackend(model, metadata, device), **PROTOCOLS[protocol])
+    estimator = PoseEstimator(ModuleBackend(model, metadata, device), **protocol_options(protocol))
     results: List[Dict[str, Any]] = []
     iterator: Any = records
     if progress:
