@@ -23,11 +23,18 @@ SHARED=$(cd "$SHARED" && pwd)
 export AMENT_PREFIX_PATH="$VENV" CMAKE_PREFIX_PATH="$VENV" PATH="$VENV/bin:$PATH"
 
 # 1. PyPI helpers, then the upstream wheels (pure Python; --no-deps: their dependencies are the
-#    ROS wheels of requirements/ros.txt and the helpers, which pip cannot match by name).
-pip_stamp="$VENV/.launch-installed-$(cat requirements/launch.txt requirements/constraints.txt "$SHARED"/wheels/*.whl | key)"
+#    ROS wheels of requirements/ros.txt and the helpers, which pip cannot match by name). Not
+#    launch_testing / launch_testing_ros / launch_pytest: their pytest plugins load into every
+#    pytest run and fail under the pytest pinned here (hooks with the `path` argument pytest 9
+#    removed), so the tests drive `ros2 launch` and the `ros2` CLI as processes instead.
+wheels=()
+for wheel in "$SHARED"/wheels/*.whl; do
+  case $(basename "$wheel") in launch_testing*|launch_pytest*) ;; *) wheels+=("$wheel") ;; esac
+done
+pip_stamp="$VENV/.launch-installed-$(cat requirements/launch.txt requirements/constraints.txt "${wheels[@]}" | key)"
 if [ ! -e "$pip_stamp" ]; then
   "$PY" -m pip install -q -r requirements/launch.txt
-  "$PY" -m pip install -q --no-deps --force-reinstall "$SHARED"/wheels/*.whl
+  "$PY" -m pip install -q --no-deps --force-reinstall "${wheels[@]}"
   rm -f "$VENV"/.launch-installed-*
   touch "$pip_stamp"
 fi
