@@ -26,6 +26,7 @@ from launch import LaunchDescription
 
 from . import launch_config
 from .launch_config import NODE_NAME, OVERRIDABLE, PACKAGE
+from .ros.stop_signals import EXIT_WITH_PARENT_ENV
 
 
 class NodeFailed(RuntimeError):
@@ -76,7 +77,10 @@ def _start_node(context: Any, platform: Optional[str] = None) -> List[Any]:
     node_options = dict(
         package=plan.package, executable=options.executable, name=plan.node_name, namespace=plan.namespace,
         parameters=parameters, respawn=options.respawn, respawn_delay=options.respawn_delay,
-        output="screen", emulate_tty=sys.stdout.isatty())
+        output="screen", emulate_tty=sys.stdout.isatty(),
+        # the node stops when the launch process dies: `ros2 launch` given SIGTERM (systemd's stop
+        # signal) exits without stopping what it started
+        additional_env={EXIT_WITH_PARENT_ENV: "1"})
     if options.ros_arguments:
         node_options["arguments"] = ["--ros-args"] + options.ros_arguments
     if options.lifecycle:
@@ -102,8 +106,9 @@ def _on_exit(event: Any, context: Any, respawn: bool) -> None:
 
 
 def _autostart(node: Any) -> List[Any]:
-    """configure once the process runs, activate once configure succeeded (a failed configure
-    leaves the node unconfigured with its error logged)."""
+    """Each time the process starts: configure, then activate once configure succeeded (only
+    that once: a later configure through ros2 lifecycle or a manager is not followed by an
+    activate). A failed configure leaves the node unconfigured with its error logged."""
     from launch_ros.event_handlers import OnStateTransition
     from launch_ros.events.lifecycle import ChangeState
     from lifecycle_msgs.msg import Transition
@@ -111,9 +116,9 @@ def _autostart(node: Any) -> List[Any]:
     def change(transition: int) -> EmitEvent:
         return EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(node), transition_id=transition))
 
-    return [
-        RegisterEventHandler(OnProcessStart(target_action=node, on_start=[change(Transition.TRANSITION_CONFIGURE)])),
-        RegisterEventHandler(OnStateTransition(target_lifecycle_node=node, start_state="configuring",
-                                               goal_state="inactive",
-                                               entities=[change(Transition.TRANSITION_ACTIVATE)])),
-    ]
+    def on_start(event: Any, context: Any) -> List[Any]:
+        activate_once = OnStateTransition(target_lifecycle_node=node, start_state="configuring", goal_state="inactive",
+                                          entities=[change(Transition.TRANSITION_ACTIVATE)], handle_once=True)
+        return [RegisterEventHandler(activate_once), change(Transition.TRANSITION_CONFIGURE)]
+
+    return [RegisterEventHandler(OnProcessStart(target_action=node, on_start=on_start))]

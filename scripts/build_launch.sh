@@ -61,7 +61,7 @@ fi
 # 3. This package, built by colcon as on a robot: a copy of its sources in the workspace's src/
 #    (CMake refuses to export the venv's numpy include dir while it lies inside the source tree,
 #    as .venv does here), with the workspace's own build/install/log bases.
-SOURCES=(CMakeLists.txt package.xml cmake msg launch config scripts litepose_ros test pytest.ini)
+SOURCES=(CMakeLists.txt package.xml README.md engines/README.md cmake msg launch config scripts litepose_ros test pytest.ini)
 src_key=$(find "${SOURCES[@]}" -type f ! -name '*.pyc' ! -name '*.so' ! -path '*/__pycache__/*' -print0 \
   | sort -z | xargs -0 cat | cat - "$iface_stamp" | key)
 colcon_stamp="$WORKSPACE/.built-$src_key"

@@ -56,7 +56,7 @@ from .conversions import PoseArray, PoseArrayBuilder
 from .depth_input import DepthInput, stamp_ns
 from .frames import ERROR, OK, WARN, LatestFrame, StageStats, health
 from .markers import MarkerArray, marker_array
-from .stop_signals import StopRequest, exit_quietly_on_stop_signals, ignore_stop_signals
+from .stop_signals import StopRequest, exit_quietly_on_stop_signals, exit_with_parent, ignore_stop_signals
 
 try:  # Humble and newer; on older distros shutdown surfaces as KeyboardInterrupt only
     from rclpy.executors import ExternalShutdownException
@@ -409,6 +409,7 @@ def main(args: Optional[List[str]] = None, node_class: Any = None) -> int:
     """Run ``node_class`` (default ``PoseNode``) until SIGINT/SIGTERM; 0, or EXIT_FATAL when it
     cannot start (one ``pose_node: fatal:`` line on stderr)."""
     exit_quietly_on_stop_signals()  # until the node exists (see the __main__ block for imports)
+    exit_with_parent()
     problem = params_file_problem(list(sys.argv if args is None else args))
     if problem:
         return _fatal(problem)
