@@ -391,3 +391,12 @@ def test_a_multi_line_start_up_error_is_printed_as_one_line(capsys):
         == EXIT_FATAL
     assert capsys.readouterr().err == ("pose_node: fatal: cannot load model /m.engine: [TRT] deserialize failed: "
                                        "version mismatch (8.6 != 10.3)\n")
+
+
+def test_lifecycle_configure_failure_is_one_error_line_and_leaves_it_unconfigured(launches, tmp_path):
+    launch = launches("pose.launch.py", "model:=" + str(tmp_path / "missing.onnx"), "lifecycle:=true")
+    found = launch.wait_for(r"configure failed: (.*)")
+    assert found.group(1).startswith("model file not found: {}".format(tmp_path / "missing.onnx"))
+    assert launch.ros2("lifecycle", "get", "/pose_node").split()[0] == "unconfigured"
+    assert launch.proc.poll() is None  # the managed node stays up for another configure
+    assert launch.stop() == 0
