@@ -43,6 +43,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except ImportError as error:
+        if (getattr(error, "name", None) or "").split(".")[0] != "rosbags":
+            raise
+        # rosbags has no rosdep key, so a colcon install may lack it (package.xml says so)
+        print("litepose {}: needs the rosbags package, which is not installed: pip3 install rosbags".format(
+            " ".join(part for part in (args.command, getattr(args, "bag_command", None)) if part)), file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

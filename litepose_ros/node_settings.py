@@ -40,8 +40,7 @@ class Parameter(NamedTuple):
     high: Optional[float] = None  # largest allowed value (None: unbounded; floats must still be finite)
     low_open: bool = False  # value must be > low (descriptor ranges are closed, so checked here too)
     choices: Tuple[str, ...] = ()
-    alias: str = ""  # short name of the launch argument and command-line option (default: name)
-    launch: bool = False  # a pose.launch.py argument
+    alias: str = ""  # short name of the launch argument (every parameter is one) and command-line option
     bag: str = ""  # BAG_OPTION, BAG_FILE or "" (not used by `bag analyze`)
     decoder: str = ""  # the DecoderConfig field it sets
 
@@ -132,10 +131,9 @@ def _decoder_default(field: str) -> Any:
 # The order is the README's.
 PARAMETERS = (
     Parameter("model_path", "", "model file: .onnx (onnxruntime), .engine/.plan (TensorRT) or .tflite; "
-              "missing or unusable = fatal at start-up", alias="model", launch=True, bag=BAG_OPTION),
-    Parameter("backend", "auto", "auto picks by file suffix", choices=BACKENDS, launch=True, bag=BAG_OPTION),
-    Parameter("threads", 0, "CPU threads for inference; 0 lets the runtime choose", low=0, launch=True,
-              bag=BAG_OPTION),
+              "missing or unusable = fatal at start-up", alias="model", bag=BAG_OPTION),
+    Parameter("backend", "auto", "auto picks by file suffix", choices=BACKENDS, bag=BAG_OPTION),
+    Parameter("threads", 0, "CPU threads for inference; 0 lets the runtime choose", low=0, bag=BAG_OPTION),
     Parameter("tflite_xnnpack", True, "tflite backend only: use the XNNPACK delegate (benchmark both on your "
               "device)", bag=BAG_FILE),
     Parameter("flip_test", False, "also run the mirrored image and average (twice the inference time)",
@@ -144,16 +142,16 @@ PARAMETERS = (
               "resolution (official evaluation protocol; slower) instead of stride 2", bag=BAG_OPTION,
               decoder="project_to_input"),
     Parameter("image_topic", "image_raw", "camera topic (or remap image_raw:=...); with compressed transport "
-              "/compressed is appended to the remapped name, as image_transport does", launch=True, bag=BAG_FILE),
+              "/compressed is appended to the remapped name, as image_transport does", bag=BAG_FILE),
     Parameter("image_transport", "raw", "raw (sensor_msgs/Image) or compressed (sensor_msgs/CompressedImage)",
-              choices=TRANSPORTS, launch=True, bag=BAG_FILE),
+              choices=TRANSPORTS, bag=BAG_FILE),
     Parameter("qos_reliability", "auto", "deprecated, use qos_overrides.<topic>.subscription.reliability; "
               "auto: as that says (default: reliable while all camera publishers are)",
-              choices=("auto", "best_effort", "reliable"), launch=True),
+              choices=("auto", "best_effort", "reliable")),
     Parameter("qos_depth", 0, "deprecated, use qos_overrides.<topic>.subscription.depth; 0: as that says "
               "(default 1, the freshest frame)", low=0),
     Parameter("publish_debug_image", False, "publish debug_image: skeletons, and with tracking a box, id and score "
-              "per person in the track's colour (grey: no id yet)", launch=True),
+              "per person in the track's colour (grey: no id yet)"),
     Parameter("diagnostics_period", 1.0, "seconds between /diagnostics messages", low=0.0, low_open=True),
     # people in 3D (litepose_ros/depth.py): all off while depth_topic is empty
     Parameter("depth_topic", "", "depth image registered to the colour image (16UC1 mm or 32FC1 m); empty: "
@@ -186,13 +184,13 @@ PARAMETERS = (
     Parameter("smoothing_beta", 0.01, "One Euro speed coefficient: higher lags less on fast motion", low=0.0,
               bag=BAG_FILE),
     Parameter("detection_threshold", _decoder_default("detection_threshold"), "minimum heatmap peak for a "
-              "keypoint candidate", dynamic=True, low=0.0, high=1.0, launch=True, bag=BAG_OPTION,
+              "keypoint candidate", dynamic=True, low=0.0, high=1.0, bag=BAG_OPTION,
               decoder="detection_threshold"),
     Parameter("tag_threshold", _decoder_default("tag_threshold"), "maximum tag distance for joining a "
               "keypoint to a person", dynamic=True, low=0.0, low_open=True, bag=BAG_OPTION,
               decoder="tag_threshold"),
     Parameter("max_people", _decoder_default("max_num_people"), "most people per image", dynamic=True, low=1,
-              launch=True, bag=BAG_OPTION, decoder="max_num_people"),
+              bag=BAG_OPTION, decoder="max_num_people"),
     Parameter("min_person_score", 0.0, "people scoring lower are not published", dynamic=True, low=0.0,
               bag=BAG_OPTION),
 )
@@ -299,7 +297,7 @@ def _format_value(value: Any) -> str:
 
 
 def _uses(p: Parameter) -> str:
-    uses = ["`{}:=`".format(p.short)] if p.launch else []
+    uses = ["`{}:=`".format(p.short)]  # every parameter is a launch argument
     if p.bag == BAG_OPTION:
         uses.append("`{}`".format("--[no-]" + p.option[2:] if p.kind is bool else p.option))
     elif p.bag == BAG_FILE:

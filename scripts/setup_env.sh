@@ -27,3 +27,6 @@ fi
 # sources change). Without a C compiler the decoder falls back to the numpy reference.
 "$VENV/bin/python" litepose_ros/native/build.py >/dev/null
 VENV="$VENV" bash scripts/build_ros.sh  # ROS 2 wheels + our messages (own stamps; ~1 min first time)
+# Real `ros2 launch` / ros2 CLI + a colcon build of this package for the launch tests (own stamps;
+# ~40 s first time; skipped with a message when ../shared/ros2-launch is absent)
+VENV="$VENV" bash scripts/build_launch.sh

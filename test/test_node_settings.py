@@ -84,13 +84,16 @@ def test_decoder_parameters_default_to_the_decoder_reference_settings():
 
 
 def test_launch_arguments_come_from_the_table():
+    """Every parameter of the table is a launch argument (by its short name), parsed to its type."""
     plan = launch_config.resolve("cpu", str(REPO), {p.short: str(p.default).lower() if p.kind is bool else
-                                                     str(p.default) or "x" for p in node_settings.PARAMETERS
-                                                     if p.launch})
-    launched = {p.name for p in node_settings.PARAMETERS if p.launch}
-    assert set(plan.overrides) == launched and {"model_path", "detection_threshold"} <= launched
+                                                     str(p.default) or "x" for p in node_settings.PARAMETERS})
+    launched = {p.name for p in node_settings.PARAMETERS}
+    assert set(plan.overrides) == launched
+    assert set(launch_config.argument_names()) == {o.name for o in launch_config.OPTIONS} | {
+        p.short for p in node_settings.PARAMETERS}
     for name in launched - {"model_path"}:
-        assert plan.overrides[name] == node_settings.BY_NAME[name].default
+        default = node_settings.BY_NAME[name].default
+        assert plan.overrides[name] == ("x" if default == "" else default)
     assert launch_config.ARGUMENT_HELP["max_people"].startswith(node_settings.BY_NAME["max_people"].help)
 
 

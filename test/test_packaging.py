@@ -36,7 +36,7 @@ def test_messages_import_first_thing_in_a_script(tmp_path):
 
 
 # What colcon builds from src/litepose_ros, with the Python sources installed (the robot layout).
-PACKAGE_FILES = ("CMakeLists.txt", "package.xml", "msg", "scripts", "launch", "config", "litepose_ros")
+PACKAGE_FILES = ("CMakeLists.txt", "package.xml", "cmake", "msg", "scripts", "launch", "config", "litepose_ros")
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +116,8 @@ VERIFIED_ROSDEP_KEYS = {"python3-numpy", "python3-opencv", "python3-scipy", "pyt
 DECLARED = {"numpy": "python3-numpy", "cv2": "python3-opencv", "scipy": "python3-scipy", "yaml": "python3-yaml",
             "onnxruntime": "python3-onnxruntime-pip"}
 ROS_PACKAGES = {"rclpy", "rcl_interfaces", "sensor_msgs", "std_msgs", "diagnostic_msgs", "builtin_interfaces",
-                "cv_bridge", "geometry_msgs", "visualization_msgs", "std_srvs"}
+                "cv_bridge", "geometry_msgs", "visualization_msgs", "std_srvs", "launch", "launch_ros",
+                "ament_index_python", "lifecycle_msgs"}
 # No rosdep key: what the README's "Inference runtimes per platform" must tell users to install.
 MANUAL = {"tensorrt": "python3-libnvinfer", "pycuda": "pip3 install pycuda",
           "ai_edge_litert": "pip3 install ai-edge-litert", "tflite_runtime": "pip3 install tflite-runtime"}

@@ -1,9 +1,9 @@
-"""Launch files, configs, messages and the CMake install, checked without `launch`/colcon.
+"""Launch logic, configs, messages and the CMake install, checked without `launch`/colcon
+(test/test_launch_real.py runs the launch files for real with `ros2 launch`).
 
-`launch` and `launch_ros` are not installable here, so the launch files are checked on their
-syntax tree: they define generate_launch_description, import only what a ROS install
-provides, and every name they use from litepose_ros.launch_config exists. The platform ->
-parameters logic itself is litepose_ros.launch_config, tested directly.
+The launch files are checked on their syntax tree: they only call
+litepose_ros.launch_description.generate. The platform -> parameters logic itself is
+litepose_ros.launch_config, tested directly here.
 """
 import ast
 import os
@@ -17,7 +17,6 @@ from litepose_ros import launch_config
 from litepose_ros.launch_config import OVERRIDABLE, PLATFORMS, resolve
 
 REPO = Path(__file__).resolve().parent.parent
-ROS_MODULES = {"launch", "launch_ros", "ament_index_python", "os"}
 
 
 def _node_parameters():
@@ -63,6 +62,8 @@ def test_a_relative_model_in_a_config_is_refused_at_launch(tmp_path):
         resolve("cpu", str(share))
     share = _share_with_model(tmp_path / "ok", "/opt/models/m.onnx")
     assert resolve("cpu", str(share)).parameters == [str(share / "config" / "cpu.yaml")]
+    with pytest.raises(ValueError, match="'models/m.onnx' in .*mine.yaml is relative"):
+        resolve("cpu", str(REPO), params_file=_params_file(tmp_path, {"model_path": "models/m.onnx"}))
 
 
 def test_a_relative_model_argument_is_fixed_at_launch_not_in_the_node(tmp_path):
@@ -87,9 +88,67 @@ def test_resolve_platform_and_overrides(tmp_path):
         str(REPO / "config" / "cpu.yaml"), {"model_path": "/m.onnx"}]
 
 
+def _params_file(tmp_path, values, section="/**"):
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump({section: {"ros__parameters": values}}))
+    return str(path)
+
+
+def test_params_file_is_overlaid_and_arguments_win(tmp_path):
+    """config < params_file < arguments; the model may come from the params file."""
+    mine = _params_file(tmp_path, {"model_path": "/models/m.onnx", "depth_topic": "/d"}, section="pose_node")
+    plan = resolve("cpu", str(REPO), {"tracking": "false"}, params_file="mine.yaml", base_dir=str(tmp_path))
+    assert plan.parameters == [str(REPO / "config" / "cpu.yaml"), mine, {"tracking": False}]
+    with pytest.raises(ValueError, match="params_file not found: .*nothere.yaml"):
+        resolve("cpu", str(REPO), {"model": "/m.onnx"}, params_file=str(tmp_path / "nothere.yaml"))
+
+
+def test_a_parents_set_parameter_is_not_overridden_by_the_config():
+    """SetParameter(depth_topic) in a parent launch: the config's empty depth_topic is left out."""
+    plan = resolve("cpu", str(REPO), {"image_topic": "/cam"}, parent_parameters=["depth_topic", "model_path",
+                                                                               "not_ours"])
+    config = yaml.safe_load((REPO / "config" / "cpu.yaml").read_text())["/**"]["ros__parameters"]
+    assert plan.config_left_out == ("depth_topic", "model_path")
+    assert plan.parameters == [{k: v for k, v in config.items() if k not in ("depth_topic", "model_path")},
+                               {"image_topic": "/cam"}]
+
+
+def test_unknown_argument_names_the_closest():
+    with pytest.raises(ValueError, match=r"^unknown launch argument 'modle' \(did you mean 'model'\?\); "
+                                         r"`ros2 launch litepose_ros jetson.launch.py --show-args` lists them$"):
+        launch_config.check_argument_names(["model", "modle"], launch_config.argument_names(False),
+                                           "jetson.launch.py")
+    with pytest.raises(ValueError, match="'platform'"):  # the shortcuts fix it
+        launch_config.check_argument_names(["platform"], launch_config.argument_names(False))
+    launch_config.check_argument_names(["launch-prefix", "platform"], launch_config.argument_names())
+
+
+@pytest.mark.parametrize("values,message", [
+    ({"respawn": "maybe"}, "respawn:=maybe is not a boolean"),
+    ({"respawn_delay": "-1"}, "must be >= 0"),
+    ({"respawn_delay": "soon"}, "not a number"),
+    ({"log_level": "loud"}, "log_level:=loud is not one of debug, info"),
+    ({"use_sim_time": "2"}, "use_sim_time:=2 is not a boolean"),
+])
+def test_launch_options_are_checked(values, message):
+    with pytest.raises(ValueError, match=message):
+        launch_config.parse_options(values)
+
+
+def test_launch_options_defaults_and_values():
+    options = launch_config.parse_options({})
+    assert (options.use_sim_time, options.log_level, options.respawn, options.lifecycle, options.autostart) == (
+        None, "", False, False, True)
+    assert options.executable == "pose_node" and options.ros_arguments == []
+    options = launch_config.parse_options({"use_sim_time": "true", "log_level": "DEBUG", "respawn": "true",
+                                           "respawn_delay": "0.5", "lifecycle": "true"})
+    assert (options.use_sim_time, options.respawn, options.respawn_delay) == (True, True, 0.5)
+    assert options.executable == "pose_lifecycle_node" and options.ros_arguments == ["--log-level", "debug"]
+
+
 @pytest.mark.parametrize("platform,arguments,message", [
     ("gpu", {}, "unknown platform"),
-    ("cpu", {"modle": "x"}, "unknown launch argument"),
+    ("cpu", {"modle": "x"}, "unknown launch argument 'modle' .did you mean 'model'"),
     ("cpu", {"threads": "many"}, "not a valid int"),
     ("cpu", {"threads": "-3"}, "threads must be >= 0"),
     ("cpu", {"detection_threshold": "1.5"}, r"within \[0.0, 1.0\]"),
@@ -113,41 +172,33 @@ def _tree(name):
 
 @pytest.mark.parametrize("name", ["pose.launch.py", "jetson.launch.py", "rpi.launch.py"])
 def test_launch_files_are_thin_and_consistent(name):
+    """Each file only calls launch_description.generate, the shortcuts with their platform."""
     tree = _tree(name)
     functions = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
-    assert "generate_launch_description" in functions
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom):
-            root = node.module.split(".")[0]
-            if root == "litepose_ros":
-                assert node.module == "litepose_ros.launch_config"
-                for alias in node.names:
-                    assert hasattr(launch_config, alias.name), alias.name
-            else:
-                assert root in ROS_MODULES, node.module
-        elif isinstance(node, ast.Import):
-            assert all(alias.name.split(".")[0] in ROS_MODULES for alias in node.names)
-    strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
-    if name != "pose.launch.py":
-        assert "pose.launch.py" in strings and (REPO / "launch" / "pose.launch.py").exists()
-        assert name.split(".")[0] in strings and name.split(".")[0] in PLATFORMS
+    assert functions == {"generate_launch_description"}
+    imports = [node for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))]
+    assert [(node.module, [a.name for a in node.names]) for node in imports] == [
+        ("litepose_ros.launch_description", ["generate"])]
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "generate"]
+    assert len(calls) == 1
+    if name == "pose.launch.py":
+        assert not calls[0].args
+    else:
+        assert name.split(".")[0] in PLATFORMS and calls[0].args[0].id == "PLATFORM"
+        assert {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)} >= {name.split(".")[0]}
+    assert name in launch_config.LAUNCH_FILES
 
 
-def test_pose_launch_declares_every_argument():
-    tree = _tree("pose.launch.py")
-    declared = {n.args[0].value for n in ast.walk(tree) if isinstance(n, ast.Call)
-                and getattr(n.func, "id", "") == "DeclareLaunchArgument" and n.args
-                and isinstance(n.args[0], ast.Constant)}
-    # the rest are declared in a loop over OVERRIDABLE
-    assert declared == {"platform", "namespace"}
-    assert "OVERRIDABLE" in {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-    assert set(launch_config.ARGUMENT_HELP) == {"platform", "namespace"} | set(OVERRIDABLE)
+def test_every_argument_has_help():
+    assert set(launch_config.ARGUMENT_HELP) == set(launch_config.argument_names())
+    assert set(OVERRIDABLE) <= set(launch_config.argument_names(with_platform=False))
+    assert "platform" not in launch_config.argument_names(with_platform=False)
 
 
 def test_cmake_installs_what_launch_and_ros2_run_need():
     cmake = (REPO / "CMakeLists.txt").read_text()
-    assert re.search(r"install\(PROGRAMS scripts/pose_node scripts/litepose DESTINATION lib/\$\{PROJECT_NAME\}\)",
-                     cmake)
+    assert re.search(r"install\(PROGRAMS scripts/pose_node scripts/pose_lifecycle_node scripts/litepose "
+                     r"DESTINATION lib/\$\{PROJECT_NAME\}\)", cmake)
     assert re.search(r"install\(DIRECTORY launch config DESTINATION share/\$\{PROJECT_NAME\}\)", cmake)
     assert launch_config.EXECUTABLE == "pose_node" and (REPO / "scripts" / "pose_node").stat().st_mode & 0o111
     script = (REPO / "scripts" / "pose_node").read_text()

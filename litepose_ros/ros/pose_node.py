@@ -27,6 +27,7 @@ import rclpy.executors
 import rclpy.logging
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
+from rclpy.clock import Clock, ClockType
 from rclpy.exceptions import InvalidParameterValueException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile
@@ -57,7 +58,7 @@ from .depth_input import DepthInput, stamp_ns
 from .frames import ERROR, LOST_CAUSE, OK, WARN, LatestFrame, StageStats, health
 from .input_qos import LOST_LOG_PERIOD_S, REFRESH_PERIOD_S, InputSubscription, default_profile
 from .markers import MarkerArray, marker_array
-from .stop_signals import StopRequest, exit_quietly_on_stop_signals, ignore_stop_signals
+from .stop_signals import StopRequest, exit_quietly_on_stop_signals, exit_with_parent, ignore_stop_signals
 
 try:  # Humble and newer; on older distros shutdown surfaces as KeyboardInterrupt only
     from rclpy.executors import ExternalShutdownException
@@ -89,12 +90,18 @@ def parameter_descriptor(param: Any) -> ParameterDescriptor:
     return descriptor
 
 
-class PoseNode(Node):
-    def __init__(self) -> None:
-        # every -p / --params-file value for this node gets declared, so the node can see what
-        # was given through public API (see _declare_parameters)
-        super(PoseNode, self).__init__(NODE_NAME, automatically_declare_parameters_from_overrides=True)
-        self._declare_parameters()
+class PoseNodeLogic(object):
+    """pose_node's behaviour, shared by the plain node (``PoseNode``) and the managed one
+    (``litepose_ros.ros.pose_lifecycle_node``), in the steps of a lifecycle: parameters are
+    declared when the node is created, ``_configure`` loads the model and creates the
+    publishers, ``_activate`` subscribes and starts the worker and the diagnostics timer,
+    ``_deactivate`` undoes that (finishing the frame in hand), ``_cleanup`` releases the model.
+    Mixed into an rclpy ``Node`` class, whose methods it uses."""
+
+    estimator = None  # type: Optional[PoseEstimator]
+    _worker = None  # type: Optional[threading.Thread]
+
+    def _configure(self) -> None:
         self.settings = {p.name: self.get_parameter(p.name).value for p in PARAMETERS}
         self._check_settings()
         self.estimator = self._load_model()
@@ -109,21 +116,53 @@ class PoseNode(Node):
         self.debug_pub = (self.create_publisher(Image, "debug_image", 1)
                           if self.settings["publish_debug_image"] else None)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.marker_pub = self.create_publisher(MarkerArray, "markers", 1) if self.settings["depth_topic"] else None
+        self._reset_service = _create_reset_service(self, self.tracker) if self.tracker is not None else None
+        self.input_topic = input_topic(self.resolve_topic_name(self.settings["image_topic"]),
+                                       self.settings["image_transport"])
+        self.depth = None  # type: Optional[DepthInput]
+
+    def _activate(self) -> None:
+        self.frames = LatestFrame()
         self.input_topic = self._subscribe()
-        self.depth, self.marker_pub = None, None  # type: Optional[DepthInput], Any
         if self.settings["depth_topic"]:
             self.depth = DepthInput(self, self.settings, self._input)
-            self.marker_pub = self.create_publisher(MarkerArray, "markers", 1)
-        self.add_on_set_parameters_callback(self._on_set_parameters)
-        if self.tracker is not None:
-            self._reset_service = _create_reset_service(self, self.tracker)
-        self.create_timer(float(self.settings["diagnostics_period"]), self._publish_diagnostics)
-
+        # steady time: with use_sim_time and no /clock, ROS time stands still, and so would a
+        # ROS-time timer, while /diagnostics must keep saying how the node is doing
+        steady = Clock(clock_type=ClockType.STEADY_TIME)
+        self._diagnostics_timer = self.create_timer(float(self.settings["diagnostics_period"]),
+                                                    self._publish_diagnostics, clock=steady)
         self._worker = threading.Thread(target=self._work, name="litepose_inference", daemon=True)
         self._worker.start()
-        self._warn_unknown_parameters()
         self.get_logger().info(self.summary())
         warn_if_slow(self.get_logger())  # the numpy decoder runs where the compiled core is not built
+
+    def _deactivate(self) -> None:
+        """Unsubscribe and stop the worker (it finishes the frame in hand) and the diagnostics."""
+        for subscription in getattr(self, "inputs", []):
+            self.destroy_subscription(subscription.subscription)
+        self.inputs = []
+        if getattr(self, "_refresh_timer", None) is not None:
+            self.destroy_timer(self._refresh_timer)
+            self._refresh_timer = None
+        if getattr(self, "_diagnostics_timer", None) is not None:
+            self.destroy_timer(self._diagnostics_timer)
+            self._diagnostics_timer = None
+        self.frames.close()
+        if self._worker is not None:
+            self._worker.join(timeout=10.0)
+            self._worker = None
+
+    def _cleanup(self) -> None:
+        """Release the model and what ``_configure`` created."""
+        for publisher in (self.pose_pub, self.debug_pub, self.diag_pub, self.marker_pub):
+            if publisher is not None:
+                self.destroy_publisher(publisher)
+        if self._reset_service is not None:
+            self.destroy_service(self._reset_service)
+        if self.estimator is not None:
+            self.estimator.close()
+            self.estimator = None
 
     # -- start-up -------------------------------------------------------------------------
 
@@ -202,7 +241,7 @@ class PoseNode(Node):
             if self.settings[name] != BY_NAME[name].default:
                 self.get_logger().warning("parameter {} is deprecated: use qos_overrides.{}.subscription.{}".format(
                     name, self.image_input.topic, name[4:]))
-        self.create_timer(REFRESH_PERIOD_S, self._refresh_inputs)
+        self._refresh_timer = self.create_timer(REFRESH_PERIOD_S, self._refresh_inputs)
         return self.image_input.topic
 
     def _refresh_inputs(self) -> None:
@@ -246,7 +285,7 @@ class PoseNode(Node):
             if problem:
                 return SetParametersResult(successful=False, reason=problem)
             changes[param.name] = value
-        if changes:
+        if changes and self.estimator is not None:  # unconfigured (managed node): read at configure
             self.estimator.update_decoder(**decoder_changes(changes))
             with self._filters_lock:
                 self.settings.update(changes)
@@ -340,11 +379,24 @@ class PoseNode(Node):
         msg.header.stamp = self.get_clock().now().to_msg()
         return msg
 
+class PoseNode(PoseNodeLogic, Node):
+    """The plain node: configured and active from creation until ``stop``."""
+
+    def __init__(self) -> None:
+        # every -p / --params-file value for this node gets declared, so the node can see what
+        # was given through public API (see _declare_parameters)
+        Node.__init__(self, NODE_NAME, automatically_declare_parameters_from_overrides=True)
+        self._declare_parameters()
+        self._configure()
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self._activate()
+        self._warn_unknown_parameters()
+
     def stop(self) -> None:
         """Stop the worker (it finishes the frame in hand) and release the model."""
-        self.frames.close()
-        self._worker.join(timeout=10.0)
-        self.estimator.close()
+        self._deactivate()
+        if self.estimator is not None:
+            self.estimator.close()
 
 
 def params_file_problem(args: List[str]) -> Optional[str]:
@@ -358,8 +410,13 @@ def params_file_problem(args: List[str]) -> Optional[str]:
     return None
 
 
+def one_line(message: str) -> str:
+    """A possibly multi-line error (backends quote their runtime's messages) as one line."""
+    return " ".join(line.strip() for line in str(message).splitlines() if line.strip())
+
+
 def _fatal(message: str) -> int:
-    sys.stderr.write("pose_node: fatal: {}\n".format(message))
+    sys.stderr.write("pose_node: fatal: {}\n".format(one_line(message)))
     return EXIT_FATAL
 
 
@@ -384,8 +441,11 @@ def _create_reset_service(node: Node, tracker: Any) -> Any:
     return node.create_service(Trigger, "~/reset_tracks", reset)
 
 
-def main(args: Optional[List[str]] = None) -> int:
+def main(args: Optional[List[str]] = None, node_class: Any = None) -> int:
+    """Run ``node_class`` (default ``PoseNode``) until SIGINT/SIGTERM; 0, or EXIT_FATAL when it
+    cannot start (one ``pose_node: fatal:`` line on stderr)."""
     exit_quietly_on_stop_signals()  # until the node exists (see the __main__ block for imports)
+    exit_with_parent()
     problem = params_file_problem(list(sys.argv if args is None else args))
     if problem:
         return _fatal(problem)
@@ -397,12 +457,11 @@ def main(args: Optional[List[str]] = None) -> int:
     stop.install()
     node = None  # type: Optional[PoseNode]
     try:
-        node = PoseNode()
+        node = (node_class or PoseNode)()
     except Exception as error:  # noqa: B902 - FatalError, or rclpy rejecting a parameter's type
         if not isinstance(error, FatalError):
             error = FatalError("cannot start: {}: {}".format(type(error).__name__, error))
-        rclpy.logging.get_logger(NODE_NAME).fatal(str(error))
-        _fatal(str(error))
+        _fatal(str(error))  # once: not also through the ROS logger (the same line twice)
         rclpy.try_shutdown()
         return EXIT_FATAL
     executor = rclpy.executors.SingleThreadedExecutor()

@@ -48,3 +48,23 @@ class StopRequest(object):
     @property
     def requested(self) -> bool:
         return self.signal is not None
+
+
+EXIT_WITH_PARENT_ENV = "LITEPOSE_EXIT_WITH_PARENT"
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def exit_with_parent() -> None:
+    """Under ``ros2 launch`` (which sets LITEPOSE_EXIT_WITH_PARENT=1): a SIGTERM when the launch
+    process dies, so the node stops cleanly instead of running on as an orphan. ``ros2 launch``
+    given SIGTERM (systemd's stop signal) or SIGKILL ends without stopping its processes."""
+    if os.environ.get(EXIT_WITH_PARENT_ENV) != "1" or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover - no prctl in this libc
+        return
+    if os.getppid() == 1:  # the launch died before prctl: no signal would come
+        os.kill(os.getpid(), signal.SIGTERM)
