@@ -22,6 +22,7 @@ import threading
 import time
 from typing import Any, List, Optional
 
+import numpy as np
 import rclpy
 import rclpy.executors
 import rclpy.logging
@@ -269,8 +270,11 @@ class PoseNode(Node):
 
         canvas = draw_people(image, people, self.estimator.metadata.skeleton, track_ids=track_ids)
         height, width = canvas.shape[:2]
+        data = array.array("B")
+        data.frombytes(np.ascontiguousarray(canvas).data)  # one copy (tobytes() then array() made two)
+        del canvas  # the drawing is released now, not when the next frame replaces it
         return Image(header=header, height=height, width=width, encoding="bgr8", is_bigendian=0,
-                     step=width * 3, data=array.array("B", canvas.tobytes()))
+                     step=width * 3, data=data)
 
     def _publish_diagnostics(self) -> None:
         self.diag_pub.publish(self.diagnostics())

@@ -1,0 +1,76 @@
+"""pose_node as a real process fed what a hostile or careless world sends (issue 22): frames
+that cost far more to decode than they weigh, JPEGs that libjpeg decodes only with warnings,
+a model whose outputs are NaN, camera_info with absurd intrinsics, start-up signals.
+Same harness as test_ros_node.py: real rclpy over Fast DDS, one domain per test."""
+import array
+
+import cv2
+import numpy as np
+import ros_harness as h
+import test_ros_node
+from sensor_msgs.msg import CompressedImage, Image
+
+# the same fixtures as test_ros_node.py (marker model, one ROS domain per test)
+marker_model, ros = test_ros_node.marker_model, test_ros_node.ros
+
+
+def _vm_kib(node, key):
+    with open("/proc/{}/status".format(node.proc.pid)) as status:
+        for line in status:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    raise AssertionError("no " + key)
+
+
+def _compressed(data, stamp, fmt):
+    msg = CompressedImage(format=fmt, data=array.array("B", data))
+    h.set_stamp(msg, stamp, "camera")
+    return msg
+
+
+def _wait_bad_frames(client, count, what):
+    client.wait_until(lambda: int(client.latest_diagnostic_values().get("bad_frames", "0")) >= count, 20, what)
+
+
+def test_costly_and_corrupt_compressed_frames_are_bounded_and_rejected(tmp_path, ros, marker_model):
+    """Item 4: a 200 KB PNG of 8192x8192 (192 MiB decoded) must not cost its decode, nor a debug
+    canvas of that size. Item 10: a corrupt JPEG libjpeg decodes with a warning is a bad frame,
+    and libjpeg's warning lines do not reach the log once per frame."""
+    domain, client = ros
+    node = h.NodeProcess(tmp_path, domain, dict(model_path=marker_model, qos_reliability="reliable",
+                                                image_transport="compressed", publish_debug_image=True,
+                                                diagnostics_period=0.2))
+    c = client()
+    debug_images = []
+    c.node.create_subscription(Image, "/debug_image", debug_images.append, h.qos(True, 2))
+    camera = c.camera(compressed=True, reliable=True, depth=5)
+    good = h.compressed_msg(h.draw_markers(320, 240, [(80, 60), (240, 60)]), 1)
+    c.handshake(camera, node, good)
+    c.wait_until(lambda: bool(debug_images), 10, "a debug image")
+    baseline_kib = _vm_kib(node, "VmRSS")
+
+    ok, flat = cv2.imencode(".png", np.zeros((8192, 8192), np.uint8), [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    bomb = _compressed(flat.tobytes(), 2, "mono8; png compressed mono8")
+    ok, encoded = cv2.imencode(".jpg", cv2.GaussianBlur(h.draw_markers(320, 240, [(80, 60)]), (5, 5), 2))
+    corrupt_data = bytearray(encoded.tobytes())
+    scan = corrupt_data.index(b"\xff\xda")
+    corrupt_data[scan + 40:scan + 60] = b"\xff\xd0" * 10
+    corrupt = _compressed(bytes(corrupt_data), 3, "bgr8; jpeg compressed bgr8")
+    rounds = 5
+    for n in range(rounds):
+        camera.publish(bomb)
+        _wait_bad_frames(c, 2 * n + 1, "the PNG counted as a bad frame")
+        camera.publish(corrupt)
+        _wait_bad_frames(c, 2 * n + 2, "the corrupt JPEG counted as a bad frame")
+        good.header.stamp.sec = 10 + n
+        c.send_until_posed(camera, good)
+    values = c.latest_diagnostic_values()
+    peak_mib = (_vm_kib(node, "VmHWM") - baseline_kib) / 1024.0
+    assert node.stop() == 0
+    log = node.output()
+    assert int(values["bad_frames"]) == 2 * rounds, values
+    assert "exceeds the 16777216 pixel limit for compressed frames" in log + values["last_problem"] or \
+        "corrupt JPEG data" in values["last_problem"], values
+    assert "Corrupt JPEG data" not in log, "libjpeg's own lines stay out of the log"
+    assert log.count("bad input frame skipped") <= 2, "throttled:\n" + log
+    assert peak_mib < 100, "peak RSS grew {:.0f} MiB over the running node's".format(peak_mib)
