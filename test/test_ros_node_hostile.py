@@ -74,3 +74,53 @@ def test_costly_and_corrupt_compressed_frames_are_bounded_and_rejected(tmp_path,
     assert "Corrupt JPEG data" not in log, "libjpeg's own lines stay out of the log"
     assert log.count("bad input frame skipped") <= 2, "throttled:\n" + log
     assert peak_mib < 100, "peak RSS grew {:.0f} MiB over the running node's".format(peak_mib)
+
+
+def _diag_status(client):
+    with client._lock:
+        for msg in reversed(client.diagnostics):
+            for status in msg.status:
+                if "pose_node" in status.name and not status.name.endswith("depth"):
+                    return status
+    return None
+
+
+def nan_model(marker_model, path):
+    """The marker model with its stride-2 heatmaps multiplied by NaN (as an FP16 overflow leaves them)."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(marker_model))
+    for index, init in enumerate(model.graph.initializer):
+        if init.name == "mask2":
+            values = numpy_helper.to_array(init).copy()
+            values[...] = np.nan
+            model.graph.initializer[index].CopyFrom(numpy_helper.from_array(values, "mask2"))
+    onnx.save(model, str(path))
+    return path
+
+
+def test_nan_model_outputs_are_errors_in_diagnostics(tmp_path, ros, marker_model):
+    """Item 9: NaN heatmaps are not "no people, OK": each frame is an error, counted, level ERROR."""
+    domain, client = ros
+    node = h.NodeProcess(tmp_path, domain, dict(model_path=nan_model(marker_model, tmp_path / "nan.onnx"),
+                                                qos_reliability="reliable", diagnostics_period=0.2))
+    c = client()
+    camera = c.camera(reliable=True, depth=5)
+    c.wait_matched(camera, node)
+    frame = h.image_msg(h.draw_markers(320, 240, [(80, 60)]), 1)
+
+    def failing():
+        camera.publish(frame)
+        status = _diag_status(c)
+        values = {kv.key: kv.value for kv in status.values} if status else {}
+        return int(values.get("errors", "0")) >= 3
+
+    c.wait_until(failing, 20, "three frames counted as errors")
+    status = _diag_status(c)
+    assert status.level == b"\x02" or status.level == 2, status
+    assert "model output heatmaps_highres holds" in status.message and "not finite" in status.message, status.message
+    assert c.pose_count() == 0, "no PoseArray pretends the frame had no one"
+    assert node.stop() == 0
+    log = node.output()
+    assert "inference failed: model output heatmaps_highres" in log and "Traceback" not in log

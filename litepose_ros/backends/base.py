@@ -17,6 +17,24 @@ class BackendError(RuntimeError):
     """A model could not be loaded or run; the message says what to do about it."""
 
 
+class NonFiniteOutput(BackendError):
+    """The network produced NaN or inf (e.g. FP16 overflow in an engine): the frame has no
+    usable result, and reporting "no people" would hide a broken model."""
+
+
+def check_finite(outputs: Sequence[np.ndarray], names: Sequence[str]) -> None:
+    """NonFiniteOutput naming the first output holding NaN or inf. A sum per output is the
+    fast test (NaN and inf propagate into it); only when it is not finite are values looked at."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        for output, name in zip(outputs, names):
+            if np.isfinite(np.sum(output, dtype=np.float32)):
+                continue
+            bad = int(np.count_nonzero(~np.isfinite(output)))
+            if bad:  # else only the sum overflowed
+                raise NonFiniteOutput("model output {} holds {} of {} values not finite (NaN/inf: FP16 "
+                                      "overflow or a broken model)".format(name, bad, output.size))
+
+
 class Backend(object):
     """Base class: subclasses set ``name`` and ``metadata`` and implement ``run``."""
 

@@ -6,6 +6,7 @@ Per frame, exactly what pose_node does: decode, ``PoseEstimator.estimate``, then
 """
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -171,8 +172,20 @@ def process_frames(
     from ..files import progress
 
     tracker = tracker_from_settings(settings, estimator.metadata.sigmas)  # settings checked by resolve_settings
+    from ..backends import BackendError
+
     for frame in progress(source, source.total, "analyze", enabled=show_progress):
-        people, timings = estimator.estimate(frame.image)
+        try:
+            people, timings = estimator.estimate(frame.image)
+        except BackendError as error:  # NaN outputs or a runtime failure: counted, said once per reason
+            reason = "model failed: {}".format(_without_counts(str(error)))
+            if not source.skipped[reason]:
+                print("frame {}: {}".format(frame.index, error), file=sys.stderr)
+            source.skipped[reason] += 1
+            source.model_errors += 1
+            if stop.stopped:
+                break
+            continue
         people, track_ids, reset_reason = track_people(tracker, select_people(people, settings), frame.stamp_ns)
         if reset_reason:
             print("frame {}: tracks reset: {}".format(frame.index, reset_reason), file=sys.stderr)
@@ -184,6 +197,11 @@ def process_frames(
         on_frame(frame, record, people)
         if stop.stopped:
             break
+
+
+def _without_counts(text: str) -> str:
+    """One reason per kind of failure: numbers that change from frame to frame taken out."""
+    return re.sub(r"\bholds \d+ of \d+ values\b", "holds values", text)
 
 
 def analyze_frames(
@@ -272,7 +290,9 @@ def run(args: Any, estimator: Any = None) -> int:
         print("interrupted: outputs hold the {} frames processed".format(summary["frames"]["processed"]),
               file=sys.stderr)
         return EXIT_INTERRUPTED
-    return 1 if summary["frames"]["read_error"] else 0
+    if summary["frames"]["read_error"] or source.model_errors:
+        return 1
+    return 0
 
 
 def open_depth(args: Any, image_topic: str, settings: Dict[str, Any]) -> Optional[BagDepth]:

@@ -58,6 +58,7 @@ class FrameSource(object):
         self.skipped: Counter[str] = collections.Counter()
         self.read_stamps_ns: List[int] = []  # header stamps of every message read (for gaps)
         self.read_error: Optional[str] = None  # set when the bag breaks off mid-way
+        self.model_errors = 0  # decoded frames the model failed on (counted in skipped by reason)
         self._reader = open_bag(path)
         self.connections = topic_connections(self._reader, topic, IMAGE_TYPES)
         self.msgtype = self.connections[0].msgtype

@@ -233,6 +233,10 @@ class PoseNode(Node):
                 self.stats.bad_frame(str(error))
                 self.get_logger().warning("bad input frame skipped: {}".format(error),
                                           throttle_duration_sec=BAD_FRAME_LOG_PERIOD_S)
+            except BackendError as error:  # e.g. NaN outputs: an error (diagnostics ERROR), not "no people"
+                self.stats.error(str(error))
+                self.get_logger().error("inference failed: {}".format(error),
+                                        throttle_duration_sec=BAD_FRAME_LOG_PERIOD_S)
             except Exception as error:  # noqa: B902 - one failing frame must not stop the node
                 self.stats.error(repr(error))
                 self.get_logger().error("frame failed: {!r}".format(error),
