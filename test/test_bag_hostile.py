@@ -5,6 +5,7 @@ out leaves readable outputs (a bag with metadata, a CSV of whole rows, a whole s
 and says what happened in one line."""
 import csv
 import json
+import re
 import resource
 import signal
 import subprocess
@@ -13,6 +14,7 @@ import time
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 pytest.importorskip("rosbags", reason="bag tools need rosbags (requirements/bags.txt)")
@@ -26,8 +28,11 @@ REPO = Path(__file__).resolve().parent.parent
 TOPIC = "/camera/image_raw/compressed"
 
 
-def write_camera_bag(path: Path, frames: int, storage: str = "sqlite3", width: int = 640, height: int = 480) -> Path:
-    """A rosbag2 of JPEG frames at 30 Hz with red markers moving across the view."""
+def write_camera_bag(path: Path, frames: int, storage: str = "sqlite3", width: int = 640, height: int = 480,
+                     grain: int = 0) -> Path:
+    """A rosbag2 of JPEG frames at 30 Hz with red markers moving across the view (on sensor
+    noise of +-``grain`` levels, which makes each JPEG some 60 KB at grain 20)."""
+    noise = np.random.RandomState(0).randint(0, 2 * grain + 1, (height, width, 3)) if grain else 0
     from rosbags.rosbag2 import StoragePlugin, Writer
 
     store = typestore()
@@ -37,7 +42,8 @@ def write_camera_bag(path: Path, frames: int, storage: str = "sqlite3", width: i
         connection = writer.add_connection(TOPIC, COMPRESSED_IMAGE, typestore=store)
         for n in range(frames):
             x = 100 + (n * 7) % 400
-            ok, jpeg = cv2.imencode(".jpg", h.draw_markers(width, height, [(x, 120), (x + 100, 120)], sigma=6))
+            image = h.draw_markers(width, height, [(x, 120), (x + 100, 120)], sigma=6)
+            ok, jpeg = cv2.imencode(".jpg", np.clip(image + noise, 0, 255).astype(np.uint8))
             stamp_ns = 1_700_000_000_000_000_000 + n * 33_333_333
             header = types["std_msgs/msg/Header"](
                 stamp=types["builtin_interfaces/msg/Time"](sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9),
@@ -191,3 +197,41 @@ def test_nan_model_outputs_are_counted_errors(model, tmp_path):
     frames = json.loads(summary.read_text())["frames"]
     assert frames["processed"] == 0
     assert list(frames["skipped"].values()) == [5] and "model failed: model output" in list(frames["skipped"])[0]
+
+
+# -- item 7: a cut MCAP file ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("keep_metadata", [True, False], ids=["with metadata.yaml", "recorder killed"])
+def test_truncated_mcap_reads_the_intact_chunks_and_says_so(model, tmp_path_factory, tmp_path, keep_metadata):
+    source = write_camera_bag(tmp_path_factory.mktemp("mcap") / "whole", 200, storage="mcap", grain=20)
+    data = next(source.glob("*.mcap"))
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    if keep_metadata:
+        (cut / "metadata.yaml").write_bytes((source / "metadata.yaml").read_bytes())
+    whole = data.read_bytes()
+    (cut / data.name).write_bytes(whole[:int(len(whole) * 0.9)])
+    summary = tmp_path / "summary.json"
+    result = run_analyze(analyze_cmd(cut, model, tmp_path, "--summary", summary, "--csv", tmp_path / "frames.csv"))
+    assert result.returncode == 1, result.stderr  # data is missing: not a clean 0
+    assert "Traceback" not in result.stderr
+    assert "bag broke off: MCAP file ends mid-record at byte" in result.stdout, result.stdout
+    frames = json.loads(summary.read_text())["frames"]
+    assert 0.8 * 200 <= frames["processed"] < 200, frames  # 1 MiB chunks of ~60 KB frames: ~17 per chunk
+    assert frames_in_table(whole_rows(tmp_path / "frames.csv")) == frames["processed"]
+
+
+def test_truncated_mcap_poses_bag_summarises(model, tmp_path):
+    """`bag summary` on a cut poses bag written as MCAP: the same salvage."""
+    bag = write_camera_bag(tmp_path / "source", 20)
+    out = tmp_path / "poses"
+    assert run_analyze(analyze_cmd(bag, model, tmp_path, "--output", out, "--storage", "mcap",
+                                   "--debug-images")).returncode == 0  # ~1 MiB a frame: a chunk each
+    data = next(out.glob("*.mcap"))
+    whole = data.read_bytes()
+    data.write_bytes(whole[:int(len(whole) * 0.8)])
+    result = run_analyze([sys.executable, "-m", "litepose_ros.cli", "bag", "summary", str(out), "--no-progress"])
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "bag broke off: MCAP file ends mid-record" in result.stdout, result.stdout + result.stderr
+    read = int(re.search(r"frames: (\d+) read", result.stdout).group(1))
+    assert 0.6 * 20 <= read < 20, result.stdout  # a chunk holds a frame or two

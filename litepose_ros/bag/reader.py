@@ -57,9 +57,10 @@ class FrameSource(object):
         self.decoded = 0
         self.skipped: Counter[str] = collections.Counter()
         self.read_stamps_ns: List[int] = []  # header stamps of every message read (for gaps)
-        self.read_error: Optional[str] = None  # set when the bag breaks off mid-way
+        self.read_error: Optional[str] = None  # set when the bag breaks off mid-way (or was cut off)
         self.model_errors = 0  # decoded frames the model failed on (counted in skipped by reason)
         self._reader = open_bag(path)
+        self.read_error = getattr(self._reader, "truncation", None)  # a cut MCAP file read up to the cut
         self.connections = topic_connections(self._reader, topic, IMAGE_TYPES)
         self.msgtype = self.connections[0].msgtype
         self.total = sum(c.msgcount for c in self.connections)
@@ -121,8 +122,22 @@ def open_bag(path: str):  # -> rosbags.rosbag2.Reader, open
         reader = Reader(path)
         reader.open()
     except Exception as error:  # sqlite3, mcap, yaml and rosbags errors all mean "unreadable"
-        raise BagError("{}: cannot read bag ({}: {})".format(path, type(error).__name__, error)) from None
+        from .salvage import SalvageError, salvage
+
+        try:
+            salvaged = salvage(Path(path))  # a cut MCAP file: its intact chunks (truncation says where it ends)
+        except SalvageError as why:
+            raise BagError("{}: cannot read bag: {}".format(path, why)) from None
+        if salvaged is None:
+            raise BagError("{}: cannot read bag ({}: {})".format(path, type(error).__name__, _first_line(error))) \
+                from None
+        return salvaged
     return reader
+
+
+def _first_line(error: Exception) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else ""
 
 
 def topic_connections(reader: Any, topic: str, msgtypes: Any = None) -> list:

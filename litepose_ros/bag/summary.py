@@ -33,6 +33,7 @@ def read_poses(
         names: Sequence[str] = ()
         info: Dict[str, Any] = {}
         status = _ReadStatus()
+        status.read_error = getattr(reader, "truncation", None)  # a cut MCAP file, read up to the cut
         messages = progress(read_messages(reader, connections, status, None, None),
                             sum(c.msgcount for c in connections), "summary", enabled=show_progress, unit="msg")
         for index, (connection, _, raw) in enumerate(messages):
