@@ -3,13 +3,20 @@ that cost far more to decode than they weigh, JPEGs that libjpeg decodes only wi
 a model whose outputs are NaN, camera_info with absurd intrinsics, start-up signals.
 Same harness as test_ros_node.py: real rclpy over Fast DDS, one domain per test."""
 import array
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 import ros_harness as h
 import test_ros_node
 from sensor_msgs.msg import CompressedImage, Image
 
+REPO = Path(__file__).resolve().parent.parent
 # the same fixtures as test_ros_node.py (marker model, one ROS domain per test)
 marker_model, ros = test_ros_node.marker_model, test_ros_node.ros
 
@@ -124,3 +131,58 @@ def test_nan_model_outputs_are_errors_in_diagnostics(tmp_path, ros, marker_model
     assert node.stop() == 0
     log = node.output()
     assert "inference failed: model output heatmaps_highres" in log and "Traceback" not in log
+
+
+# -- item 13: SIGHUP, and stop signals in the first milliseconds --------------------------------
+
+def test_sighup_stops_the_node_like_sigterm(tmp_path, ros, marker_model):
+    """A terminal that closes or an ssh session that drops sends SIGHUP: a clean stop, exit 0."""
+    domain, client = ros
+    node = h.NodeProcess(tmp_path, domain, dict(model_path=marker_model, diagnostics_period=0.2))
+    c = client()
+    camera = c.camera()
+    frame = h.image_msg(h.draw_markers(320, 240, [(80, 60)]), 1)
+    c.handshake(camera, node, frame)
+    for _ in range(10):
+        camera.publish(frame)
+    code = node.stop(signal.SIGHUP)
+    log = node.output()
+    assert code == 0, log
+    assert "Traceback" not in log and "[ERROR]" not in log, log
+
+
+@pytest.mark.parametrize("program", [["-m", "litepose_ros.ros.pose_node", "--ros-args", "-p", "model_path:=/none"],
+                                     ["-m", "litepose_ros.cli", "bag", "analyze", "/none"]],
+                         ids=["pose_node", "litepose"])
+def test_stop_signal_in_the_first_milliseconds_is_quiet(tmp_path, program):
+    """SIGINT 0-60 ms after the start. Python's own start-up (site and the environment's .pth
+    files) runs before any code of ours can: a signal there ends the process as Python does
+    (killed, or a traceback through <frozen site>). From the first import of the package on,
+    no traceback: pose_node exits 0, a command 130."""
+    env = h.ros_env(tmp_path, h.next_domain_id())
+    clean = 0 if "--ros-args" in program else 130
+    for step in range(31):
+        proc = subprocess.Popen([sys.executable] + program, cwd=str(REPO), env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, universal_newlines=True)
+        time.sleep(step * 0.002)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+        where = "after {} ms: exit {}\n{}".format(step * 2, proc.returncode, out)
+        if "Traceback" in out:  # the first one, if any, is Python's start-up (what follows may be its mess)
+            assert str(REPO / "litepose_ros") not in out.split("Traceback", 1)[1].split("\n\n", 1)[0], where
+        if not out.strip():
+            assert proc.returncode in (clean, -signal.SIGINT), where
+
+
+@pytest.mark.parametrize("argv0", ["-m", "/opt/ros/lib/litepose_ros/pose_node", "/usr/bin/litepose"])
+def test_programs_get_quiet_stop_handlers_with_the_first_import(argv0):
+    """What the test above cannot aim at: the handlers are in as soon as the package is imported
+    by one of our programs (runpy shows ``-m`` in argv[0] while it imports the parents), and only
+    then (a library import leaves the host's handlers alone)."""
+    code = ("import sys; sys.argv[0] = {!r}; import signal, litepose_ros; "
+            "print(getattr(signal.getsignal(signal.SIGINT), '__name__', None), "
+            "getattr(signal.getsignal(signal.SIGHUP), '__name__', None))")
+    for name, expected in ((argv0, "_leave_at_once _leave_at_once"), ("script.py", "default_int_handler None")):
+        out = subprocess.run([sys.executable, "-c", code.format(name)], cwd=str(REPO), stdout=subprocess.PIPE,
+                             universal_newlines=True, check=True).stdout.strip()
+        assert out == expected, (name, out)
