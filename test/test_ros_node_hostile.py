@@ -186,3 +186,42 @@ def test_programs_get_quiet_stop_handlers_with_the_first_import(argv0):
         out = subprocess.run([sys.executable, "-c", code.format(name)], cwd=str(REPO), stdout=subprocess.PIPE,
                              universal_newlines=True, check=True).stdout.strip()
         assert out == expected, (name, out)
+
+
+# -- items 2, 3, 5: bounds that keep a frame's memory and time bounded ----------------------------
+
+@pytest.mark.parametrize("params, message", [
+    ({"threads": 30000}, "threads must be within [0, 64], got 30000"),
+    ({"max_people": 2 ** 31 - 1}, "max_people must be within [1, 200], got 2147483647"),
+    ({"diagnostics_period": 1e-6}, "diagnostics_period must be within [0.1, 3600.0], got 1e-06"),
+])
+def test_unbounded_start_values_are_fatal_at_once(tmp_path, marker_model, params, message):
+    node = h.NodeProcess(tmp_path, h.next_domain_id(), dict(model_path=marker_model, **params))
+    started = time.monotonic()
+    code = node.proc.wait(timeout=60)
+    node.stop()
+    log = node.output()
+    assert code == 2 and message in log, log
+    assert time.monotonic() - started < 30, "refused before any thread pool is built"
+
+
+def test_max_people_beyond_the_bound_is_refused_at_run_time(tmp_path, ros, marker_model):
+    from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+    from rcl_interfaces.srv import SetParameters
+
+    domain, client = ros
+    node = h.NodeProcess(tmp_path, domain, dict(model_path=marker_model, qos_reliability="reliable"))
+    c = client()
+    camera = c.camera(reliable=True, depth=5)
+    frame = h.image_msg(h.draw_markers(320, 240, [(80, 60)]), 1)
+    c.handshake(camera, node, frame)
+    for value, accepted in ((2 ** 31, False), (201, False), (200, True)):
+        request = SetParameters.Request(parameters=[Parameter(name="max_people", value=ParameterValue(
+            type=ParameterType.PARAMETER_INTEGER, integer_value=value))])
+        result = h.call_service(c, SetParameters, "/pose_node/set_parameters", request).results[0]
+        assert result.successful == accepted, (value, result.reason)
+    assert h.get_parameters(c, "/pose_node", ["max_people"]) == {"max_people": 200}
+    frame.header.stamp.sec = 2
+    c.send_until_posed(camera, frame)  # frames still work
+    assert node.stop() == 0
+    assert "MemoryError" not in node.output()
