@@ -17,6 +17,7 @@ import numpy as np
 
 # Encoding -> (dtype, metres per unit). Both are little-endian on the wire unless is_bigendian.
 DEPTH_ENCODINGS = {"16UC1": (np.uint16, 0.001), "mono16": (np.uint16, 0.001), "32FC1": (np.float32, 1.0)}
+_DEPTH_BY_LOWER = {name.lower(): layout for name, layout in DEPTH_ENCODINGS.items()}
 # Depth and colour images are taken to cover the same view when their aspect ratios differ
 # by at most this fraction (a 1-pixel crop of a 640x480 image is 0.2 %).
 ASPECT_TOLERANCE = 0.01
@@ -92,10 +93,11 @@ def depth_array(data: Any, width: int, height: int, step: int, encoding: str, is
                 ) -> Tuple[np.ndarray, float]:
     """The raw depth values of a sensor_msgs/Image buffer as an HxW view (no copy when the
     rows are packed), and metres per unit. DepthError for anything that is not a depth image."""
-    if encoding not in DEPTH_ENCODINGS:
+    layout = _DEPTH_BY_LOWER.get(str(encoding).lower())  # without regard to case, as colour encodings
+    if layout is None:
         raise DepthError("bad_encoding", "depth encoding {!r} is not supported; use {}".format(
             encoding, " or ".join(sorted(DEPTH_ENCODINGS))))
-    dtype, unit = DEPTH_ENCODINGS[encoding]
+    dtype, unit = layout
     dtype = np.dtype(dtype).newbyteorder(">" if is_bigendian else "<")
     width, height, step = int(width), int(height), int(step)
     if width <= 0 or height <= 0 or width * height > MAX_DEPTH_PIXELS:

@@ -173,3 +173,20 @@ def test_tflite_outputs_are_checked_at_load(tmp_path, monkeypatch, meta):
     with pytest.raises(BackendError, match=r"outputs do not match its litepose metadata: output shapes "
                                            r"\[\[1, 34, 8, 16\], \[1, 14, 16, 32\]\]"):
         tfl.TFLiteBackend(str(path))
+
+
+def test_onnx_named_as_an_engine_gets_a_build_command_that_keeps_it(tmp_path, meta):
+    """Issue 22 item 14: the hint used to build 'model.engine' from itself (same --onnx and --output)."""
+    path = tmp_path / "model.engine"
+    patch_mean_model(meta, path)
+    with pytest.raises(BackendError) as error:
+        create_backend(str(path), backend="tensorrt")
+    message = str(error.value)
+    onnx_path = str(tmp_path / "model.onnx")
+    assert "rename it to {}".format(onnx_path) in message
+    assert "--onnx {} --output {}".format(onnx_path, path) in message
+
+
+def test_model_path_that_is_a_directory_is_named_so(tmp_path):
+    with pytest.raises(BackendError, match="is a directory, not a file"):
+        create_backend(str(tmp_path), backend="onnxruntime")

@@ -235,3 +235,45 @@ def test_truncated_mcap_poses_bag_summarises(model, tmp_path):
     assert "bag broke off: MCAP file ends mid-record" in result.stdout, result.stdout + result.stderr
     read = int(re.search(r"frames: (\d+) read", result.stdout).group(1))
     assert 0.6 * 20 <= read < 20, result.stdout  # a chunk holds a frame or two
+
+
+# -- item 14: options that cannot work are one line ---------------------------------------------------
+
+@pytest.fixture(scope="module")
+def short_bag(tmp_path_factory) -> Path:
+    return write_camera_bag(tmp_path_factory.mktemp("short") / "bag", 4)
+
+
+def test_impossible_options_are_one_line(model, short_bag, tmp_path, capsys):
+    from bag_testing import run_cli
+
+    (tmp_path / "a_dir").mkdir()
+    (tmp_path / "a_file").write_text("x")
+    same = tmp_path / "same.out"
+    cases = [
+        (["--summary", tmp_path / "a_dir"], "--summary {} is a directory".format(tmp_path / "a_dir")),
+        (["--plots", tmp_path / "a_file"], "--plots {} is a file".format(tmp_path / "a_file")),
+        (["--start", "nan"], "--start must be a finite number of seconds, got nan"),
+        (["--end", "inf"], "--end must be a finite number of seconds, got inf"),
+        (["--visibility-threshold", "nan"], "--visibility-threshold must be a finite number"),
+        (["--csv", same, "--summary", same], "--csv and --summary name the same file"),
+    ]
+    for extra, message in cases:
+        argv = ["bag", "analyze", str(short_bag), "--topic", TOPIC, "--model", str(model), "--no-progress"]
+        rc, out, err = run_cli(capsys, argv + [str(e) for e in extra])
+        assert rc == 1 and message in err, (extra, err)
+        assert len(err.strip().splitlines()) == 1, err
+    rc, out, err = run_cli(capsys, ["bag", "summary", str(short_bag), "--visibility-threshold", "inf"])
+    assert rc == 1 and len(err.strip().splitlines()) == 1 and "finite" in err, err
+
+
+def test_garbage_metadata_yaml_is_one_line(model, short_bag, tmp_path, capsys):
+    import shutil
+
+    from bag_testing import run_cli
+
+    broken = tmp_path / "bag"
+    shutil.copytree(str(short_bag), str(broken))
+    (broken / "metadata.yaml").write_text("rosbag2_bagfile_information:\n  version: [unclosed\n\tgarbage: {{\n")
+    rc, out, err = run_cli(capsys, ["bag", "analyze", str(broken), "--topic", TOPIC, "--model", str(model)])
+    assert rc == 1 and "cannot read bag" in err and len(err.strip().splitlines()) == 1, err

@@ -178,6 +178,13 @@ def test_points_that_overflow_are_invalid_never_inf():
     assert np.isnan(result.points).all() and np.isnan(result.positions).all()
 
 
+@pytest.mark.parametrize("encoding", ["16uc1", "MONO16", "32fc1"])
+def test_depth_encodings_match_without_regard_to_case(encoding):
+    """Issue 22 item 14: as colour encodings do."""
+    values, unit = depth_array(bytes(8 * 4 * 4), 4, 4, 16, encoding)
+    assert values.shape == (4, 4) and unit == (1.0 if encoding.lower() == "32fc1" else 0.001)
+
+
 def test_depth_buffers_are_checked():
     with pytest.raises(DepthError) as error:
         depth_array(bytes(640 * 480 * 3), 640, 480, 640 * 3, "bgr8")

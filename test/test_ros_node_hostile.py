@@ -225,3 +225,32 @@ def test_max_people_beyond_the_bound_is_refused_at_run_time(tmp_path, ros, marke
     c.send_until_posed(camera, frame)  # frames still work
     assert node.stop() == 0
     assert "MemoryError" not in node.output()
+
+
+# -- item 14: start-up messages that say what is wrong ----------------------------------------------
+
+def test_start_up_errors_name_what_the_path_is(tmp_path, marker_model):
+    import os
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    fifo = tmp_path / "model.onnx"
+    os.mkfifo(str(fifo))
+    loop_a, loop_b = tmp_path / "loop_a.onnx", tmp_path / "loop_b.onnx"
+    loop_a.symlink_to(loop_b)
+    loop_b.symlink_to(loop_a)
+    cases = [
+        (["-p", "model_path:={}".format(folder)], "model file {} is a directory, not a file".format(folder)),
+        (["-p", "model_path:={}".format(fifo)], "is not a regular file (a FIFO, socket or device)"),
+        (["-p", "model_path:={}".format(loop_a)], "model file {} is a symbolic link loop".format(loop_a)),
+        (["--params-file", str(folder)], "parameters file {} is a directory, not a file (--params-file)".format(
+            folder)),
+        (["-p", "model_path:={}".format(marker_model), "--fast", "-z"], "unknown ROS arguments: --fast -z (after"),
+    ]
+    env = h.ros_env(tmp_path, h.next_domain_id())
+    for args, message in cases:
+        result = subprocess.run([sys.executable, "-m", "litepose_ros.ros.pose_node", "--ros-args"] + args,
+                                cwd=str(REPO), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                universal_newlines=True, timeout=60)
+        assert result.returncode == 2 and message in result.stdout, result.stdout
+        assert "Traceback" not in result.stdout and "not found" not in result.stdout and "['" not in result.stdout

@@ -11,6 +11,7 @@ import sys
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from ..files import file_problem
 from ..interrupt import GracefulInterrupt, signals_ignored
 from ..node_settings import (
     BAG_OPTION,
@@ -70,8 +71,9 @@ def resolve_settings(args: Any) -> Dict[str, Any]:
         raise BagError(check_depth(settings))
     if not settings["model_path"]:
         raise BagError("no model: pass --model or a --params file with model_path")
-    if not os.path.isfile(os.path.expanduser(str(settings["model_path"]))):
-        raise BagError("model file not found: {}".format(settings["model_path"]))
+    problem = file_problem(os.path.expanduser(str(settings["model_path"])), "model file")
+    if problem:
+        raise BagError(problem)
     settings["model_path"] = os.path.expanduser(str(settings["model_path"]))
     problem = tracker_config(settings).problem()
     if problem:

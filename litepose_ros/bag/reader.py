@@ -4,6 +4,7 @@ A frame that cannot be decoded is skipped and counted with its reason; a bag or 
 cannot be used at all raises BagError with a message meant for the user.
 """
 import collections
+import math
 from pathlib import Path
 from typing import Any, Counter, Dict, Iterator, List, NamedTuple, Optional
 
@@ -46,6 +47,9 @@ class FrameSource(object):
     ) -> None:
         if every < 1:
             raise BagError("--every must be at least 1")
+        for option, value in (("--start", start_s), ("--end", end_s)):
+            if value is not None and not math.isfinite(value):
+                raise BagError("{} must be a finite number of seconds, got {}".format(option, value))
         if start_s < 0:
             raise BagError("--start must not be negative (seconds after the bag's first message)")
         if end_s is not None and end_s <= start_s:

@@ -16,6 +16,7 @@ if __name__ == "__main__":  # Ctrl-C while rclpy, OpenCV and the runtimes import
     exit_quietly_on_stop_signals()
 
 import array
+import ast
 import os
 import re
 import threading
@@ -35,6 +36,7 @@ from sensor_msgs.msg import CompressedImage, Image
 
 from ..backends import BackendError
 from ..decoding import warn_if_slow
+from ..files import file_problem
 from ..image_messages import BadImage, compressed_to_bgr, image_to_bgr
 from ..metadata import ModelMetadataError
 from ..node_settings import (
@@ -153,10 +155,9 @@ class PoseNode(Node):
         if not path:
             raise FatalError("parameter model_path is not set: pass -p model_path:=/path/to/model.onnx "
                              "or a config file with --params-file")
-        if not os.path.isfile(path):
-            raise FatalError("model file not found: {} (parameter model_path)".format(os.path.abspath(path)))
-        if not os.access(path, os.R_OK):
-            raise FatalError("model file is not readable: {}".format(os.path.abspath(path)))
+        problem = file_problem(os.path.abspath(path), "model file")  # a directory or FIFO is not "not found"
+        if problem:
+            raise FatalError("{} (parameter model_path)".format(problem))
         self.settings["model_path"] = path
         try:
             return estimator_from_settings(self.settings)
@@ -324,16 +325,29 @@ def params_file_problem(args: List[str]) -> Optional[str]:
     """A --params-file that does not exist or cannot be read (rcl would end in a traceback)."""
     for flag, path in zip(args, args[1:]):
         if flag == "--params-file":
-            if not os.path.isfile(path):
-                return "parameters file not found: {} (--params-file)".format(path)
-            if not os.access(path, os.R_OK):
-                return "parameters file is not readable: {} (--params-file)".format(path)
+            problem = file_problem(path, "parameters file")
+            if problem:
+                return "{} (--params-file)".format(problem)
     return None
 
 
 def _fatal(message: str) -> int:
     sys.stderr.write("pose_node: fatal: {}\n".format(message))
     return EXIT_FATAL
+
+
+def _rcl_error_text(error: Exception) -> str:
+    """rcl's error in one line of words (unknown ROS arguments arrive as a Python list's repr)."""
+    text = str(error).strip()
+    if type(error).__name__ == "UnknownROSArgsError":
+        try:
+            names = [str(name) for name in ast.literal_eval(text)]
+        except (ValueError, SyntaxError, TypeError):
+            names = [text]
+        return "unknown ROS arguments: {} (after --ros-args come -p NAME:=VALUE, --params-file FILE, -r FROM:=TO, " \
+               "--log-level LEVEL)".format(" ".join(names))
+    lines = text.splitlines()
+    return re.sub(r",? at \S+:\d+", "", lines[0] if lines else type(error).__name__)
 
 
 def _init_rclpy(args: Optional[List[str]]) -> None:
@@ -365,7 +379,7 @@ def main(args: Optional[List[str]] = None) -> int:
     try:
         _init_rclpy(args)
     except Exception as error:  # noqa: B902 - RCLError: unparsable --ros-args or parameters file
-        return _fatal(re.sub(r",? at \S+:\d+", "", str(error).strip().splitlines()[0]))
+        return _fatal(_rcl_error_text(error))
     stop = StopRequest()
     stop.install()
     node = None  # type: Optional[PoseNode]
