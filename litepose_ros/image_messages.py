@@ -78,6 +78,7 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # JPEG start-of-frame markers (baseline, extended, progressive, lossless; Huffman and arithmetic).
 _JPEG_SOF = frozenset([0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF])
 _JPEG_ARITHMETIC_SOF = frozenset([0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF])
+_EOI_SEARCH_BYTES = 64  # how far before the end of the data the end-of-image marker may be
 _JPEG_STANDALONE = frozenset([0x01, 0xD0, 0xD1, 0xD2, 0xD3, 0xD4, 0xD5, 0xD6, 0xD7])
 
 
@@ -150,6 +151,16 @@ def _check_compressed_size(buffer: np.ndarray, kind: str, width: int, height: in
     if kind == "JPEG" and width * height > MAX_HUFFMAN_JPEG_PIXELS_PER_BYTE * buffer.size:
         raise BadImage("JPEG header claims {}x{} pixels, more than its {} bytes can hold (corrupt header)".format(
             width, height, buffer.size))
+    if family == "JPEG" and not _ends_with_eoi(buffer):
+        # OpenCV up to 4.2 (JetPack 4.6) feeds libjpeg a made-up end marker without any warning
+        raise BadImage("cannot decode JPEG image: corrupt or truncated (no end-of-image marker)")
+
+
+def _ends_with_eoi(buffer: np.ndarray) -> bool:
+    """The end-of-image marker (FF D9) within the last bytes, after padding some encoders add.
+    Entropy-coded data never holds FF D9 (a data FF is followed by 00 or a restart marker)."""
+    tail = bytes(memoryview(buffer)[-_EOI_SEARCH_BYTES:])
+    return b"\xff\xd9" in tail
 
 
 def _family(kind: str) -> str:

@@ -249,8 +249,10 @@ def test_jpeg_decoded_with_libjpeg_warnings_is_rejected_and_stderr_stays_quiet(c
         reasons.add(str(caught.value))
     assert len(reasons) == 1, "one fault, one reason (countable)"
     truncated = bytes(data[:len(data) * 2 // 3])  # a cut stream: libjpeg fills the rest with grey
-    with pytest.raises(BadImage, match="corrupt"):
+    with pytest.raises(BadImage, match="no end-of-image marker"):  # OpenCV 4.2 says nothing: checked first
         compressed_to_bgr(SimpleNamespace(format="jpeg", data=truncated))
+    padded = bytes(data) + bytes(16)  # some encoders pad after the end marker
+    assert compressed_to_bgr(SimpleNamespace(format="jpeg", data=padded)).shape == (240, 320, 3)
     assert compressed_to_bgr(SimpleNamespace(format="jpeg", data=bytes(data))).shape == (240, 320, 3)
     out, err = capfd.readouterr()
     assert "JPEG" not in err and "JPEG" not in out, "libjpeg's warnings are the reasons, not stderr lines"
