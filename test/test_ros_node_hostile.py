@@ -254,3 +254,25 @@ def test_start_up_errors_name_what_the_path_is(tmp_path, marker_model):
                                 universal_newlines=True, timeout=60)
         assert result.returncode == 2 and message in result.stdout, result.stdout
         assert "Traceback" not in result.stdout and "not found" not in result.stdout and "['" not in result.stdout
+
+
+def test_reset_calls_are_counted_apart_from_the_resets_they_cause(tmp_path, ros, marker_model):
+    """Item 14: 400 reset calls showed as track_resets 94 (calls before one frame make one reset)."""
+    from std_srvs.srv import Trigger
+
+    domain, client = ros
+    node = h.NodeProcess(tmp_path, domain, dict(model_path=marker_model, qos_reliability="reliable",
+                                                diagnostics_period=0.2))
+    c = client()
+    camera = c.camera(reliable=True, depth=5)
+    frame = h.image_msg(h.draw_markers(320, 240, [(80, 60)]), 1)
+    c.handshake(camera, node, frame)
+    calls = 12
+    for _ in range(calls):  # no frame in between: one reset before the next frame
+        assert h.call_service(c, Trigger, "/pose_node/reset_tracks", Trigger.Request()).success
+    frame.header.stamp.sec = 5
+    c.send_until_posed(camera, frame)
+    c.wait_until(lambda: c.latest_diagnostic_values().get("track_reset_calls") == str(calls), 10, "the calls")
+    values = c.latest_diagnostic_values()
+    assert 1 <= int(values["track_resets"]) < calls, values
+    assert node.stop() == 0

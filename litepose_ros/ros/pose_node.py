@@ -113,6 +113,7 @@ class PoseNode(Node):
             self.depth = DepthInput(self, self.settings, self._qos())
             self.marker_pub = self.create_publisher(MarkerArray, "markers", 1)
         self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.track_reset_calls = 0  # ~/reset_tracks calls (the executor thread counts and reports them)
         if self.tracker is not None:
             self._reset_service = _create_reset_service(self, self.tracker)
         self.create_timer(float(self.settings["diagnostics_period"]), self._publish_diagnostics)
@@ -305,7 +306,7 @@ class PoseNode(Node):
         ]
         if self.tracker is not None:
             values += [("active_tracks", self.tracker.active_tracks()), ("tracks_started", self.tracker.next_id),
-                       ("track_resets", self.tracker.resets)]
+                       ("track_resets", self.tracker.resets), ("track_reset_calls", self.track_reset_calls)]
         status.values = [KeyValue(key=k, value="{:.2f}".format(v) if isinstance(v, float) else str(v))
                          for k, v in values]
         msg = DiagnosticArray(status=[status])
@@ -364,6 +365,7 @@ def _create_reset_service(node: Node, tracker: Any) -> Any:
     from std_srvs.srv import Trigger
 
     def reset(request: Any, response: Any) -> Any:
+        node.track_reset_calls += 1  # calls before one frame make one reset (track_resets): both are shown
         tracker.request_reset("reset_tracks service called")
         response.success, response.message = True, "tracks reset before the next frame"
         return response
