@@ -3,7 +3,7 @@ import argparse
 import importlib
 import signal
 import sys
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional
 
 # Subcommand modules, in --help order. Each registers itself with add_parser(subparsers);
 # heavy imports (torch, tensorrt) happen inside their run() so the CLI starts fast anywhere.
@@ -42,26 +42,32 @@ def _raise_stop(signum: int, frame: Any) -> None:
     raise StopSignal(signum)
 
 
-def _install_stop_handlers() -> None:
+def _install_stop_handlers() -> Dict[int, Any]:
     """Ctrl-C raises KeyboardInterrupt, SIGTERM and SIGHUP StopSignal (the package root put in
-    quiet start-up handlers); long runs put their graceful stop over these."""
+    quiet start-up handlers); long runs put their graceful stop over these. Returns the handlers
+    they replace (main() called in-process, e.g. by tests, puts them back)."""
+    previous: Dict[int, Any] = {}
     try:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
         for name in ("SIGTERM", "SIGHUP"):
             if hasattr(signal, name):
-                signal.signal(getattr(signal, name), _raise_stop)
+                previous[getattr(signal, name)] = signal.signal(getattr(signal, name), _raise_stop)
     except ValueError:  # not the main thread (main() called from a thread): leave them
         pass
+    return previous
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    _install_stop_handlers()
+    previous = _install_stop_handlers()
     try:  # also around the imports of the commands: a stop signal there is no traceback either
         return _run(argv)
     except KeyboardInterrupt as stop:
         signum = stop.signum if isinstance(stop, StopSignal) else signal.SIGINT
         print("interrupted ({})".format(signal.Signals(signum).name), file=sys.stderr)
         return 128 + int(signum)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
 
 
 def _run(argv: Optional[List[str]]) -> int:

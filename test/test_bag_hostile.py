@@ -277,3 +277,13 @@ def test_garbage_metadata_yaml_is_one_line(model, short_bag, tmp_path, capsys):
     (broken / "metadata.yaml").write_text("rosbag2_bagfile_information:\n  version: [unclosed\n\tgarbage: {{\n")
     rc, out, err = run_cli(capsys, ["bag", "analyze", str(broken), "--topic", TOPIC, "--model", str(model)])
     assert rc == 1 and "cannot read bag" in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_cli_in_process_leaves_the_callers_signal_handlers(capsys):
+    """main() installs SIGTERM/SIGHUP handlers for the run and puts the caller's back."""
+    from litepose_ros import cli
+
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    assert cli.main(["bag"]) == 2
+    capsys.readouterr()
+    assert {sig: signal.getsignal(sig) for sig in before} == before
