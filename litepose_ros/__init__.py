@@ -16,6 +16,29 @@ import sys
 
 __version__ = "0.1.0"
 
+
+def _leave_at_once(signum, frame) -> None:  # noqa: ANN001
+    """A stop signal before the program's own handlers are in: nothing to clean up yet, so no
+    KeyboardInterrupt traceback from the middle of an import. pose_node exits 0 (a requested
+    stop), a command 128 + the signal as a shell reports it."""
+    os._exit(0 if "--ros-args" in sys.argv else 128 + signum)
+
+
+def _quiet_start_up() -> None:
+    """Our programs (``python -m litepose_ros...``, the ``litepose`` and ``pose_node`` scripts)
+    import this package first of all: the stop-signal handlers go in here, a few milliseconds
+    after Python's own start-up, and the programs' main() replace them with their own.
+    ``_signal`` is built in: importing it searches no path (``signal`` would, interruptibly)."""
+    import _signal
+
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        if hasattr(_signal, name):
+            _signal.signal(getattr(_signal, name), _leave_at_once)
+
+
+if sys.argv[:1] == ["-m"] or os.path.basename(sys.argv[0] if sys.argv else "") in ("litepose", "pose_node"):
+    _quiet_start_up()  # runpy sets argv[0] to "-m" while it imports the parents of the module to run
+
 GENERATED_DIR_ENV = "LITEPOSE_ROS_MSGS_DIR"
 
 

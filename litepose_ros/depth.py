@@ -17,6 +17,7 @@ import numpy as np
 
 # Encoding -> (dtype, metres per unit). Both are little-endian on the wire unless is_bigendian.
 DEPTH_ENCODINGS = {"16UC1": (np.uint16, 0.001), "mono16": (np.uint16, 0.001), "32FC1": (np.float32, 1.0)}
+_DEPTH_BY_LOWER = {name.lower(): layout for name, layout in DEPTH_ENCODINGS.items()}
 # Depth and colour images are taken to cover the same view when their aspect ratios differ
 # by at most this fraction (a 1-pixel crop of a 640x480 image is 0.2 %).
 ASPECT_TOLERANCE = 0.01
@@ -24,6 +25,10 @@ ASPECT_TOLERANCE = 0.01
 # frame still finds its depth after a slow inference, without holding a growing backlog.
 PAIRING_CAPACITY = 16
 MAX_DEPTH_PIXELS = 1 << 25  # a depth image beyond this is not one (same spirit as MAX_PIXELS)
+# Focal lengths (pixels) a real camera_info can have: 1 px is a ~180 degree view of any image,
+# 1e6 px a 0.04 degree view of a 640-pixel one. Outside, 3D points would be absurd (1e32 m).
+MIN_FOCAL_PX = 1.0
+MAX_FOCAL_PX = 1e6
 
 
 class DepthError(ValueError):
@@ -65,6 +70,14 @@ def intrinsics_from_k(k: Sequence[float], width: int, height: int) -> Intrinsics
     fx, fy, cx, cy = float(values[0]), float(values[4]), float(values[2]), float(values[5])
     if fx <= 0.0 or fy <= 0.0:
         raise DepthError("bad_camera_info", "camera_info has focal length fx={} fy={} (uncalibrated?)".format(fx, fy))
+    if not (MIN_FOCAL_PX <= fx <= MAX_FOCAL_PX and MIN_FOCAL_PX <= fy <= MAX_FOCAL_PX):
+        raise DepthError("bad_camera_info", "camera_info has implausible focal length fx={:g} fy={:g} (pixels; "
+                         "expected {:g} to {:g})".format(fx, fy, MIN_FOCAL_PX, MAX_FOCAL_PX))
+    for name, centre, size in (("cx", cx, int(width)), ("cy", cy, int(height))):
+        low, high = (-size, 2 * size) if size > 0 else (-MAX_FOCAL_PX, MAX_FOCAL_PX)
+        if not low <= centre <= high:
+            raise DepthError("bad_camera_info", "camera_info has implausible principal point {}={:g} for an image "
+                             "of {}x{}".format(name, centre, width, height))
     return Intrinsics(fx, fy, cx, cy, int(width), int(height))
 
 
@@ -80,10 +93,11 @@ def depth_array(data: Any, width: int, height: int, step: int, encoding: str, is
                 ) -> Tuple[np.ndarray, float]:
     """The raw depth values of a sensor_msgs/Image buffer as an HxW view (no copy when the
     rows are packed), and metres per unit. DepthError for anything that is not a depth image."""
-    if encoding not in DEPTH_ENCODINGS:
+    layout = _DEPTH_BY_LOWER.get(str(encoding).lower())  # without regard to case, as colour encodings
+    if layout is None:
         raise DepthError("bad_encoding", "depth encoding {!r} is not supported; use {}".format(
             encoding, " or ".join(sorted(DEPTH_ENCODINGS))))
-    dtype, unit = DEPTH_ENCODINGS[encoding]
+    dtype, unit = layout
     dtype = np.dtype(dtype).newbyteorder(">" if is_bigendian else "<")
     width, height, step = int(width), int(height), int(step)
     if width <= 0 or height <= 0 or width * height > MAX_DEPTH_PIXELS:
@@ -152,10 +166,13 @@ def lift_people(keypoints: np.ndarray, depth: Depth, intrinsics: Intrinsics, ima
     valid = (flat[:, 2] > 0) & np.isfinite(z)
     z = np.where(valid, z, np.nan)
     # continuous keypoint coordinates -> ROS pixel-centre coordinates (centre of pixel 0 at 0)
-    x = (flat[:, 0] - 0.5 - camera.cx) * z / camera.fx
-    y = (flat[:, 1] - 0.5 - camera.cy) * z / camera.fy
-    points = np.stack([x, y, z], axis=1).reshape(num_people, num_joints, 3).astype(np.float32)
-    valid = valid.reshape(num_people, num_joints)
+    with np.errstate(over="ignore", invalid="ignore"):  # absurd intrinsics: inf, made invalid below
+        x = (flat[:, 0] - 0.5 - camera.cx) * z / camera.fx
+        y = (flat[:, 1] - 0.5 - camera.cy) * z / camera.fy
+        points = np.stack([x, y, z], axis=1).reshape(num_people, num_joints, 3).astype(np.float32)
+    # a point is valid only if all of it is finite (also in float32): never publish inf as good
+    valid = valid.reshape(num_people, num_joints) & np.isfinite(points).all(axis=2)
+    points[~valid] = np.nan
     return People3D(points, valid, *person_positions(points, valid))
 
 

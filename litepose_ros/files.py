@@ -1,5 +1,6 @@
 """Small file helpers shared by runtime and tooling code (Python 3.6 compatible): hashing,
 listing and reading images, a progress bar. Below every user (verify, bag, training, commands)."""
+import errno
 import hashlib
 import os
 import sys
@@ -9,6 +10,27 @@ import cv2
 import numpy as np
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+
+def file_problem(path: str, what: str) -> Optional[str]:
+    """Why ``path`` cannot be opened as a ``what`` (e.g. "model file"), in words; None if it can.
+    A directory, a symlink loop or a FIFO is named as such, not reported as missing."""
+    if os.path.isdir(path):
+        return "{} {} is a directory, not a file".format(what, path)
+    if not os.path.exists(path):
+        if os.path.islink(path):
+            try:
+                os.stat(path)
+            except OSError as error:
+                if error.errno == errno.ELOOP:
+                    return "{} {} is a symbolic link loop".format(what, path)
+            return "{} {} is a broken symbolic link (to {})".format(what, path, os.readlink(path))
+        return "{} not found: {}".format(what, path)
+    if not os.path.isfile(path):
+        return "{} {} is not a regular file (a FIFO, socket or device)".format(what, path)
+    if not os.access(path, os.R_OK):
+        return "{} is not readable: {}".format(what, path)
+    return None
 
 
 def file_sha256(path: str) -> str:

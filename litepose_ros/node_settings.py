@@ -24,6 +24,14 @@ COMPRESSED_SUFFIX = "/compressed"
 INT_MAX = 2 ** 63 - 1
 FLOAT_MAX = sys.float_info.max
 
+# Upper bounds that keep one frame's memory and time bounded (issue 22): thread pools beyond
+# any edge CPU took seconds to start (512) or never did (4096); people per image beyond any
+# crowd made every frame allocate for them (2^31 - 1: MemoryError); /diagnostics faster than
+# 10 Hz costs pose throughput (1e-6 s: 2,051 messages/s, 24.7 -> 15.5 poses/s).
+MAX_THREADS = 64
+MAX_PEOPLE = 200
+MIN_DIAGNOSTICS_PERIOD_S = 0.1
+
 # How `litepose bag analyze` uses a parameter.
 BAG_OPTION = "option"  # from --params FILE, overridden by its own command-line option
 BAG_FILE = "file"  # from --params FILE only
@@ -133,7 +141,8 @@ PARAMETERS = (
     Parameter("model_path", "", "model file: .onnx (onnxruntime), .engine/.plan (TensorRT) or .tflite; "
               "missing or unusable = fatal at start-up", alias="model", bag=BAG_OPTION),
     Parameter("backend", "auto", "auto picks by file suffix", choices=BACKENDS, bag=BAG_OPTION),
-    Parameter("threads", 0, "CPU threads for inference; 0 lets the runtime choose", low=0, bag=BAG_OPTION),
+    Parameter("threads", 0, "CPU threads for inference; 0 lets the runtime choose (its pool never spin-waits)",
+              low=0, high=MAX_THREADS, bag=BAG_OPTION),
     Parameter("tflite_xnnpack", True, "tflite backend only: use the XNNPACK delegate (benchmark both on your "
               "device)", bag=BAG_FILE),
     Parameter("flip_test", False, "also run the mirrored image and average (twice the inference time)",
@@ -152,7 +161,8 @@ PARAMETERS = (
               "(default 1, the freshest frame)", low=0),
     Parameter("publish_debug_image", False, "publish debug_image: skeletons, and with tracking a box, id and score "
               "per person in the track's colour (grey: no id yet)"),
-    Parameter("diagnostics_period", 1.0, "seconds between /diagnostics messages", low=0.0, low_open=True),
+    Parameter("diagnostics_period", 1.0, "seconds between /diagnostics messages", low=MIN_DIAGNOSTICS_PERIOD_S,
+              high=3600.0),
     # people in 3D (litepose_ros/depth.py): all off while depth_topic is empty
     Parameter("depth_topic", "", "depth image registered to the colour image (16UC1 mm or 32FC1 m); empty: "
               "no 3D, no markers"),
@@ -190,7 +200,7 @@ PARAMETERS = (
               "keypoint to a person", dynamic=True, low=0.0, low_open=True, bag=BAG_OPTION,
               decoder="tag_threshold"),
     Parameter("max_people", _decoder_default("max_num_people"), "most people per image", dynamic=True, low=1,
-              bag=BAG_OPTION, decoder="max_num_people"),
+              high=MAX_PEOPLE, bag=BAG_OPTION, decoder="max_num_people"),
     Parameter("min_person_score", 0.0, "people scoring lower are not published", dynamic=True, low=0.0,
               bag=BAG_OPTION),
 )

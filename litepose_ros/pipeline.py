@@ -9,7 +9,7 @@ from typing import Dict, NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from .backends import Backend, create_backend
+from .backends import Backend, check_finite, create_backend
 from .decoding import DecoderConfig, decode, decoder_status
 from .people import People
 from .preprocess import Preprocessor, flip_tensor
@@ -78,6 +78,8 @@ class PoseEstimator(object):
         outputs = self.backend.run(tensor)
         flipped = self.backend.run(flip_tensor(tensor)) if self.flip_test else None
         inference_ms = _ms_since(start)
+        names = self.metadata.output_names
+        check_finite(outputs + (flipped or ()), list(names) * 2)  # NonFiniteOutput: no people is not the answer
 
         start = time.perf_counter()
         people = box.people_to_source(decode(outputs, self._decoder, flipped_outputs=flipped))

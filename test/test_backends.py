@@ -52,6 +52,30 @@ def test_onnxruntime_backend_runs_and_reads_metadata(tmp_path, meta):
     np.testing.assert_allclose(stage2[0, 0, 5, 7], tensor[0, :, 10:12, 14:16].mean(), atol=1e-5)
 
 
+@pytest.mark.parametrize("threads", [0, 2])
+def test_onnxruntime_threads_do_not_spin_between_frames(tmp_path, meta, threads):
+    """Issue 22 item 12: idle pool threads must sleep, not busy-wait (bench/bench_cpu.py shows
+    the CPU it costs); the setting is read back from the session ONNX Runtime built."""
+    path = tmp_path / "m.onnx"
+    patch_mean_model(meta, path)
+    options = create_backend(str(path), threads=threads)._session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert options.get_session_config_entry("session.inter_op.allow_spinning") == "0"
+
+
+def test_non_finite_outputs_are_an_error(tmp_path, meta):
+    """Issue 22 item 9: NaN/inf outputs raise NonFiniteOutput naming the output; finite pass."""
+    from litepose_ros.backends import NonFiniteOutput, check_finite
+
+    good = np.zeros((2, 3), np.float32)
+    check_finite([good, np.full((2, 3), 3e38, np.float32)], ["a", "b"])  # finite, though their sum overflows
+    for bad in (np.nan, np.inf, -np.inf):
+        broken = good.copy()
+        broken[1, 2] = bad
+        with pytest.raises(NonFiniteOutput, match="model output b holds 1 of 6 values not finite"):
+            check_finite([good, broken], ["a", "b"])
+
+
 def test_backend_chosen_by_suffix_or_name(tmp_path, meta):
     assert backend_for_file("a/b/model.ONNX") == "onnxruntime"
     with pytest.raises(BackendError, match="suffix"):
@@ -149,3 +173,20 @@ def test_tflite_outputs_are_checked_at_load(tmp_path, monkeypatch, meta):
     with pytest.raises(BackendError, match=r"outputs do not match its litepose metadata: output shapes "
                                            r"\[\[1, 34, 8, 16\], \[1, 14, 16, 32\]\]"):
         tfl.TFLiteBackend(str(path))
+
+
+def test_onnx_named_as_an_engine_gets_a_build_command_that_keeps_it(tmp_path, meta):
+    """Issue 22 item 14: the hint used to build 'model.engine' from itself (same --onnx and --output)."""
+    path = tmp_path / "model.engine"
+    patch_mean_model(meta, path)
+    with pytest.raises(BackendError) as error:
+        create_backend(str(path), backend="tensorrt")
+    message = str(error.value)
+    onnx_path = str(tmp_path / "model.onnx")
+    assert "rename it to {}".format(onnx_path) in message
+    assert "--onnx {} --output {}".format(onnx_path, path) in message
+
+
+def test_model_path_that_is_a_directory_is_named_so(tmp_path):
+    with pytest.raises(BackendError, match="is a directory, not a file"):
+        create_backend(str(tmp_path), backend="onnxruntime")

@@ -156,11 +156,33 @@ def test_depth_of_another_view_is_a_size_mismatch():
     ([0, 0, 320, 0, 0, 240, 0, 0, 1], "focal length"),
     ([525, 0, 320, 0, float("nan"), 240, 0, 0, 1], "finite"),
     ([525, 0, 320], "9 finite"),
+    ([525, 0, 1e308, 0, 530, 240, 0, 0, 1], "implausible principal point cx=1e+308"),  # issue 22 item 8
+    ([525, 0, 320, 0, 530, -5000, 0, 0, 1], "implausible principal point cy=-5000"),
+    ([1e-30, 0, 320, 0, 530, 240, 0, 0, 1], "implausible focal length fx=1e-30"),
+    ([525, 0, 320, 0, 1e9, 240, 0, 0, 1], "implausible focal length fx=525 fy=1e+09"),
 ])
 def test_unusable_camera_info(k, reason):
     with pytest.raises(DepthError) as error:
         intrinsics_from_k(k, WIDTH, HEIGHT)
     assert error.value.kind == "bad_camera_info" and reason in str(error.value)
+
+
+def test_points_that_overflow_are_invalid_never_inf():
+    """Issue 22 item 8: whatever intrinsics reach the lift, a valid point is finite."""
+    joints = person_joints(2.0)
+    depth = encode(render_depth(joints, WIDTH, HEIGHT), "32FC1")
+    absurd = CAMERA._replace(fx=1e-40, cx=-1e308)
+    with np.errstate(all="raise"):  # no floating point warnings either
+        result = lift_people(keypoints_for(joints), depth, absurd, (WIDTH, HEIGHT))
+    assert not result.valid.any() and not result.position_valid.any()
+    assert np.isnan(result.points).all() and np.isnan(result.positions).all()
+
+
+@pytest.mark.parametrize("encoding", ["16uc1", "MONO16", "32fc1"])
+def test_depth_encodings_match_without_regard_to_case(encoding):
+    """Issue 22 item 14: as colour encodings do."""
+    values, unit = depth_array(bytes(8 * 4 * 4), 4, 4, 16, encoding)
+    assert values.shape == (4, 4) and unit == (1.0 if encoding.lower() == "32fc1" else 0.001)
 
 
 def test_depth_buffers_are_checked():

@@ -10,6 +10,7 @@ import pytest
 
 from litepose_ros.image_messages import (
     ENCODINGS,
+    MAX_COMPRESSED_PIXELS,
     BadImage,
     compressed_header,
     compressed_to_bgr,
@@ -200,3 +201,58 @@ def test_corrupt_jpeg_data_is_a_bad_image():
     cut = data[:data.index(b"\xff\xda")]  # headers only, no scan
     with pytest.raises(BadImage, match="cannot decode JPEG image: corrupt or truncated"):
         compressed_to_bgr(SimpleNamespace(format="jpeg", data=cut))
+
+
+# -- issue 22: bounded work per frame (item 4) and JPEGs that decode only with warnings (item 10)
+
+def big_flat_png(side: int = 8192) -> bytes:
+    """A few hundred KB of PNG that decodes to side x side x 3 (192 MiB at 8192)."""
+    ok, encoded = cv2.imencode(".png", np.zeros((side, side), np.uint8), [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    assert ok
+    return encoded.tobytes()
+
+
+def test_large_compressed_frames_are_rejected_from_the_header():
+    bomb = big_flat_png()
+    assert len(bomb) < 400_000 and 8192 * 8192 <= MAX_PIXELS  # passes the raw-frame limit and the bomb ratio
+    with pytest.raises(BadImage, match="PNG of 8192x8192 exceeds the {} pixel limit for compressed frames".format(
+            MAX_COMPRESSED_PIXELS)):
+        compressed_to_bgr(SimpleNamespace(format="png", data=bomb))
+    side = 4096  # the largest square frame still decodes
+    image = compressed_to_bgr(SimpleNamespace(format="png", data=big_flat_png(side)))
+    assert image.shape == (side, side, 3)
+
+
+def smooth_jpeg(width: int = 320, height: int = 240) -> bytearray:
+    image = cv2.GaussianBlur(np.random.RandomState(0).randint(0, 256, (height, width, 3)).astype(np.uint8), (9, 9), 3)
+    ok, encoded = cv2.imencode(".jpg", image)
+    assert ok
+    return bytearray(encoded.tobytes())
+
+
+def test_jpeg_header_claiming_more_pixels_than_its_bytes_hold():
+    """A 16x16 stream whose header claims 1000x1000: libjpeg decodes it (grey) with a warning."""
+    data = jpeg_claiming(1000, 1000)
+    with pytest.raises(BadImage, match=r"JPEG header claims 1000x1000 pixels, more than its \d+ bytes can hold"):
+        compressed_to_bgr(SimpleNamespace(format="jpeg", data=data))
+
+
+def test_jpeg_decoded_with_libjpeg_warnings_is_rejected_and_stderr_stays_quiet(capfd):
+    data = smooth_jpeg()
+    scan = data.index(b"\xff\xda")
+    corrupt = bytearray(data)
+    corrupt[scan + 40:scan + 60] = b"\xff\xd0" * 10  # restart markers where none belong
+    reasons = set()
+    for _ in range(3):
+        with pytest.raises(BadImage, match=r"corrupt JPEG data \(") as caught:
+            compressed_to_bgr(SimpleNamespace(format="jpeg", data=bytes(corrupt)))
+        reasons.add(str(caught.value))
+    assert len(reasons) == 1, "one fault, one reason (countable)"
+    truncated = bytes(data[:len(data) * 2 // 3])  # a cut stream: libjpeg fills the rest with grey
+    with pytest.raises(BadImage, match="no end-of-image marker"):  # OpenCV 4.2 says nothing: checked first
+        compressed_to_bgr(SimpleNamespace(format="jpeg", data=truncated))
+    padded = bytes(data) + bytes(16)  # some encoders pad after the end marker
+    assert compressed_to_bgr(SimpleNamespace(format="jpeg", data=padded)).shape == (240, 320, 3)
+    assert compressed_to_bgr(SimpleNamespace(format="jpeg", data=bytes(data))).shape == (240, 320, 3)
+    out, err = capfd.readouterr()
+    assert "JPEG" not in err and "JPEG" not in out, "libjpeg's warnings are the reasons, not stderr lines"

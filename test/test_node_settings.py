@@ -54,6 +54,10 @@ def test_parameters_file_sections_node_wins_over_wildcard():
     ("diagnostics_period", 0.0, False), ("diagnostics_period", 0.5, True),
     ("backend", "cuda", False), ("backend", "tflite", True), ("image_transport", "compressed", True),
     ("flip_test", 1, False), ("model_path", 3, False),
+    # issue 22 items 2, 3, 5: upper bounds on threads and max_people, a lower one on diagnostics_period
+    ("threads", 64, True), ("threads", 65, False), ("threads", 30000, False),
+    ("max_people", 200, True), ("max_people", 201, False), ("max_people", 2 ** 31 - 1, False),
+    ("diagnostics_period", 0.1, True), ("diagnostics_period", 1e-6, False), ("diagnostics_period", 3601.0, False),
 ])
 def test_every_parameter_is_checked_against_its_range(name, value, ok):
     assert (node_settings.check(name, value) is None) == ok
@@ -61,7 +65,8 @@ def test_every_parameter_is_checked_against_its_range(name, value, ok):
 
 def test_descriptor_ranges_are_closed_and_reject_infinity():
     table = node_settings.BY_NAME
-    assert table["threads"].descriptor_range() == (0, 2 ** 63 - 1)
+    assert table["threads"].descriptor_range() == (0, 64)
+    assert table["max_people"].descriptor_range() == (1, 200)
     assert table["detection_threshold"].descriptor_range() == (0.0, 1.0)
     low, high = table["min_person_score"].descriptor_range()
     assert low == 0.0 and high < float("inf")
@@ -126,8 +131,9 @@ def test_bag_analyze_options_come_from_the_table(tmp_path):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--threads", "-3"], "threads must be >= 0"), (["--detection-threshold", "2"], "within"),
+    (["--threads", "-3"], "threads must be within [0, 64], got -3"), (["--detection-threshold", "2"], "within"),
     (["--backend", "cuda"], "must be one of"), (["--max-people", "many"], "not a valid int"),
+    (["--max-people", "2147483648"], "max_people must be within [1, 200], got 2147483648"),
 ])
 def test_bag_analyze_options_are_range_checked(capsys, argv, message):
     with pytest.raises(SystemExit) as exit_info:

@@ -156,9 +156,9 @@ def _depth_msg(stamp, width=WIDTH // 2, height=HEIGHT // 2, encoding="16UC1"):
     return msg
 
 
-def _info_msg(stamp, fx=FX):
+def _info_msg(stamp, fx=FX, cx=CX):
     msg = CameraInfo(width=WIDTH, height=HEIGHT, distortion_model="plumb_bob")
-    msg.k = [fx, 0.0, CX, 0.0, FY, CY, 0.0, 0.0, 1.0]
+    msg.k = [fx, 0.0, cx, 0.0, FY, CY, 0.0, 0.0, 1.0]
     h.set_stamp(msg, stamp, OPTICAL)
     return msg
 
@@ -251,19 +251,24 @@ def test_depth_problems_are_reported_and_2d_continues(tmp_path, rgbd, arm_model)
     c.wait_until(lambda: pubs["depth"].get_subscription_count() > 0 and pubs["info"].get_subscription_count() > 0,
                  20, "depth subscriptions")
     base = 1700000100_000000000
-    cases = [  # (counter, words in the status, depth message, camera info)
-        ("frames_no_camera_info", "no camera_info received on /camera_info", _depth_msg(base), None),
-        ("frames_bad_camera_info", "focal length fx=0.0", _depth_msg(base + 1), _info_msg(base + 1, fx=0.0)),
-        ("frames_bad_encoding", "depth encoding 'bgr8' is not supported", _depth_msg(base + 2, encoding="bgr8"),
+    cases = [  # (counter, its count, words in the status, depth message, camera info)
+        ("frames_no_camera_info", 1, "no camera_info received on /camera_info", _depth_msg(base), None),
+        ("frames_bad_camera_info", 1, "focal length fx=0.0", _depth_msg(base + 1), _info_msg(base + 1, fx=0.0)),
+        ("frames_bad_encoding", 1, "depth encoding 'bgr8' is not supported", _depth_msg(base + 2, encoding="bgr8"),
          _info_msg(base + 2)),
-        ("frames_size_mismatch", "depth image is 160x90 but colour image is 320x240",
+        ("frames_size_mismatch", 1, "depth image is 160x90 but colour image is 320x240",
          _depth_msg(base + 3, height=90), _info_msg(base + 3)),
+        # issue 22 item 8: finite but absurd intrinsics gave -inf or 1e32 m positions marked valid
+        ("frames_bad_camera_info", 2, "implausible principal point cx=1e+308", _depth_msg(base + 4),
+         _info_msg(base + 4, cx=1e308)),
+        ("frames_bad_camera_info", 3, "implausible focal length fx=1e-30", _depth_msg(base + 5),
+         _info_msg(base + 5, fx=1e-30)),
     ]
-    for n, (counter, words, depth, info) in enumerate(cases):
+    for n, (counter, count, words, depth, info) in enumerate(cases):
         msg = _frame(pubs, c, base + n, depth, info)
         assert len(msg.people) == 1 and msg.people[0].keypoints[5].score > 0.1, "2D goes on"
         assert msg.position_frame_id == "" and not msg.people[0].position_valid
-        status = _wait_depth_count(c, counter, 1, counter)
+        status = _wait_depth_count(c, counter, count, counter)
         assert status.level == DiagnosticStatus.WARN and words in status.message, status.message
     # and a good frame afterwards has 3D again
     msg = _frame(pubs, c, base + 10, _depth_msg(base + 10), _info_msg(base + 10))

@@ -150,7 +150,7 @@ def test_launch_options_defaults_and_values():
     ("gpu", {}, "unknown platform"),
     ("cpu", {"modle": "x"}, "unknown launch argument 'modle' .did you mean 'model'"),
     ("cpu", {"threads": "many"}, "not a valid int"),
-    ("cpu", {"threads": "-3"}, "threads must be >= 0"),
+    ("cpu", {"threads": "-3"}, "threads must be within .0, 64., got -3"),
     ("cpu", {"detection_threshold": "1.5"}, r"within \[0.0, 1.0\]"),
     ("cpu", {"image_transport": "theora"}, "must be one of raw, compressed"),
     ("cpu", {"backend": "cuda"}, "must be one of"),

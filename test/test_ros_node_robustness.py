@@ -176,8 +176,8 @@ def test_parameters_misspelt_out_of_range_and_compressed_topic(tmp_path, ros, ma
 
 
 @pytest.mark.parametrize("params, message", [
-    ({"threads": -3}, "threads must be >= 0, got -3"),
-    ({"diagnostics_period": 0.0}, "diagnostics_period must be > 0.0"),
+    ({"threads": -3}, "threads must be within [0, 64], got -3"),
+    ({"diagnostics_period": 0.0}, "diagnostics_period must be within [0.1, 3600.0], got 0.0"),
     ({"backend": "cuda"}, "backend must be one of auto, onnxruntime, tensorrt, tflite"),
 ])
 def test_out_of_range_start_values_are_fatal(tmp_path, marker_model, params, message):

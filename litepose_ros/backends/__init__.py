@@ -4,8 +4,10 @@ from . import onnxruntime_backend, tensorrt_backend, tflite_backend  # noqa: F40
 from .base import (
     Backend,
     BackendError,
+    NonFiniteOutput,
     available_backends,
     backend_for_file,
+    check_finite,
     create_backend,
     order_outputs,
     register_backend,
@@ -14,8 +16,10 @@ from .base import (
 __all__ = [
     "Backend",
     "BackendError",
+    "NonFiniteOutput",
     "available_backends",
     "backend_for_file",
+    "check_finite",
     "create_backend",
     "order_outputs",
     "register_backend",

@@ -9,12 +9,31 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..files import file_problem
 from ..hints import litepose_command, model_file_kind
 from ..metadata import ModelMetadata
 
 
 class BackendError(RuntimeError):
     """A model could not be loaded or run; the message says what to do about it."""
+
+
+class NonFiniteOutput(BackendError):
+    """The network produced NaN or inf (e.g. FP16 overflow in an engine): the frame has no
+    usable result, and reporting "no people" would hide a broken model."""
+
+
+def check_finite(outputs: Sequence[np.ndarray], names: Sequence[str]) -> None:
+    """NonFiniteOutput naming the first output holding NaN or inf. A sum per output is the
+    fast test (NaN and inf propagate into it); only when it is not finite are values looked at."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        for output, name in zip(outputs, names):
+            if np.isfinite(np.sum(output, dtype=np.float32)):
+                continue
+            bad = int(np.count_nonzero(~np.isfinite(output)))
+            if bad:  # else only the sum overflowed
+                raise NonFiniteOutput("model output {} holds {} of {} values not finite (NaN/inf: FP16 "
+                                      "overflow or a broken model)".format(name, bad, output.size))
 
 
 class Backend(object):
@@ -27,8 +46,9 @@ class Backend(object):
     dynamic_size = False
 
     def __init__(self, model_path: str) -> None:
-        if not os.path.isfile(model_path):
-            raise BackendError("model file not found: {}".format(model_path))
+        problem = file_problem(model_path, "model file")
+        if problem:
+            raise BackendError(problem)
         kind = model_file_kind(model_path)
         if kind is not None and kind != self.file_kind:
             raise BackendError(wrong_file_message(model_path, kind, self.name))
@@ -59,7 +79,13 @@ def wrong_file_message(model_path: str, kind: str, backend: str) -> str:
     text = "{} is {}, not {} (backend {}): ".format(model_path, _FILE_KINDS[kind], _BACKEND_WANTS.get(backend, backend),
                                                       backend)
     if kind == "onnx" and backend == "tensorrt":
-        engine = os.path.splitext(model_path)[0] + ".engine"
+        stem, suffix = os.path.splitext(model_path)
+        engine = stem + ".engine"
+        if suffix.lower() in (".engine", ".plan"):  # an ONNX file named as an engine: the build must not overwrite it
+            onnx_path = stem + ".onnx"
+            return text + ("rename it to {} and build the engine from it on this device with\n  {}\n(or run the "
+                           "ONNX file as it is with backend onnxruntime)".format(onnx_path, litepose_command(
+                               "build-engine --onnx {} --output {}".format(onnx_path, model_path))))
         return text + ("build the engine from it on this device with\n  {}\nand set model_path to {} "
                        "(or run the ONNX file as it is with backend onnxruntime)".format(
                            litepose_command("build-engine --onnx {} --output {}".format(model_path, engine)), engine))

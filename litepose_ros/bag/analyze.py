@@ -4,14 +4,15 @@ Per frame, exactly what pose_node does: decode, ``PoseEstimator.estimate``, then
 ``People.filtered(min_person_score, max_people)`` and the person tracker on the header stamps
 (``node_settings.track_people``); the PoseArray carries the source header and the track ids.
 """
-import json
 import os
+import re
 import signal
 import sys
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from ..interrupt import GracefulInterrupt
+from ..files import file_problem
+from ..interrupt import GracefulInterrupt, signals_ignored
 from ..node_settings import (
     BAG_OPTION,
     NODE_NAME,
@@ -29,6 +30,7 @@ from ..node_settings import (
 from ..pose_fields import MessageTypes, PoseArrayBuilder
 from . import BagError
 from .depth_source import BagDepth, default_camera_info_topic
+from .outputs import OutputError, SpaceWatch, check_output_paths, write_json
 from .reader import Frame, FrameSource, open_bag
 from .stats import FrameRecord, FrameTable, format_summary, summarize
 from .types import IMAGE, IMAGE_TYPES, POSE_ARRAY, typestore
@@ -69,8 +71,9 @@ def resolve_settings(args: Any) -> Dict[str, Any]:
         raise BagError(check_depth(settings))
     if not settings["model_path"]:
         raise BagError("no model: pass --model or a --params file with model_path")
-    if not os.path.isfile(os.path.expanduser(str(settings["model_path"]))):
-        raise BagError("model file not found: {}".format(settings["model_path"]))
+    problem = file_problem(os.path.expanduser(str(settings["model_path"])), "model file")
+    if problem:
+        raise BagError(problem)
     settings["model_path"] = os.path.expanduser(str(settings["model_path"]))
     problem = tracker_config(settings).problem()
     if problem:
@@ -171,8 +174,20 @@ def process_frames(
     from ..files import progress
 
     tracker = tracker_from_settings(settings, estimator.metadata.sigmas)  # settings checked by resolve_settings
+    from ..backends import BackendError
+
     for frame in progress(source, source.total, "analyze", enabled=show_progress):
-        people, timings = estimator.estimate(frame.image)
+        try:
+            people, timings = estimator.estimate(frame.image)
+        except BackendError as error:  # NaN outputs or a runtime failure: counted, said once per reason
+            reason = "model failed: {}".format(_without_counts(str(error)))
+            if not source.skipped[reason]:
+                print("frame {}: {}".format(frame.index, error), file=sys.stderr)
+            source.skipped[reason] += 1
+            source.model_errors += 1
+            if stop.stopped:
+                break
+            continue
         people, track_ids, reset_reason = track_people(tracker, select_people(people, settings), frame.stamp_ns)
         if reset_reason:
             print("frame {}: tracks reset: {}".format(frame.index, reset_reason), file=sys.stderr)
@@ -186,39 +201,65 @@ def process_frames(
             break
 
 
+def _without_counts(text: str) -> str:
+    """One reason per kind of failure: numbers that change from frame to frame taken out."""
+    return re.sub(r"\bholds \d+ of \d+ values\b", "holds values", text)
+
+
 def analyze_frames(
     args: Any, settings: Dict[str, Any], source: FrameSource, estimator: Any, stop: GracefulInterrupt,
     depth: Optional[BagDepth] = None,
 ) -> Tuple[Dict[str, Any], List[FrameRecord]]:
-    """Everything after the bag and the model are open: the summary, and the records to plot."""
+    """Everything after the bag and the model are open: the summary, and the records to plot.
+    Whatever ends the loop (the last frame, a stop signal, a full disk) the outputs are closed
+    valid; an output that failed is named in ``summary["run"]["output_error"]``."""
     from ..draw import draw_people
 
     metadata = estimator.metadata
-    writer = (PosesWriter(args.output, args.storage, args.debug_images, metadata, settings["model_path"],
-                          estimator.backend.name) if args.output else None)
-    table = FrameTable(args.csv, metadata.keypoint_names, with_3d=depth is not None) if args.csv else None
+    table = None  # type: Optional[FrameTable]
+    try:  # the table first: a bag is harder to undo than an empty CSV
+        table = FrameTable(args.csv, metadata.keypoint_names, with_3d=depth is not None) if args.csv else None
+    except OSError as error:
+        raise OutputError("cannot write --csv {}: {}".format(args.csv, error.strerror or error)) from None
+    try:
+        writer = (PosesWriter(args.output, args.storage, args.debug_images, metadata, settings["model_path"],
+                              estimator.backend.name) if args.output else None)
+    except BagError:
+        if table:
+            table.close()
+        raise
+    space = SpaceWatch([args.output, args.csv])
 
     def on_frame(frame: Frame, record: FrameRecord, people: Any) -> None:
+        space.check()
         if table:
-            table.add(record)
+            try:
+                table.add(record)
+            except OSError as error:
+                raise OutputError("cannot write --csv {}: {}".format(args.csv, error.strerror or error)) from None
         if writer:
             annotated = (draw_people(frame.image, people, metadata.skeleton, track_ids=record.track_ids)
                          if args.debug_images else None)
-            writer.write(frame, people, record.processing_ms, annotated, record.positions, record.position_frame_id,
-                         record.track_ids)
+            try:
+                writer.write(frame, people, record.processing_ms, annotated, record.positions,
+                             record.position_frame_id, record.track_ids)
+            except Exception as error:  # noqa: B902 - OSError, sqlite3 and rosbags errors: the disk failed
+                raise OutputError("cannot write the output bag {}: {}".format(args.output, error)) from None
 
     records: List[FrameRecord] = []
+    output_errors = []  # type: List[str]
     started = time.perf_counter()
     try:
         process_frames(source, estimator, settings, on_frame, stop, not args.no_progress, records, depth)
     except KeyboardInterrupt:  # second Ctrl-C, or no handler outside the main thread
         stop.stopped = True
+    except OutputError as error:
+        output_errors.append(str(error))
+        if records:
+            records.pop()  # process_frames appended the frame whose outputs failed: not in the summary
     finally:
-        with _sigint_ignored():  # a valid bag even if Ctrl-C is pressed again now
-            if writer:
-                writer.close()
-            if table:
-                table.close()
+        with signals_ignored():  # a valid bag even if a second stop signal comes now
+            output_errors += _close_outputs(writer, table, args)
     wall_s = time.perf_counter() - started
     summary = summarize(records, metadata.keypoint_names, source.counts(), source.read_stamps_ns,
                         args.visibility_threshold)
@@ -227,6 +268,8 @@ def analyze_frames(
     summary["run"] = {
         "input": args.input, "topic": source.topic, "msgtype": source.msgtype, "output": args.output,
         "poses_written": writer.count if writer else 0, "interrupted": stop.stopped,
+        "stop_signal": signal.Signals(stop.signal).name if stop.signal is not None else None,
+        "output_error": "; ".join(output_errors) or None,
         "wall_s": round(wall_s, 3), "frames_per_s": round(len(records) / wall_s, 3) if wall_s > 0 else None,
         "model": os.path.basename(settings["model_path"]), "model_arch": metadata.arch,
         "dataset": metadata.dataset, "backend": estimator.backend.name,
@@ -235,16 +278,20 @@ def analyze_frames(
     return summary, records
 
 
-class _sigint_ignored(object):
-    def __enter__(self) -> None:
+def _close_outputs(writer: Optional[PosesWriter], table: Optional[FrameTable], args: Any) -> List[str]:
+    """Close both (each even if the other fails); what failed, in words."""
+    problems = []
+    if writer:
         try:
-            self._previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        except ValueError:
-            self._previous = None
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+            writer.close()
+        except Exception as error:  # noqa: B902 - the disk failed while the index was written
+            problems.append("cannot finish the output bag {}: {}".format(args.output, error))
+    if table:
+        try:
+            table.close()
+        except OSError as error:
+            problems.append("cannot close --csv {}: {}".format(args.csv, error.strerror or error))
+    return problems
 
 
 def run(args: Any, estimator: Any = None) -> int:
@@ -255,6 +302,7 @@ def run(args: Any, estimator: Any = None) -> int:
             raise BagError("output {} exists already; not overwriting".format(args.output))
         # Bag and topic first: their errors should not wait for a model to load.
         with FrameSource(args.input, choose_topic(args, settings), args.start, args.end, args.every) as source:
+            check_output_paths(args)  # input errors first, then output ones, both before the model loads
             depth = open_depth(args, source.topic, settings)
             try:
                 if estimator is None:
@@ -267,12 +315,19 @@ def run(args: Any, estimator: Any = None) -> int:
     except BagError as error:
         print("error: {}".format(error), file=sys.stderr)
         return 1
-    finish(summary, records, args, title="{} on {}".format(summary["run"]["model"], summary["run"]["topic"]))
+    written = finish(summary, records, args, title="{} on {}".format(summary["run"]["model"],
+                                                                     summary["run"]["topic"]))
+    problem = summary["run"]["output_error"] or written
+    if problem:
+        print("error: {}; outputs hold the {} frames before".format(problem, summary["frames"]["processed"]),
+              file=sys.stderr)
     if summary["run"]["interrupted"]:
         print("interrupted: outputs hold the {} frames processed".format(summary["frames"]["processed"]),
               file=sys.stderr)
-        return EXIT_INTERRUPTED
-    return 1 if summary["frames"]["read_error"] else 0
+        return stop.exit_code
+    if problem or summary["frames"]["read_error"] or source.model_errors:
+        return 1
+    return 0
 
 
 def open_depth(args: Any, image_topic: str, settings: Dict[str, Any]) -> Optional[BagDepth]:
@@ -283,8 +338,9 @@ def open_depth(args: Any, image_topic: str, settings: Dict[str, Any]) -> Optiona
     return BagDepth(args.input, args.depth_topic, info_topic, settings)
 
 
-def finish(summary: Dict[str, Any], records: List[FrameRecord], args: Any, title: str) -> None:
-    """Print the summary, write its JSON and the plots (shared with `bag summary`)."""
+def finish(summary: Dict[str, Any], records: List[FrameRecord], args: Any, title: str) -> Optional[str]:
+    """Print the summary, write its JSON and the plots (shared with `bag summary`); what could
+    not be written, in words (None: all was)."""
     from .plots import write_plots
 
     print(format_summary(summary))
@@ -292,12 +348,19 @@ def finish(summary: Dict[str, Any], records: List[FrameRecord], args: Any, title
     if run_info.get("frames_per_s"):
         print("throughput: {} frames/s over {} s (model {}, backend {})".format(
             run_info["frames_per_s"], run_info["wall_s"], run_info.get("model"), run_info.get("backend")))
+    problem = None
     if args.summary:
-        with open(args.summary, "w") as stream:
-            json.dump(summary, stream, indent=2)
-        print("summary: {}".format(args.summary))
+        try:
+            write_json(args.summary, summary)
+            print("summary: {}".format(args.summary))
+        except OutputError as error:
+            problem = str(error)
     if args.plots:
-        if records:
-            print("plots: {}".format(", ".join(write_plots(records, summary, args.plots, title))))
-        else:
-            print("plots: nothing to plot (no frames processed)")
+        try:
+            if records:
+                print("plots: {}".format(", ".join(write_plots(records, summary, args.plots, title))))
+            else:
+                print("plots: nothing to plot (no frames processed)")
+        except OSError as error:
+            problem = "cannot write --plots {}: {}".format(args.plots, error.strerror or error)
+    return problem

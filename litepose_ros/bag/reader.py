@@ -4,6 +4,7 @@ A frame that cannot be decoded is skipped and counted with its reason; a bag or 
 cannot be used at all raises BagError with a message meant for the user.
 """
 import collections
+import math
 from pathlib import Path
 from typing import Any, Counter, Dict, Iterator, List, NamedTuple, Optional
 
@@ -46,6 +47,9 @@ class FrameSource(object):
     ) -> None:
         if every < 1:
             raise BagError("--every must be at least 1")
+        for option, value in (("--start", start_s), ("--end", end_s)):
+            if value is not None and not math.isfinite(value):
+                raise BagError("{} must be a finite number of seconds, got {}".format(option, value))
         if start_s < 0:
             raise BagError("--start must not be negative (seconds after the bag's first message)")
         if end_s is not None and end_s <= start_s:
@@ -57,8 +61,10 @@ class FrameSource(object):
         self.decoded = 0
         self.skipped: Counter[str] = collections.Counter()
         self.read_stamps_ns: List[int] = []  # header stamps of every message read (for gaps)
-        self.read_error: Optional[str] = None  # set when the bag breaks off mid-way
+        self.read_error: Optional[str] = None  # set when the bag breaks off mid-way (or was cut off)
+        self.model_errors = 0  # decoded frames the model failed on (counted in skipped by reason)
         self._reader = open_bag(path)
+        self.read_error = getattr(self._reader, "truncation", None)  # a cut MCAP file read up to the cut
         self.connections = topic_connections(self._reader, topic, IMAGE_TYPES)
         self.msgtype = self.connections[0].msgtype
         self.total = sum(c.msgcount for c in self.connections)
@@ -120,8 +126,22 @@ def open_bag(path: str):  # -> rosbags.rosbag2.Reader, open
         reader = Reader(path)
         reader.open()
     except Exception as error:  # sqlite3, mcap, yaml and rosbags errors all mean "unreadable"
-        raise BagError("{}: cannot read bag ({}: {})".format(path, type(error).__name__, error)) from None
+        from .salvage import SalvageError, salvage
+
+        try:
+            salvaged = salvage(Path(path))  # a cut MCAP file: its intact chunks (truncation says where it ends)
+        except SalvageError as why:
+            raise BagError("{}: cannot read bag: {}".format(path, why)) from None
+        if salvaged is None:
+            raise BagError("{}: cannot read bag ({}: {})".format(path, type(error).__name__, _first_line(error))) \
+                from None
+        return salvaged
     return reader
+
+
+def _first_line(error: Exception) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else ""
 
 
 def topic_connections(reader: Any, topic: str, msgtypes: Any = None) -> list:

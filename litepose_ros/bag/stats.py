@@ -4,6 +4,7 @@
 written by analyze summarises to the same numbers analyze printed.
 """
 import csv
+import io
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence
 
 import numpy as np
@@ -194,15 +195,19 @@ def _pct(dist: Dict[str, float]) -> str:
 
 
 class FrameTable(object):
-    """The per-frame CSV: one row per detected person, or one row for a frame without people."""
+    """The per-frame CSV: one row per detected person, or one row for a frame without people.
+
+    Each frame's rows reach the file in one go; when the disk fails mid-way (full, quota), the
+    file is cut back to the last whole frame and OSError raised: never a row cut in half."""
 
     def __init__(self, path: str, keypoint_names: Sequence[str], with_3d: bool = False) -> None:
-        self.stream = open(path, "w", newline="")
-        self.writer = csv.writer(self.stream)
+        self.path = path
+        self.stream = open(path, "wb", buffering=0)
         self.with_3d = with_3d
         columns = table_columns(keypoint_names) + (position_columns(keypoint_names) if with_3d else [])
         self.width = len(columns)
-        self.writer.writerow(columns)
+        self.good_bytes = 0  # file length after the last whole frame
+        self._write_rows([columns])
         self.first_stamp_ns: Optional[int] = None
 
     def add(self, record: FrameRecord) -> None:
@@ -214,16 +219,37 @@ class FrameTable(object):
             len(record.people), _num(record.processing_ms),
         ] + [_num(stages.get(stage)) for stage in STAGES[1:]]
         if not len(record.people):
-            self.writer.writerow(common + [""] * (self.width - len(common)))
+            self._write_rows([common + [""] * (self.width - len(common))])
             return
         boxes = record.people.boxes()
         ids = record.ids()
+        rows = []
         for i, (keypoints, score) in enumerate(zip(record.people.keypoints, record.people.scores)):
             values = [i, int(ids[i]), _num(score)] + [_num(v) for v in boxes[i]]
             values += [_num(v) for v in keypoints.reshape(-1)]
             if self.with_3d:
                 values += _position_values(record.positions, i, keypoints.shape[0])
-            self.writer.writerow(common + values)
+            rows.append(common + values)
+        self._write_rows(rows)
+
+    def _write_rows(self, rows: List[List[Any]]) -> None:
+        text = io.StringIO()
+        csv.writer(text).writerows(rows)
+        data = memoryview(text.getvalue().encode("utf-8"))
+        try:
+            while data:  # an unbuffered write may take only part
+                written = self.stream.write(data)
+                data = data[written or 0:]
+        except OSError:
+            self._cut_back()
+            raise
+        self.good_bytes = self.stream.tell()
+
+    def _cut_back(self) -> None:
+        try:
+            self.stream.truncate(self.good_bytes)
+        except OSError:  # a device that cannot be truncated (/dev/full): nothing better to do
+            pass
 
     def close(self) -> None:
         self.stream.close()

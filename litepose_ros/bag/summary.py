@@ -9,6 +9,7 @@ import numpy as np
 from ..files import progress
 from ..pose_fields import people_from_message
 from . import BagError
+from .outputs import OutputError, check_output_paths
 from .reader import open_bag, read_messages, stamp_to_ns, topic_connections
 from .stats import FrameRecord, FrameTable, summarize
 from .types import POSE_ARRAY, typestore_for
@@ -32,6 +33,7 @@ def read_poses(
         names: Sequence[str] = ()
         info: Dict[str, Any] = {}
         status = _ReadStatus()
+        status.read_error = getattr(reader, "truncation", None)  # a cut MCAP file, read up to the cut
         messages = progress(read_messages(reader, connections, status, None, None),
                             sum(c.msgcount for c in connections), "summary", enabled=show_progress, unit="msg")
         for index, (connection, _, raw) in enumerate(messages):
@@ -69,15 +71,27 @@ def run(args: Any) -> int:
     from .analyze import finish
 
     try:
+        check_output_paths(args)
         summary, records = summarize_poses_bag(args.input, args.topic, args.visibility_threshold,
                                                not args.no_progress)
+        if args.csv and records:
+            write_table(args.csv, summary, records)
     except BagError as error:
         print("error: {}".format(error), file=sys.stderr)
         return 1
-    if args.csv and records:
-        table = FrameTable(args.csv, list(summary["keypoint_visibility"]["fraction"]))
-        for record in records:
-            table.add(record)
-        table.close()
-    finish(summary, records, args, title="{} ({})".format(args.input, args.topic))
-    return 1 if summary["frames"]["read_error"] else 0
+    problem = finish(summary, records, args, title="{} ({})".format(args.input, args.topic))
+    if problem:
+        print("error: {}".format(problem), file=sys.stderr)
+    return 1 if summary["frames"]["read_error"] or problem else 0
+
+
+def write_table(path: str, summary: Dict[str, Any], records: List[FrameRecord]) -> None:
+    try:
+        table = FrameTable(path, list(summary["keypoint_visibility"]["fraction"]))
+        try:
+            for record in records:
+                table.add(record)
+        finally:
+            table.close()
+    except OSError as error:
+        raise OutputError("cannot write --csv {}: {}".format(path, error.strerror or error)) from None

@@ -3,6 +3,7 @@
 
 Built from the published message itself, so RViz shows exactly what consumers receive.
 """
+import math
 from typing import Any, List, Sequence, Tuple
 
 from builtin_interfaces.msg import Duration
@@ -38,7 +39,7 @@ def marker_array(msg: Any, lifetime_s: float = LIFETIME_S) -> MarkerArray:
             continue
         red, green, blue = colour_for(int(person.track_id))
         colour = ColorRGBA(r=red, g=green, b=blue, a=1.0)
-        joints = [k.position for k in person.keypoints if k.position_valid]
+        joints = [k.position for k in person.keypoints if _drawable(k)]
         lines = _limb_points(person.keypoints, msg.skeleton)
         for kind, namespace, points, size in ((Marker.LINE_LIST, "skeleton", lines, LINE_WIDTH_M),
                                               (Marker.SPHERE_LIST, "joints", joints, JOINT_DIAMETER_M)):
@@ -53,11 +54,17 @@ def marker_array(msg: Any, lifetime_s: float = LIFETIME_S) -> MarkerArray:
     return MarkerArray(markers=markers)
 
 
+def _drawable(keypoint: Any) -> bool:
+    """Valid and finite: RViz must never get a NaN or inf point, whatever a message claims."""
+    point = keypoint.position
+    return bool(keypoint.position_valid) and all(math.isfinite(v) for v in (point.x, point.y, point.z))
+
+
 def _limb_points(keypoints: Sequence[Any], skeleton: Sequence[Any]) -> List[Point]:
     """Two points per limb whose both ends have a valid 3D position."""
     points = []
     for limb in skeleton:
         a, b = keypoints[limb.joint_a], keypoints[limb.joint_b]
-        if a.position_valid and b.position_valid:
+        if _drawable(a) and _drawable(b):
             points.extend((a.position, b.position))
     return points

@@ -16,12 +16,14 @@ if __name__ == "__main__":  # Ctrl-C while rclpy, OpenCV and the runtimes import
     exit_quietly_on_stop_signals()
 
 import array
+import ast
 import os
 import re
 import threading
 import time
 from typing import Any, List, Optional
 
+import numpy as np
 import rclpy
 import rclpy.executors
 import rclpy.logging
@@ -35,6 +37,7 @@ from sensor_msgs.msg import CompressedImage, Image
 
 from ..backends import BackendError
 from ..decoding import warn_if_slow
+from ..files import file_problem
 from ..image_messages import BadImage, compressed_to_bgr, image_to_bgr
 from ..metadata import ModelMetadataError
 from ..node_settings import (
@@ -117,6 +120,7 @@ class PoseNodeLogic(object):
                           if self.settings["publish_debug_image"] else None)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.marker_pub = self.create_publisher(MarkerArray, "markers", 1) if self.settings["depth_topic"] else None
+        self.track_reset_calls = 0  # ~/reset_tracks calls (the executor thread counts and reports them)
         self._reset_service = _create_reset_service(self, self.tracker) if self.tracker is not None else None
         self.input_topic = input_topic(self.resolve_topic_name(self.settings["image_topic"]),
                                        self.settings["image_transport"])
@@ -202,10 +206,9 @@ class PoseNodeLogic(object):
         if not path:
             raise FatalError("parameter model_path is not set: pass -p model_path:=/path/to/model.onnx "
                              "or a config file with --params-file")
-        if not os.path.isfile(path):
-            raise FatalError("model file not found: {} (parameter model_path)".format(os.path.abspath(path)))
-        if not os.access(path, os.R_OK):
-            raise FatalError("model file is not readable: {}".format(os.path.abspath(path)))
+        problem = file_problem(os.path.abspath(path), "model file")  # a directory or FIFO is not "not found"
+        if problem:
+            raise FatalError("{} (parameter model_path)".format(problem))
         self.settings["model_path"] = path
         try:
             return estimator_from_settings(self.settings)
@@ -304,6 +307,10 @@ class PoseNodeLogic(object):
                 self.stats.bad_frame(str(error))
                 self.get_logger().warning("bad input frame skipped: {}".format(error),
                                           throttle_duration_sec=BAD_FRAME_LOG_PERIOD_S)
+            except BackendError as error:  # e.g. NaN outputs: an error (diagnostics ERROR), not "no people"
+                self.stats.error(str(error))
+                self.get_logger().error("inference failed: {}".format(error),
+                                        throttle_duration_sec=BAD_FRAME_LOG_PERIOD_S)
             except Exception as error:  # noqa: B902 - one failing frame must not stop the node
                 self.stats.error(repr(error))
                 self.get_logger().error("frame failed: {!r}".format(error),
@@ -341,8 +348,11 @@ class PoseNodeLogic(object):
 
         canvas = draw_people(image, people, self.estimator.metadata.skeleton, track_ids=track_ids)
         height, width = canvas.shape[:2]
+        data = array.array("B")
+        data.frombytes(np.ascontiguousarray(canvas).data)  # one copy (tobytes() then array() made two)
+        del canvas  # the drawing is released now, not when the next frame replaces it
         return Image(header=header, height=height, width=width, encoding="bgr8", is_bigendian=0,
-                     step=width * 3, data=array.array("B", canvas.tobytes()))
+                     step=width * 3, data=data)
 
     def _publish_diagnostics(self) -> None:
         self.diag_pub.publish(self.diagnostics())
@@ -370,7 +380,7 @@ class PoseNodeLogic(object):
         ]
         if self.tracker is not None:
             values += [("active_tracks", self.tracker.active_tracks()), ("tracks_started", self.tracker.next_id),
-                       ("track_resets", self.tracker.resets)]
+                       ("track_resets", self.tracker.resets), ("track_reset_calls", self.track_reset_calls)]
         status.values = [KeyValue(key=k, value="{:.2f}".format(v) if isinstance(v, float) else str(v))
                          for k, v in values]
         msg = DiagnosticArray(status=[status])
@@ -378,6 +388,7 @@ class PoseNodeLogic(object):
             msg.status.append(self.depth.status(self.get_fully_qualified_name()))
         msg.header.stamp = self.get_clock().now().to_msg()
         return msg
+
 
 class PoseNode(PoseNodeLogic, Node):
     """The plain node: configured and active from creation until ``stop``."""
@@ -403,10 +414,9 @@ def params_file_problem(args: List[str]) -> Optional[str]:
     """A --params-file that does not exist or cannot be read (rcl would end in a traceback)."""
     for flag, path in zip(args, args[1:]):
         if flag == "--params-file":
-            if not os.path.isfile(path):
-                return "parameters file not found: {} (--params-file)".format(path)
-            if not os.access(path, os.R_OK):
-                return "parameters file is not readable: {} (--params-file)".format(path)
+            problem = file_problem(path, "parameters file")
+            if problem:
+                return "{} (--params-file)".format(problem)
     return None
 
 
@@ -418,6 +428,20 @@ def one_line(message: str) -> str:
 def _fatal(message: str) -> int:
     sys.stderr.write("pose_node: fatal: {}\n".format(one_line(message)))
     return EXIT_FATAL
+
+
+def _rcl_error_text(error: Exception) -> str:
+    """rcl's error in one line of words (unknown ROS arguments arrive as a Python list's repr)."""
+    text = str(error).strip()
+    if type(error).__name__ == "UnknownROSArgsError":
+        try:
+            names = [str(name) for name in ast.literal_eval(text)]
+        except (ValueError, SyntaxError, TypeError):
+            names = [text]
+        return "unknown ROS arguments: {} (after --ros-args come -p NAME:=VALUE, --params-file FILE, -r FROM:=TO, " \
+               "--log-level LEVEL)".format(" ".join(names))
+    lines = text.splitlines()
+    return re.sub(r",? at \S+:\d+", "", lines[0] if lines else type(error).__name__)
 
 
 def _init_rclpy(args: Optional[List[str]]) -> None:
@@ -434,6 +458,7 @@ def _create_reset_service(node: Node, tracker: Any) -> Any:
     from std_srvs.srv import Trigger
 
     def reset(request: Any, response: Any) -> Any:
+        node.track_reset_calls += 1  # calls before one frame make one reset (track_resets): both are shown
         tracker.request_reset("reset_tracks service called")
         response.success, response.message = True, "tracks reset before the next frame"
         return response
@@ -452,7 +477,7 @@ def main(args: Optional[List[str]] = None, node_class: Any = None) -> int:
     try:
         _init_rclpy(args)
     except Exception as error:  # noqa: B902 - RCLError: unparsable --ros-args or parameters file
-        return _fatal(re.sub(r",? at \S+:\d+", "", str(error).strip().splitlines()[0]))
+        return _fatal(_rcl_error_text(error))
     stop = StopRequest()
     stop.install()
     node = None  # type: Optional[PoseNode]

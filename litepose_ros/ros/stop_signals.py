@@ -1,11 +1,12 @@
-"""How pose_node reacts to SIGINT / SIGTERM. Imports nothing slow, so the start-up handlers
+"""How pose_node reacts to SIGINT / SIGTERM / SIGHUP. Imports nothing slow, so the start-up handlers
 can be installed before rclpy, OpenCV and the inference runtimes are imported."""
 import os
 import signal
 import sys
 from typing import Any, Optional  # noqa: F401  (Optional: type comment)
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# SIGHUP: the terminal closed or the ssh session dropped; a stop request like SIGTERM.
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
 def _exit_quietly(signum: int, frame: Any) -> None:

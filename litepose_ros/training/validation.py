@@ -31,6 +31,7 @@ def subset_annotations(annotation_file: str, image_ids: Sequence[int], out_path:
 def predict(model: nn.Module, records: Sequence[ImageRecord], metadata: ModelMetadata, device: torch.device,
             protocol: str = "official", progress: bool = False) -> List[Dict[str, Any]]:
     """COCO-format results of ``model`` on ``records`` (source-image pixels)."""
+    from ..backends import NonFiniteOutput
     from ..files import read_image
     from ..pipeline import PoseEstimator
     from ..protocols import protocol_options
@@ -48,7 +49,10 @@ def predict(model: nn.Module, records: Sequence[ImageRecord], metadata: ModelMet
         image = read_image(record.path)
         if image is None:
             raise OSError("cannot read validation image {}".format(record.path))
-        people, _ = estimator.estimate(image)
+        try:
+            people, _ = estimator.estimate(image)
+        except NonFiniteOutput:  # a diverging model: no detections for this image (its AP shows it)
+            continue
         results.extend(people.to_coco_results(record.image_id))
     model.train(was_training)
     return results
