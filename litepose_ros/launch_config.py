@@ -50,6 +50,9 @@ OPTIONS = (
     Option("respawn", "false", "true: restart pose_node whenever it exits (also after a fatal start-up error, "
            "every respawn_delay); false: its failure ends the launch with a non-zero exit code"),
     Option("respawn_delay", "2.0", "seconds before a respawn"),
+    Option("dds_profile", "", "large_frames: the node uses the DDS profile shipped in config/dds for the running "
+           "RMW (Fast DDS or Cyclone DDS: bigger shared-memory segments and socket buffers, for raw camera frames); a "
+           "path: that XML file; empty: the environment's. Give the camera driver the same profile"),
     Option("lifecycle", "false", "true: start the managed (lifecycle) node pose_lifecycle_node instead: "
            "configure loads the model, activate subscribes"),
     Option("autostart", "true", "with lifecycle:=true: configure and activate it at launch; false leaves it "
@@ -70,6 +73,7 @@ class LaunchOptions(NamedTuple):
     respawn_delay: float
     lifecycle: bool
     autostart: bool
+    dds_profile: str = ""  # '' = the environment's (see dds_environment)
 
     @property
     def executable(self) -> str:
@@ -108,7 +112,32 @@ def parse_options(values: Dict[str, str]) -> LaunchOptions:
     return LaunchOptions(
         use_sim_time=parse_bool("use_sim_time", sim_time) if sim_time else None, log_level=log_level,
         respawn=parse_bool("respawn", text("respawn")), respawn_delay=delay,
-        lifecycle=parse_bool("lifecycle", text("lifecycle")), autostart=parse_bool("autostart", text("autostart")))
+        lifecycle=parse_bool("lifecycle", text("lifecycle")), autostart=parse_bool("autostart", text("autostart")),
+        dds_profile=text("dds_profile"))
+
+
+# The profiles in config/dds, by the RMW they configure, and the variables that point an RMW at one.
+SHIPPED_DDS_PROFILES = {"fastdds": "fastdds_large_frames.xml", "cyclonedds": "cyclonedds_large_frames.xml"}
+
+
+def dds_environment(profile: str, share_dir: str, rmw_implementation: str = "") -> Dict[str, str]:
+    """Environment for the node's process that makes its DDS use ``profile`` ('' = leave the
+    environment's; 'large_frames' = the profile shipped for this RMW; else an XML file's path).
+    A path that is not a readable file is a ValueError naming it."""
+    if not profile:
+        return {}
+    vendor = "cyclonedds" if "cyclonedds" in rmw_implementation else "fastdds"  # Fast DDS: ROS 2's default RMW
+    if profile == "large_frames":
+        path = os.path.join(share_dir, "config", "dds", SHIPPED_DDS_PROFILES[vendor])
+    else:
+        path = os.path.abspath(os.path.expanduser(profile))
+    if not os.path.isfile(path):
+        raise ValueError("dds_profile:={}: no such file {} (large_frames, or the path of a DDS XML profile)".format(
+            profile, path))
+    if vendor == "cyclonedds":
+        return {"CYCLONEDDS_URI": "file://" + path}
+    # Fast DDS 2.x reads the FASTRTPS_ name, 3.x the FASTDDS_ one
+    return {"FASTDDS_DEFAULT_PROFILES_FILE": path, "FASTRTPS_DEFAULT_PROFILES_FILE": path}
 
 
 def check_argument_names(given: Iterable[str], known: Iterable[str], launch_file: str = "pose.launch.py") -> None:

@@ -67,8 +67,9 @@ def _start_node(context: Any, platform: Optional[str] = None) -> List[Any]:
         launch_config.check_argument_names(launch_config.argument_names_given(context.argv), names, launch_file)
     values = {name: LaunchConfiguration(name).perform(context) for name in names}
     options = launch_config.parse_options(values)
+    share_dir = get_package_share_directory(PACKAGE)
     plan = launch_config.resolve(
-        platform or values["platform"], get_package_share_directory(PACKAGE),
+        platform or values["platform"], share_dir,
         {name: values[name] for name in OVERRIDABLE}, namespace=values["namespace"],
         params_file=values["params_file"], parent_parameters=_parent_parameters(context))
     parameters = plan.parameters
@@ -80,7 +81,9 @@ def _start_node(context: Any, platform: Optional[str] = None) -> List[Any]:
         output="screen", emulate_tty=sys.stdout.isatty(),
         # the node stops when the launch process dies: `ros2 launch` given SIGTERM (systemd's stop
         # signal) exits without stopping what it started
-        additional_env={EXIT_WITH_PARENT_ENV: "1"})
+        additional_env=dict(launch_config.dds_environment(options.dds_profile, share_dir,
+                                                          os.environ.get("RMW_IMPLEMENTATION", "")),
+                            **{EXIT_WITH_PARENT_ENV: "1"}))
     if options.ros_arguments:
         node_options["arguments"] = ["--ros-args"] + options.ros_arguments
     if options.lifecycle:

@@ -248,3 +248,32 @@ def test_quick_start_paths_agree_everywhere():
     assert _models(engines, r"model:=([^\s`]+)") == {jetson}
     onnx = _models(engines, r"build-engine --onnx (\S+)")
     assert onnx == _models(engines, r"litepose export .*--output (\S+)") == {launch_config.EXAMPLE_MODELS["cpu"]}
+
+
+def _share_with_profiles(tmp_path: Path) -> str:
+    dds = tmp_path / "config" / "dds"
+    dds.mkdir(parents=True)
+    for name in launch_config.SHIPPED_DDS_PROFILES.values():
+        (dds / name).write_text("<profiles/>")
+    return str(tmp_path)
+
+
+def test_dds_profile_points_the_running_rmw_at_the_shipped_profile(tmp_path):
+    share = _share_with_profiles(tmp_path)
+    assert launch_config.dds_environment("", share) == {}
+    fast = launch_config.dds_environment("large_frames", share, "rmw_fastrtps_cpp")
+    shipped = os.path.join(share, "config", "dds", "fastdds_large_frames.xml")
+    assert fast == {"FASTDDS_DEFAULT_PROFILES_FILE": shipped, "FASTRTPS_DEFAULT_PROFILES_FILE": shipped}
+    assert launch_config.dds_environment("large_frames", share, "") == fast  # Fast DDS is the default RMW
+    cyclone = launch_config.dds_environment("large_frames", share, "rmw_cyclonedds_cpp")
+    assert cyclone == {"CYCLONEDDS_URI": "file://" + os.path.join(share, "config", "dds", "cyclonedds_large_frames.xml")}
+    mine = tmp_path / "mine.xml"
+    mine.write_text("<profiles/>")
+    assert launch_config.dds_environment(str(mine), share)["FASTDDS_DEFAULT_PROFILES_FILE"] == str(mine)
+    with pytest.raises(ValueError, match=r"dds_profile:=nothere.xml: no such file"):
+        launch_config.dds_environment("nothere.xml", share)
+
+
+def test_shipped_dds_profiles_exist_for_every_rmw():
+    for name in launch_config.SHIPPED_DDS_PROFILES.values():
+        assert (REPO / "config" / "dds" / name).is_file(), name
