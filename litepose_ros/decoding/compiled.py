@@ -5,7 +5,7 @@ faster. Each thread gets its own native workspace (buffers reused from frame to 
 """
 import ctypes
 import threading
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional
 
 import numpy as np
 
@@ -26,7 +26,9 @@ _ERRORS = {
 
 
 class _Config(ctypes.Structure):
-    """lp_config in decoder.c, field for field."""
+    """lp_config in decoder.c, field for field, owning the index arrays its pointers point to:
+    they live exactly as long as the struct, whoever still holds it (a decode under way in
+    another thread after the cache let go of it)."""
 
     _fields_ = [
         ("num_joints", ctypes.c_int32),
@@ -42,6 +44,19 @@ class _Config(ctypes.Structure):
         ("joint_order", _INT32_P),
         ("flip_index", _INT32_P),
     ]
+
+    @classmethod
+    def of(cls, config: DecoderConfig) -> "_Config":
+        """The struct for a validated ``config``, with its own copies of the index arrays."""
+        order = np.ascontiguousarray(config.joint_order, np.int32)
+        flip = np.ascontiguousarray(config.flip_index, np.int32)
+        struct = cls(config.num_joints, config.max_num_people, config.nms_kernel,
+                     int(config.project_to_input), int(config.adjust), int(config.refine),
+                     int(config.use_detection_val), int(config.ignore_too_much),
+                     float(config.detection_threshold), float(config.tag_threshold),
+                     order.ctypes.data_as(_INT32_P), flip.ctypes.data_as(_INT32_P))
+        struct.index_arrays = (order, flip)  # what joint_order and flip_index point into
+        return struct
 
 
 def _library() -> ctypes.CDLL:
@@ -79,27 +94,22 @@ class _Workspace(object):
 
 
 _local = threading.local()
-_configs: Dict[DecoderConfig, Tuple[_Config, np.ndarray, np.ndarray]] = {}
+_configs: Dict[DecoderConfig, _Config] = {}
 _configs_lock = threading.Lock()
+_CONFIG_CACHE_SIZE = 64  # distinct configs kept (thresholds changed at run time many times)
 
 
 def _native_config(config: DecoderConfig) -> _Config:
-    """The ctypes struct for ``config``, validated once (cached with the index arrays it points to)."""
+    """The ctypes struct for ``config``, validated once and cached. Evicting it is safe: the
+    struct owns its index arrays, so a caller still holding it keeps them alive."""
     with _configs_lock:
-        entry = _configs.get(config)
-        if entry is None:
+        struct = _configs.get(config)
+        if struct is None:
             config.validated()
-            if len(_configs) > 64:  # thresholds changed at run time many times
+            if len(_configs) >= _CONFIG_CACHE_SIZE:
                 _configs.clear()
-            order = np.ascontiguousarray(config.joint_order, np.int32)
-            flip = np.ascontiguousarray(config.flip_index, np.int32)
-            struct = _Config(config.num_joints, config.max_num_people, config.nms_kernel,
-                             int(config.project_to_input), int(config.adjust), int(config.refine),
-                             int(config.use_detection_val), int(config.ignore_too_much),
-                             float(config.detection_threshold), float(config.tag_threshold),
-                             order.ctypes.data_as(_INT32_P), flip.ctypes.data_as(_INT32_P))
-            entry = _configs[config] = (struct, order, flip)
-        return entry[0]
+            struct = _configs[config] = _Config.of(config)
+        return struct
 
 
 def set_threads(threads: int) -> int:
