@@ -206,3 +206,46 @@ def test_cmake_install_places_the_core_beside_the_sources(tmp_path: Path) -> Non
     report = probe({}, cwd=tmp_path, pythonpath=str(site))
     assert report["library"] == str(site / "litepose_ros" / "native" / "_litepose_native.so")
     assert report["decoder"].startswith("compiled") and report["same"]
+
+
+def test_the_python_declaration_matches_the_compiled_layout() -> None:
+    from litepose_ros.native import abi
+
+    assert abi.library_layout(native.load()) == abi.expected_layout()
+
+
+def test_a_mismatched_struct_declaration_is_refused() -> None:
+    """Python side out of step (a field's type changed in abi.py only): refused at load."""
+    import ctypes
+
+    from litepose_ros.native import abi
+
+    fields = [(name, ctypes.c_float if name == "tag_threshold" else kind) for name, kind in abi.LpConfig._fields_]
+    stale = type("StaleConfig", (ctypes.Structure,), {"_fields_": fields})
+    with pytest.raises(OSError, match="lp_config layout differs"):
+        abi.check(native.load(), "the library", stale)
+    abi.check(native.load(), "the library")  # the real declaration passes
+
+
+def test_a_library_with_another_struct_layout_falls_back_with_one_warning(tmp_path: Path) -> None:
+    """C side out of step (a library built from a source whose lp_config differs): the loader
+    refuses it and the decoder falls back to the reference, with one warning naming the layout."""
+    copy = tmp_path / "native"
+    copy.mkdir()
+    changed = 0
+    for source in BUILD_SCRIPT.parent.iterdir():
+        if source.suffix in (".c", ".h", ".py", ".txt", ".json"):
+            text = source.read_text()
+            if "    double tag_threshold;" in text:
+                text = text.replace("    double tag_threshold;", "    float tag_threshold;")
+                changed += 1
+            (copy / source.name).write_text(text)
+    assert changed == 1, "lp_config's declaration not found in the C sources"
+    output = tmp_path / "_litepose_native.so"
+    subprocess.run([sys.executable, str(copy / "build.py"), "--output", str(output)], check=True, timeout=120)
+    report = probe({native.ENV_LIBRARY: str(output)})
+    assert report["decoder"] == "reference (numpy)" and report["library"] is None
+    assert "lp_config layout differs" in report["warning"] and str(output) in report["warning"]
+    assert report["same"] and report["people"] >= 3
+    warnings = [line for line in report["stderr"].splitlines() if "compiled core unavailable" in line]
+    assert len(warnings) == 1, report["stderr"]

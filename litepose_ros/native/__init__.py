@@ -11,7 +11,9 @@ import os
 import threading
 from typing import List, Optional
 
-ABI_VERSION = 1
+from . import abi
+
+ABI_VERSION = abi.ABI_VERSION
 ENV_LIBRARY = "LITEPOSE_NATIVE_LIB"
 LIBRARY_PREFIX = "_litepose_native"
 
@@ -40,10 +42,8 @@ def candidate_paths() -> List[str]:
 
 def _open(path: str) -> ctypes.CDLL:
     library = ctypes.CDLL(path)
-    version = library.lp_abi_version()
-    if version != ABI_VERSION:
-        raise OSError("{} has ABI version {}, this code needs {} (rebuild it)".format(path, version, ABI_VERSION))
-    return library
+    abi.check(library, path)  # refuses a library whose lp_config the ctypes struct would misdescribe
+    return abi.declare(library)
 
 
 def load() -> ctypes.CDLL:

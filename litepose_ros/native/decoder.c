@@ -26,6 +26,7 @@
 #define _POSIX_C_SOURCE 200112L /* pthreads and sysconf under -std=c99 */
 #include <float.h>
 #include <math.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -88,11 +89,12 @@ static int v4_any_greater(lp_v4 a, lp_v4 b, lp_v4 t) {
 #define LP_EXPORT __attribute__((visibility("default")))
 #endif
 
-#define LP_ABI_VERSION 1
+#define LP_ABI_VERSION 2 /* native/abi.py ABI_VERSION; 2: lp_config_layout */
 
 enum { LP_OK = 0, LP_ERR_NOMEM = -1, LP_ERR_ARGS = -2, LP_ERR_CAPACITY = -3, LP_ERR_NONFINITE = -4 };
 
-/* Decoder settings, field for field DecoderConfig (decoding/config.py). */
+/* Decoder settings, field for field DecoderConfig (decoding/config.py) and LpConfig (native/abi.py,
+ * which compares its layout with lp_config_layout's at load). */
 typedef struct {
     int32_t num_joints;
     int32_t max_num_people;
@@ -256,6 +258,21 @@ typedef struct lp_decoder {
 } lp_decoder;
 
 LP_EXPORT int lp_abi_version(void) { return LP_ABI_VERSION; }
+
+/* lp_config as this compiler laid it out: its size, then each field's offset and size in
+ * declaration order, into out[0..capacity). Returns the number of values (call with capacity 0
+ * to size out). The Python side refuses a library whose layout differs from its declaration. */
+#define LP_FIELD(name) (int64_t)offsetof(lp_config, name), (int64_t)sizeof(((lp_config *)0)->name)
+LP_EXPORT int lp_config_layout(int64_t *out, int capacity) {
+    const int64_t layout[] = {(int64_t)sizeof(lp_config), LP_FIELD(num_joints), LP_FIELD(max_num_people),
+                              LP_FIELD(nms_kernel), LP_FIELD(project_to_input), LP_FIELD(adjust), LP_FIELD(refine),
+                              LP_FIELD(use_detection_val), LP_FIELD(ignore_too_much), LP_FIELD(detection_threshold),
+                              LP_FIELD(tag_threshold), LP_FIELD(joint_order), LP_FIELD(flip_index)};
+    const int n = (int)(sizeof(layout) / sizeof(layout[0]));
+    for (int i = 0; out && i < n && i < capacity; ++i) out[i] = layout[i];
+    return n;
+}
+#undef LP_FIELD
 
 /* Threads for the per-joint steps: LITEPOSE_DECODER_THREADS, else the online CPUs, at most 4
  * (the decoder follows inference, which has finished with the cores by then). */
