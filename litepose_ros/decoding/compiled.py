@@ -1,4 +1,4 @@
-"""The runtime decoder: ``litepose_ros/native/decoder.c`` called through ctypes.
+"""The runtime decoder: the compiled core (``litepose_ros/native/``) called through ctypes.
 
 Same people as ``reference.decode_reference`` (its oracle and fallback), a few hundred times
 faster. Each thread gets its own native workspace (buffers reused from frame to frame).

@@ -1,4 +1,4 @@
-"""The compiled runtime core (``decoder.c``), found and loaded with ctypes.
+"""The compiled runtime core (the C sources here, README.md), found and loaded with ctypes.
 
 A plain C ABI, no Python headers: one library serves every Python from 3.6 on. It is built
 by ``colcon build`` (CMakeLists.txt), ``pip install`` (setup.py) or ``scripts/setup_env.sh``
