@@ -56,8 +56,8 @@ typedef struct {
 } lp_group;
 
 typedef struct {
-    float heat_max, heat_margin;
-    float tag_lo[2], tag_hi[2];
+    float heat_max;         /* upper bound of the tile's heat */
+    float tag_lo[2], tag_hi[2]; /* per tag dimension, a range holding every tag of the tile */
 } lp_tile;
 
 /* One thread's scratch memory (each thread works on its own joints). */
@@ -130,15 +130,15 @@ static inline int source_joint(const lp_decoder *d, int s, int j) { return s == 
  * blended from source pixels by a few float32 operations (each 2x upsampling two passes of
  * a * wa + b * wb; at stride 2 the stage-2 sum and halving; the flip test's average; projected, one
  * more upsampling): about a dozen roundings, each off by at most FLT_EPSILON / 2 of the largest
- * magnitude involved, so a pixel exceeds the maximum of its sources by less than 6 FLT_EPSILON
- * times that magnitude. The margins allow several times that: too wide costs a few rows or tiles
+ * magnitude involved, so by this count a pixel exceeds the maximum of its sources by less than
+ * 6 FLT_EPSILON times that magnitude. The margins allow several times that: too wide costs a few rows or tiles
  * computed in vain, too narrow could skip a pixel the reference finds (and change the people). */
 #define LP_HEAT_MARGIN (32.0f * FLT_EPSILON) /* heat bounds: rows above the threshold, refine tiles */
 #define LP_TAG_MARGIN (16.0f * FLT_EPSILON)  /* tag ranges of refine tiles (fewer roundings: no sums) */
 
 /* When the per-joint steps run in threads: starting and joining them costs ~20-50 us, more than
- * a small frame's steps take on one core, so only frames with this much work use them
- * (measured with bench/bench_decoder.py; the people found never depend on it). */
+ * a small frame's steps take on one core, so only frames with this much work use them. Tuning,
+ * not correctness: the people found never depend on them. */
 #define LP_THREADS_MIN_PROJECTED_PIXELS 100000 /* stride-2 heatmap pixels of all joints, projecting */
 #define LP_THREADS_MIN_ROW_PIXELS 200000       /* heatmap pixels in rows above the threshold: ~10 people */
 #define LP_THREADS_MIN_MISSING_JOINTS 16       /* joints the refine step fills */
