@@ -5,15 +5,16 @@ import runpy
 
 from setuptools import Extension, find_packages, setup
 
-# The compiled decoder core, built with the flags of litepose_ros/native/build.py. A plain C
-# library loaded with ctypes (it exports no Python module); optional: without a C compiler
-# the install still succeeds and the decoder falls back to the numpy reference.
+# The compiled decoder core: sources and flags from litepose_ros/native/build_settings.txt (read
+# by build.py, here and by CMakeLists.txt alike). A plain C library loaded with ctypes (it
+# exports no Python module); optional: without a C compiler the install still succeeds and the
+# decoder falls back to the numpy reference.
 _native = runpy.run_path(os.path.join("litepose_ros", "native", "build.py"))
 native_core = Extension(
     "litepose_ros.native." + _native["LIBRARY_NAME"],
     sources=[os.path.join("litepose_ros", "native", name) for name in _native["SOURCES"]],
-    extra_compile_args=[flag for flag in _native["CFLAGS"] if flag != "-fPIC"],
-    libraries=["m"],
+    extra_compile_args=[flag for flag in _native["CFLAGS"] if flag != "-fPIC"],  # setuptools adds it
+    libraries=_native["LIBRARIES"],
     extra_link_args=["-pthread"],
     optional=True,
 )

@@ -21,7 +21,12 @@ TESTS=(test/test_preprocess.py test/test_decoder.py test/test_people.py test/tes
        test/test_backends.py test/test_arch_models.py
        test/test_native.py::test_the_compiled_core_is_what_decodes_here
        test/test_native.py::test_decoding_the_same_frame_twice_reuses_state
-       test/test_native.py::test_threads_find_the_same_people)
+       test/test_native.py::test_threads_find_the_same_people
+       test/test_native.py::test_the_python_declaration_matches_the_compiled_layout
+       test/test_native.py::test_a_mismatched_struct_declaration_is_refused)
+# Run again with the core build.py made (the tests above use CMake's).
+SCRIPT_BUILD_TESTS=(test/test_decoder.py::test_compiled_matches_reference_seeded_random_cases
+                    test/test_native.py::test_threads_find_the_same_people)
 # Python 3.11 and the libraries it and the wheels load (Debian bookworm names, arm64), plus
 # media-types (architecture-independent; the standard library's mimetypes reads it).
 DEBS=(python3.11-minimal libpython3.11-minimal libpython3.11-stdlib libc6 libgcc-s1 libstdc++6
@@ -46,7 +51,7 @@ key() { cat "$@" | sha256sum | cut -c1-16; }
 [ "$(uname -m)" = x86_64 ] || skip "the host is $(uname -m), not x86-64"
 [ -x "$HOST_PY" ] || skip "no host Python at $HOST_PY (run scripts/setup_env.sh)"
 
-# 1. Host tools: qemu-user-static, the aarch64 C cross compiler, and apt's arm64 package lists.
+# 1. Host tools: qemu-user-static, the aarch64 C cross compiler, cmake, and apt's arm64 package lists.
 apt_ready=0
 install_host_tools() {
   [ "$(id -u)" = 0 ] || skip "not root, cannot apt-get install qemu-user-static gcc-aarch64-linux-gnu"
@@ -54,11 +59,12 @@ install_host_tools() {
   dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64
   apt-get update -qq >/dev/null 2>&1 || skip "apt-get update failed (no network to Debian's mirrors?)"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    qemu-user-static gcc-aarch64-linux-gnu libc6-dev-arm64-cross >/dev/null 2>&1 \
-    || skip "apt-get install qemu-user-static gcc-aarch64-linux-gnu failed"
+    qemu-user-static gcc-aarch64-linux-gnu libc6-dev-arm64-cross cmake >/dev/null 2>&1 \
+    || skip "apt-get install qemu-user-static gcc-aarch64-linux-gnu cmake failed"
   apt_ready=1
 }
-if ! command -v qemu-aarch64-static >/dev/null || ! command -v aarch64-linux-gnu-gcc >/dev/null; then
+if ! command -v qemu-aarch64-static >/dev/null || ! command -v aarch64-linux-gnu-gcc >/dev/null \
+   || ! command -v cmake >/dev/null; then
   install_host_tools
   phase "host tools installed"
 fi
@@ -99,9 +105,20 @@ if [ ! -e "$SITE/.complete" ]; then
   phase "aarch64 wheels installed"
 fi
 
-# 4. The decoder core, cross-compiled (rebuilt when its sources change).
-LIB=$CACHE/lib/_litepose_native.so
-"$HOST_PY" litepose_ros/native/build.py --cc aarch64-linux-gnu-gcc --output "$LIB" >/dev/null
+# 4. The decoder core, cross-compiled twice from the one source and flag list
+#    (litepose_ros/native/build_settings.txt): with CMake through native.cmake, the part of
+#    CMakeLists.txt that colcon builds on a robot (the tests run with it), and with build.py
+#    (a second, shorter run checks it too). Both rebuilt when their sources change.
+LIB_SCRIPT=$CACHE/lib/_litepose_native.so
+"$HOST_PY" litepose_ros/native/build.py --cc aarch64-linux-gnu-gcc --output "$LIB_SCRIPT" >/dev/null
+mkdir -p "$CACHE/cmake-project"
+printf 'cmake_minimum_required(VERSION 3.8)\nproject(litepose_native_aarch64 C)\ninclude(%s)\n' \
+  "$REPO/litepose_ros/native/native.cmake" >"$CACHE/cmake-project/CMakeLists.txt"
+cmake -S "$CACHE/cmake-project" -B "$CACHE/cmake-build" -DCMAKE_C_COMPILER=aarch64-linux-gnu-gcc \
+  -DCMAKE_SYSTEM_NAME=Linux -DCMAKE_SYSTEM_PROCESSOR=aarch64 >"$CACHE/cmake.log" 2>&1 \
+  && cmake --build "$CACHE/cmake-build" >>"$CACHE/cmake.log" 2>&1 \
+  || { tail -20 "$CACHE/cmake.log"; echo "aarch64_check: FAILED: the CMake (colcon) build of the core for aarch64"; exit 1; }
+LIB=$CACHE/cmake-build/_litepose_native.so
 
 # 5. Models exported on the host, with the inputs and the outputs PyTorch and the host's
 #    runtimes give (test/test_arch_models.py compares the aarch64 runtimes with them).
@@ -139,4 +156,13 @@ if [ "$status" != 0 ]; then
   echo "aarch64_check: FAILED on aarch64 (qemu): ${summary:-pytest exit $status} in $((SECONDS - START)) s"
   exit 1
 fi
-echo "aarch64_check: passed on aarch64 (qemu, Python 3.11, compiled decoder core): $summary in $((SECONDS - START)) s"
+phase "the build.py core: the reference comparison again"
+set +e
+LIB="$LIB_SCRIPT" run_aarch64 -m pytest -q -p no:cacheprovider -o timeout=900 "${SCRIPT_BUILD_TESTS[@]}" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+if [ "$status" != 0 ]; then
+  echo "aarch64_check: FAILED on aarch64 (qemu) with the build.py core in $((SECONDS - START)) s"
+  exit 1
+fi
+echo "aarch64_check: passed on aarch64 (qemu, Python 3.11, compiled decoder core built by CMake and by build.py): $summary in $((SECONDS - START)) s"

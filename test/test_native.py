@@ -2,6 +2,7 @@
 numpy reference, with a warning, where it is missing or broken."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -206,3 +207,112 @@ def test_cmake_install_places_the_core_beside_the_sources(tmp_path: Path) -> Non
     report = probe({}, cwd=tmp_path, pythonpath=str(site))
     assert report["library"] == str(site / "litepose_ros" / "native" / "_litepose_native.so")
     assert report["decoder"].startswith("compiled") and report["same"]
+
+
+def test_the_python_declaration_matches_the_compiled_layout() -> None:
+    from litepose_ros.native import abi
+
+    assert abi.library_layout(native.load()) == abi.expected_layout()
+
+
+def test_a_mismatched_struct_declaration_is_refused() -> None:
+    """Python side out of step (a field's type changed in abi.py only): refused at load."""
+    import ctypes
+
+    from litepose_ros.native import abi
+
+    fields = [(name, ctypes.c_float if name == "tag_threshold" else kind) for name, kind in abi.LpConfig._fields_]
+    stale = type("StaleConfig", (ctypes.Structure,), {"_fields_": fields})
+    with pytest.raises(OSError, match="lp_config layout differs"):
+        abi.check(native.load(), "the library", stale)
+    abi.check(native.load(), "the library")  # the real declaration passes
+
+
+def test_a_library_with_another_struct_layout_falls_back_with_one_warning(tmp_path: Path) -> None:
+    """C side out of step (a library built from a source whose lp_config differs): the loader
+    refuses it and the decoder falls back to the reference, with one warning naming the layout."""
+    copy = tmp_path / "native"
+    copy.mkdir()
+    changed = 0
+    for source in BUILD_SCRIPT.parent.iterdir():
+        if source.suffix in (".c", ".h", ".py", ".txt", ".json"):
+            text = source.read_text()
+            if "    double tag_threshold;" in text:
+                text = text.replace("    double tag_threshold;", "    float tag_threshold;")
+                changed += 1
+            (copy / source.name).write_text(text)
+    assert changed == 1, "lp_config's declaration not found in the C sources"
+    output = tmp_path / "_litepose_native.so"
+    subprocess.run([sys.executable, str(copy / "build.py"), "--output", str(output)], check=True, timeout=120)
+    report = probe({native.ENV_LIBRARY: str(output)})
+    assert report["decoder"] == "reference (numpy)" and report["library"] is None
+    assert "lp_config layout differs" in report["warning"] and str(output) in report["warning"]
+    assert report["same"] and report["people"] >= 3
+    warnings = [line for line in report["stderr"].splitlines() if "compiled core unavailable" in line]
+    assert len(warnings) == 1, report["stderr"]
+
+
+def _settings() -> dict:
+    import runpy
+
+    return runpy.run_path(str(BUILD_SCRIPT))["read_settings"]()
+
+
+# Prints the compiled-core Extension that setup.py would build, without building anything.
+SETUP_PROBE = r"""
+import json, runpy, setuptools
+captured = {}
+setuptools.setup = lambda **kwargs: captured.update(kwargs)
+runpy.run_path("setup.py", run_name="__main__")
+(core,) = captured["ext_modules"]
+print(json.dumps({"sources": core.sources, "cflags": core.extra_compile_args, "libraries": core.libraries}))
+"""
+
+
+def test_build_script_and_setup_take_sources_and_flags_from_the_settings_file() -> None:
+    import runpy
+
+    settings = _settings()
+    assert "-ffp-contract=off" in settings["cflags"] and settings["sources"]
+    script = runpy.run_path(str(BUILD_SCRIPT))
+    assert (script["SOURCES"], script["CFLAGS"], script["LIBRARIES"]) == (
+        settings["sources"], settings["cflags"], settings["libraries"])
+    result = subprocess.run([sys.executable, "-c", SETUP_PROBE], cwd=str(REPO_ROOT), stdout=subprocess.PIPE,
+                            universal_newlines=True, check=True, timeout=120)
+    core = json.loads(result.stdout.strip().splitlines()[-1])
+    assert core["sources"] == [os.path.join("litepose_ros", "native", name) for name in settings["sources"]]
+    assert core["cflags"] == [flag for flag in settings["cflags"] if flag != "-fPIC"]  # setuptools adds -fPIC
+    assert core["libraries"] == settings["libraries"]
+
+
+def test_no_build_file_keeps_its_own_copy_of_the_flags() -> None:
+    for name in ("setup.py", "CMakeLists.txt", "litepose_ros/native/native.cmake", "litepose_ros/native/build.py"):
+        text = (REPO_ROOT / name).read_text()
+        assert "-ffp-contract" not in text and "decoder.c" not in text, name
+    assert "include(litepose_ros/native/native.cmake)" in (REPO_ROOT / "CMakeLists.txt").read_text()
+
+
+@pytest.mark.skipif(shutil.which("cmake") is None, reason="needs cmake")
+def test_cmake_compiles_every_source_with_the_settings_flags(tmp_path: Path) -> None:
+    """native.cmake (what CMakeLists.txt includes for colcon) as CMake sees it: its compile
+    commands name every source of the settings file with every flag, in order; and the library
+    it builds decodes like the reference."""
+    settings = _settings()
+    project = tmp_path / "project"
+    project.mkdir()
+    include = (BUILD_SCRIPT.parent / "native.cmake").as_posix()
+    (project / "CMakeLists.txt").write_text(
+        "cmake_minimum_required(VERSION 3.8)\nproject(probe C)\ninclude({})\n".format(include))
+    build = tmp_path / "build"
+    for step in (["cmake", "-S", str(project), "-B", str(build), "-DCMAKE_EXPORT_COMPILE_COMMANDS=ON"],
+                 ["cmake", "--build", str(build)]):
+        result = subprocess.run(step, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                                timeout=300)
+        assert result.returncode == 0, result.stdout[-3000:]
+    commands = json.loads((build / "compile_commands.json").read_text())
+    compiled = sorted(Path(entry["file"]).name for entry in commands)
+    assert compiled == sorted(settings["sources"])
+    for entry in commands:
+        assert " {} ".format(" ".join(settings["cflags"])) in " {} ".format(entry["command"]), entry["command"]
+    report = probe({native.ENV_LIBRARY: str(build / "_litepose_native.so")})
+    assert report["decoder"].startswith("compiled") and report["same"] and report["people"] >= 3

@@ -1,66 +1,40 @@
-"""The runtime decoder: ``litepose_ros/native/decoder.c`` called through ctypes.
+"""The runtime decoder: the compiled core (``litepose_ros/native/``) called through ctypes.
 
 Same people as ``reference.decode_reference`` (its oracle and fallback), a few hundred times
 faster. Each thread gets its own native workspace (buffers reused from frame to frame).
 """
 import ctypes
 import threading
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional
 
 import numpy as np
 
 from .. import native
+from ..native import abi
 from ..people import People
 from .config import DecoderConfig
 from .outputs import Outputs, check_pair
 
 _INT32_P = ctypes.POINTER(ctypes.c_int32)
 
-# lp_decode's negative return codes
-_ERRORS = {
-    -1: (MemoryError, "the native decoder ran out of memory"),
-    -2: (ValueError, "the native decoder rejected its arguments (a bug: the Python side checks them)"),
-    -3: (RuntimeError, "the native decoder found more people than it has room for (a bug)"),
-    -4: (ValueError, "network outputs hold NaN or infinite tags where people are grouped"),
-}
 
-
-class _Config(ctypes.Structure):
-    """lp_config in decoder.c, field for field."""
-
-    _fields_ = [
-        ("num_joints", ctypes.c_int32),
-        ("max_num_people", ctypes.c_int32),
-        ("nms_kernel", ctypes.c_int32),
-        ("project_to_input", ctypes.c_int32),
-        ("adjust", ctypes.c_int32),
-        ("refine", ctypes.c_int32),
-        ("use_detection_val", ctypes.c_int32),
-        ("ignore_too_much", ctypes.c_int32),
-        ("detection_threshold", ctypes.c_double),
-        ("tag_threshold", ctypes.c_double),
-        ("joint_order", _INT32_P),
-        ("flip_index", _INT32_P),
-    ]
+def _config_struct(config: DecoderConfig) -> abi.LpConfig:
+    """The lp_config for a validated ``config``, owning its own copies of the index arrays: they
+    live exactly as long as the struct, whoever still holds it (a decode under way in another
+    thread after the cache let go of it)."""
+    order = np.ascontiguousarray(config.joint_order, np.int32)
+    flip = np.ascontiguousarray(config.flip_index, np.int32)
+    struct = abi.LpConfig(config.num_joints, config.max_num_people, config.nms_kernel,
+                          int(config.project_to_input), int(config.adjust), int(config.refine),
+                          int(config.use_detection_val), int(config.ignore_too_much),
+                          float(config.detection_threshold), float(config.tag_threshold),
+                          order.ctypes.data_as(_INT32_P), flip.ctypes.data_as(_INT32_P))
+    struct.index_arrays = (order, flip)  # what joint_order and flip_index point into
+    return struct
 
 
 def _library() -> ctypes.CDLL:
-    lib = native.load()
-    if not getattr(lib, "_litepose_decoder_typed", False):
-        lib.lp_decoder_create.restype = ctypes.c_void_p
-        lib.lp_decoder_create.argtypes = []
-        lib.lp_decoder_destroy.restype = None
-        lib.lp_decoder_destroy.argtypes = [ctypes.c_void_p]
-        lib.lp_decoder_set_threads.restype = ctypes.c_int
-        lib.lp_decoder_set_threads.argtypes = [ctypes.c_void_p, ctypes.c_int]
-        lib.lp_max_people.restype = ctypes.c_int
-        lib.lp_max_people.argtypes = [ctypes.POINTER(_Config)]
-        lib.lp_decode.restype = ctypes.c_int
-        # float arrays pass as addresses (c_void_p): much cheaper than data_as per call
-        lib.lp_decode.argtypes = [ctypes.c_void_p, ctypes.POINTER(_Config)] + [ctypes.c_void_p] * 4 + [
-            ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
-        lib._litepose_decoder_typed = True
-    return lib
+    return native.load()  # checked against native/abi.py and typed there
 
 
 class _Workspace(object):
@@ -79,27 +53,22 @@ class _Workspace(object):
 
 
 _local = threading.local()
-_configs: Dict[DecoderConfig, Tuple[_Config, np.ndarray, np.ndarray]] = {}
+_configs: Dict[DecoderConfig, abi.LpConfig] = {}
 _configs_lock = threading.Lock()
+_CONFIG_CACHE_SIZE = 64  # distinct configs kept (thresholds changed at run time many times)
 
 
-def _native_config(config: DecoderConfig) -> _Config:
-    """The ctypes struct for ``config``, validated once (cached with the index arrays it points to)."""
+def _native_config(config: DecoderConfig) -> abi.LpConfig:
+    """The ctypes struct for ``config``, validated once and cached. Evicting it is safe: the
+    struct owns its index arrays, so a caller still holding it keeps them alive."""
     with _configs_lock:
-        entry = _configs.get(config)
-        if entry is None:
+        struct = _configs.get(config)
+        if struct is None:
             config.validated()
-            if len(_configs) > 64:  # thresholds changed at run time many times
+            if len(_configs) >= _CONFIG_CACHE_SIZE:
                 _configs.clear()
-            order = np.ascontiguousarray(config.joint_order, np.int32)
-            flip = np.ascontiguousarray(config.flip_index, np.int32)
-            struct = _Config(config.num_joints, config.max_num_people, config.nms_kernel,
-                             int(config.project_to_input), int(config.adjust), int(config.refine),
-                             int(config.use_detection_val), int(config.ignore_too_much),
-                             float(config.detection_threshold), float(config.tag_threshold),
-                             order.ctypes.data_as(_INT32_P), flip.ctypes.data_as(_INT32_P))
-            entry = _configs[config] = (struct, order, flip)
-        return entry[0]
+            struct = _configs[config] = _config_struct(config)
+        return struct
 
 
 def set_threads(threads: int) -> int:
@@ -138,6 +107,6 @@ def decode(outputs: Outputs, config: DecoderConfig, flipped_outputs: Optional[Ou
                           _pointer(None if flipped is None else flipped[1]),
                           stage1.shape[1], stage1.shape[2], _pointer(keypoints), _pointer(scores), capacity)
     if count < 0:
-        error, message = _ERRORS.get(count, (RuntimeError, "the native decoder failed with code {}".format(count)))
+        error, message = abi.ERRORS.get(count, (RuntimeError, "the native decoder failed with code {}".format(count)))
         raise error(message)
     return People(keypoints[:count].copy(), scores[:count].copy())

@@ -1,4 +1,4 @@
-"""The compiled runtime core (``decoder.c``), found and loaded with ctypes.
+"""The compiled runtime core (the C sources here, README.md), found and loaded with ctypes.
 
 A plain C ABI, no Python headers: one library serves every Python from 3.6 on. It is built
 by ``colcon build`` (CMakeLists.txt), ``pip install`` (setup.py) or ``scripts/setup_env.sh``
@@ -11,7 +11,9 @@ import os
 import threading
 from typing import List, Optional
 
-ABI_VERSION = 1
+from . import abi
+
+ABI_VERSION = abi.ABI_VERSION
 ENV_LIBRARY = "LITEPOSE_NATIVE_LIB"
 LIBRARY_PREFIX = "_litepose_native"
 
@@ -40,10 +42,8 @@ def candidate_paths() -> List[str]:
 
 def _open(path: str) -> ctypes.CDLL:
     library = ctypes.CDLL(path)
-    version = library.lp_abi_version()
-    if version != ABI_VERSION:
-        raise OSError("{} has ABI version {}, this code needs {} (rebuild it)".format(path, version, ABI_VERSION))
-    return library
+    abi.check(library, path)  # refuses a library whose lp_config the ctypes struct would misdescribe
+    return abi.declare(library)
 
 
 def load() -> ctypes.CDLL:

@@ -1,23 +1,39 @@
-"""Build the native decoder core (``decoder.c``) into a shared library, with the standard
+"""Build the native decoder core (the C sources here) into a shared library, with the standard
 library only, so any Python (the host's, when cross-compiling for aarch64) can run it.
 
     python litepose_ros/native/build.py [--cc aarch64-linux-gnu-gcc] [--output PATH] [--force]
 
 ``scripts/setup_env.sh`` runs it for the development checkout; ``pip install`` builds the same
-source through setup.py and ``colcon build`` through CMakeLists.txt, with the same flags
-(``CFLAGS`` below; keep CMakeLists.txt in step). -ffp-contract=off matters: a fused
-multiply-add rounds differently, and the decoder must compute what the numpy reference does.
+sources through setup.py and ``colcon build`` through CMakeLists.txt (native.cmake). All three
+take the sources and flags from ``build_settings.txt`` (why each flag: there).
 """
 import argparse
 import os
 import shlex
 import subprocess
 import sys
-from typing import List
+from typing import Dict, List
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCES = ["decoder.c"]
-CFLAGS = ["-O3", "-std=c99", "-ffp-contract=off", "-fvisibility=hidden", "-fPIC", "-pthread", "-Wall"]
+SETTINGS_FILE = os.path.join(HERE, "build_settings.txt")
+
+
+def read_settings(path: str = SETTINGS_FILE) -> Dict[str, List[str]]:
+    """``name = values`` lines of build_settings.txt as {name: [value, ...]}."""
+    settings = {}
+    with open(path) as lines:
+        for line in lines:
+            line = line.strip()
+            if line and not line.startswith("#"):
+                name, _, values = line.partition("=")
+                settings[name.strip()] = values.split()
+    return settings
+
+
+_SETTINGS = read_settings()
+SOURCES = _SETTINGS["sources"]
+CFLAGS = _SETTINGS["cflags"]
+LIBRARIES = _SETTINGS["libraries"]
 LIBRARY_NAME = "_litepose_native"
 DEFAULT_OUTPUT = os.path.join(HERE, LIBRARY_NAME + ".so")
 
@@ -26,12 +42,17 @@ def source_paths() -> List[str]:
     return [os.path.join(HERE, name) for name in SOURCES]
 
 
+def header_paths() -> List[str]:
+    return sorted(os.path.join(HERE, name) for name in os.listdir(HERE) if name.endswith(".h"))
+
+
 def up_to_date(output: str) -> bool:
-    """Whether ``output`` is newer than every source and this script."""
+    """Whether ``output`` is newer than every source and header, the settings and this script."""
     if not os.path.exists(output):
         return False
     built = os.path.getmtime(output)
-    return all(os.path.getmtime(path) <= built for path in source_paths() + [os.path.abspath(__file__)])
+    inputs = source_paths() + header_paths() + [SETTINGS_FILE, os.path.abspath(__file__)]
+    return all(os.path.getmtime(path) <= built for path in inputs)
 
 
 def build(output: str = DEFAULT_OUTPUT, cc: str = "", force: bool = False) -> str:
@@ -43,7 +64,7 @@ def build(output: str = DEFAULT_OUTPUT, cc: str = "", force: bool = False) -> st
     if not os.path.isdir(directory):
         os.makedirs(directory)
     partial = output + ".partial"
-    command = compiler + CFLAGS + ["-shared", "-o", partial] + source_paths() + ["-lm"]
+    command = compiler + CFLAGS + ["-shared", "-o", partial] + source_paths() + ["-l" + name for name in LIBRARIES]
     subprocess.check_call(command)
     os.replace(partial, output)  # never leave a half-written library where the loader looks
     return output
