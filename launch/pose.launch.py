@@ -5,9 +5,9 @@
 
 Every node parameter is an argument (empty keeps config/<platform>.yaml's value), plus
 params_file, use_sim_time, log_level, respawn, lifecycle, ...: `--show-args` lists them. The
-launch logic lives in litepose_ros.launch_description / launch_config; this file only names it.
+launch logic lives in litepose_ros.ros.launch_description / launch_config; this file only names it.
 """
-from litepose_ros.launch_description import generate
+from litepose_ros.ros.launch_description import generate
 
 
 def generate_launch_description():

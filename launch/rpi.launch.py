@@ -5,7 +5,7 @@
 
 Takes every pose.launch.py argument except platform (`--show-args` lists them).
 """
-from litepose_ros.launch_description import generate
+from litepose_ros.ros.launch_description import generate
 
 PLATFORM = "rpi"
 

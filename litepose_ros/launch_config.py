@@ -7,7 +7,7 @@ Every node parameter of the one table (``node_settings.PARAMETERS``) is a launch
 The launch files collect them as strings and call ``resolve`` and ``parse_options``; the
 result names the parameters to pass, in increasing precedence: the platform's config file
 (less what a parent launch set with ``SetParameter``), ``params_file:=``, then the arguments
-given. ``litepose_ros.launch_description`` turns that into launch actions. Nothing here
+given. ``litepose_ros.ros.launch_description`` turns that into launch actions. Nothing here
 imports ROS.
 """
 import os

@@ -9,7 +9,7 @@ RUNTIME_MODULES=(
   litepose_ros/preprocess.py litepose_ros/image_messages.py litepose_ros/pipeline.py litepose_ros/draw.py litepose_ros/files.py litepose_ros/interrupt.py litepose_ros/pose_fields.py litepose_ros/node_settings.py litepose_ros/hints.py
   litepose_ros/depth.py litepose_ros/native
   litepose_ros/backends litepose_ros/decoding litepose_ros/model/__init__.py litepose_ros/model/configs.py
-  litepose_ros/ros litepose_ros/launch_config.py litepose_ros/launch_description.py launch litepose_ros/engines/__init__.py
+  litepose_ros/ros litepose_ros/launch_config.py launch litepose_ros/engines/__init__.py
   litepose_ros/engines/tensorrt_build.py litepose_ros/verify.py litepose_ros/commands/build_engine_cmd.py
   litepose_ros/commands/verify_cmd.py litepose_ros/tracking.py litepose_ros/protocols.py
 )

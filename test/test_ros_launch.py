@@ -2,7 +2,7 @@
 (test/test_launch_real.py runs the launch files for real with `ros2 launch`).
 
 The launch files are checked on their syntax tree: they only call
-litepose_ros.launch_description.generate. The platform -> parameters logic itself is
+litepose_ros.ros.launch_description.generate. The platform -> parameters logic itself is
 litepose_ros.launch_config, tested directly here.
 """
 import ast
@@ -178,7 +178,7 @@ def test_launch_files_are_thin_and_consistent(name):
     assert functions == {"generate_launch_description"}
     imports = [node for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))]
     assert [(node.module, [a.name for a in node.names]) for node in imports] == [
-        ("litepose_ros.launch_description", ["generate"])]
+        ("litepose_ros.ros.launch_description", ["generate"])]
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "generate"]
     assert len(calls) == 1
     if name == "pose.launch.py":
@@ -266,7 +266,8 @@ def test_dds_profile_points_the_running_rmw_at_the_shipped_profile(tmp_path):
     assert fast == {"FASTDDS_DEFAULT_PROFILES_FILE": shipped, "FASTRTPS_DEFAULT_PROFILES_FILE": shipped}
     assert launch_config.dds_environment("large_frames", share, "") == fast  # Fast DDS is the default RMW
     cyclone = launch_config.dds_environment("large_frames", share, "rmw_cyclonedds_cpp")
-    assert cyclone == {"CYCLONEDDS_URI": "file://" + os.path.join(share, "config", "dds", "cyclonedds_large_frames.xml")}
+    cyclone_file = os.path.join(share, "config", "dds", "cyclonedds_large_frames.xml")
+    assert cyclone == {"CYCLONEDDS_URI": "file://" + cyclone_file}
     mine = tmp_path / "mine.xml"
     mine.write_text("<profiles/>")
     assert launch_config.dds_environment(str(mine), share)["FASTDDS_DEFAULT_PROFILES_FILE"] == str(mine)

@@ -24,9 +24,9 @@ from launch.substitutions import LaunchConfiguration
 
 from launch import LaunchDescription
 
-from . import launch_config
-from .launch_config import NODE_NAME, OVERRIDABLE, PACKAGE
-from .ros.stop_signals import EXIT_WITH_PARENT_ENV
+from .. import launch_config
+from ..launch_config import NODE_NAME, OVERRIDABLE, PACKAGE
+from .stop_signals import EXIT_WITH_PARENT_ENV
 
 
 class NodeFailed(RuntimeError):
