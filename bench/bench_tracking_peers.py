@@ -71,7 +71,7 @@ def run_ours(frames: Sequence[ds.Frame], rate_hz: float) -> Tuple[List[np.ndarra
     for frame in frames:
         people = People(frame.keypoints, frame.scores)
         start = time.thread_time()
-        result = tracker.update(people, frame.stamp_ns)
+        result = tracker.update(people, frame.stamp_ns, (ds.WIDTH, ds.HEIGHT))
         cpu.append(time.thread_time() - start)
         ids.append(np.asarray(result.track_ids))
     return ids, cpu

@@ -325,8 +325,10 @@ def tracker_from_settings(settings: Dict[str, Any], sigmas: Any):  # -> Optional
     return PersonTracker(sigmas, tracker_config(settings)) if settings["tracking"] else None
 
 
-def track_people(tracker: Any, people: Any, stamp_ns: int) -> Any:  # -> (People, ids or None, reset reason)
-    """The published people after tracking (all untracked with tracking off)."""
+def track_people(tracker: Any, people: Any, stamp_ns: int, image_size: Any = None
+                 ) -> Any:  # -> (People, ids or None, reset reason)
+    """The published people after tracking (all untracked with tracking off); ``image_size``
+    (width, height) of the image the keypoints are in."""
     if tracker is None:
         return people, None, None
-    return tracker.update(people, stamp_ns)
+    return tracker.update(people, stamp_ns, image_size)

@@ -306,7 +306,6 @@ class PersonTracker(object):
         self._tolerance2 = (TOLERANCE_BASE + self.sigmas) ** 2
         self.tracks = _Tracks(len(self.sigmas))
         self.clock = StampClock(self.config.reset_jump_back_s)
-        self._view = np.zeros(2)  # largest x, y of any keypoint so far
         self.next_id = 0
         self.resets = 0
         self._reset_lock = threading.Lock()
@@ -335,7 +334,10 @@ class PersonTracker(object):
 
     # -- per frame -----------------------------------------------------------------------
 
-    def update(self, people: People, stamp_ns: int) -> TrackedPeople:
+    def update(self, people: People, stamp_ns: int, image_size: Optional[Tuple[int, int]] = None
+               ) -> TrackedPeople:
+        """Track ids for ``people`` seen at ``stamp_ns`` (the header stamp). ``image_size``
+        (width, height) lets tracks predicted to have walked out of the image end at once."""
         if people.num_joints != len(self.sigmas):
             raise ValueError("people have {} keypoints, the tracker's dataset {}".format(
                 people.num_joints, len(self.sigmas)))
@@ -350,8 +352,7 @@ class PersonTracker(object):
         dt = max(time_s - tracks.time_s, 0.0)
         tracks.predict(time_s)
         keypoints = people.keypoints
-        self._note_view(keypoints)
-        self._end_lost(time_s)
+        self._end_lost(time_s, image_size)
         rows, centres, counts = self._associate(keypoints)
         matched = rows >= 0
         if matched.any():
@@ -369,20 +370,15 @@ class PersonTracker(object):
             return None
         return lambda: _OneEuro(len(self.sigmas), self.config.smoothing_min_cutoff_hz, self.config.smoothing_beta)
 
-    def _note_view(self, keypoints: np.ndarray) -> None:
-        """The image's extent as far as keypoints have shown it (the tracker is not told)."""
-        found = keypoints[:, :, 2] > 0
-        if found.any():
-            self._view = np.maximum(self._view, keypoints[:, :, :2][found].max(axis=0))
-
-    def _end_lost(self, time_s: float) -> None:
-        """End tracks unseen too long, and those predicted to have walked out of the view."""
+    def _end_lost(self, time_s: float, image_size: Optional[Tuple[int, int]]) -> None:
+        """End tracks unseen too long, and unseen ones predicted to have walked out of the
+        image (most of their joints outside): someone entering there is someone else."""
         tracks = self.tracks
         limit = np.where(tracks.track_id != TRACK_ID_NONE, self.config.coast_s, self.config.confirm_window_s)
         alive = time_s - tracks.last_hit_s <= limit
-        if len(tracks):
+        if len(tracks) and image_size is not None:
             joints = tracks.centre[:, None] + tracks.offset * tracks.unit[:, None, None]
-            outside = ((joints < 0.0) | (joints > self._view)).any(axis=2) & tracks.known
+            outside = ((joints < 0.0) | (joints > np.asarray(image_size, np.float64))).any(axis=2) & tracks.known
             alive &= outside.sum(axis=1) * 2 <= tracks.known.sum(axis=1)
         if not alive.all():
             tracks.keep(alive)

@@ -173,7 +173,9 @@ def process_frames(
     tracker = tracker_from_settings(settings, estimator.metadata.sigmas)  # settings checked by resolve_settings
     for frame in progress(source, source.total, "analyze", enabled=show_progress):
         people, timings = estimator.estimate(frame.image)
-        people, track_ids, reset_reason = track_people(tracker, select_people(people, settings), frame.stamp_ns)
+        image_size = (frame.image.shape[1], frame.image.shape[0])
+        people, track_ids, reset_reason = track_people(tracker, select_people(people, settings), frame.stamp_ns,
+                                                       image_size)
         if reset_reason:
             print("frame {}: tracks reset: {}".format(frame.index, reset_reason), file=sys.stderr)
         stages = {"preprocess": timings.preprocess_ms, "inference": timings.inference_ms, "decode": timings.decode_ms}

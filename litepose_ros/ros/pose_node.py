@@ -66,6 +66,7 @@ EXIT_FATAL = 2
 SPIN_PERIOD_S = 0.1  # how soon the spin loop notices a stop signal
 LEVELS = {OK: DiagnosticStatus.OK, WARN: DiagnosticStatus.WARN, ERROR: DiagnosticStatus.ERROR}
 BAD_FRAME_LOG_PERIOD_S = 5.0
+RESET_SERVICE_REASON = "reset_tracks service called"
 
 
 class FatalError(RuntimeError):
@@ -243,10 +244,13 @@ class PoseNode(Node):
         with self._filters_lock:
             people = select_people(people, self.settings)
         stamp = stamp_ns(msg.header)
-        people, track_ids, reset_reason = track_people(self.tracker, people, stamp)
-        if reset_reason:
-            self.get_logger().warning("tracks reset: {}".format(reset_reason))
         height, width = image.shape[:2]
+        people, track_ids, reset_reason = track_people(self.tracker, people, stamp, (width, height))
+        if reset_reason == RESET_SERVICE_REASON:
+            self.get_logger().info("tracks reset: {}".format(reset_reason))
+        elif reset_reason:  # throttled: a stream whose stamps keep jumping back must not flood the log
+            self.get_logger().warning("tracks reset: {}".format(reset_reason),
+                                      throttle_duration_sec=BAD_FRAME_LOG_PERIOD_S)
         positions, frame_id = None, ""
         if self.depth is not None:
             positions, frame_id = self.depth.lifter.lift(people.keypoints, stamp, (width, height))
@@ -342,7 +346,7 @@ def _create_reset_service(node: Node, tracker: Any) -> Any:
     from std_srvs.srv import Trigger
 
     def reset(request: Any, response: Any) -> Any:
-        tracker.request_reset("reset_tracks service called")
+        tracker.request_reset(RESET_SERVICE_REASON)
         response.success, response.message = True, "tracks reset before the next frame"
         return response
 
