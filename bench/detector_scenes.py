@@ -6,8 +6,8 @@ People are 3D figures (COCO joints, 1.55-1.95 m tall) walking with a gait (legs 
 with the step phase, the knee bends) along random paths on the ground, seen by a level pinhole
 camera (640x480, f = 520 px, 1.5 m above the ground). Each frame the detector model then:
 
-- hides joints behind static objects (pillars, tables) and behind nearer people's silhouettes,
-  and joints outside the image;
+- hides joints behind static objects (pillars, tables) and behind nearer people's bodies
+  (thick segments between their joints: limbs, torso, neck, head), and joints outside the image;
 - adds per-joint jitter that grows as people get small (2 px at 350 px tall, 8 px at 80 px;
   wrists and ankles 1.5x), rare outliers and left/right confusions;
 - drops joints: the lower body of a person as a whole, wrists, ankles, knees more than others,
@@ -154,14 +154,11 @@ def frames(scene: Scene) -> List[Frame]:
                     visible &= ~_inside(pixels, rect)
             views.append((depth, index, pixels, visible))
         views.sort(key=lambda v: v[0])
-        for near in range(len(views)):  # nearer silhouettes hide what is behind them
+        for near in range(len(views)):  # nearer bodies hide what is behind them
             depth, _, pixels, _ = views[near]
-            box = np.concatenate([pixels.min(axis=0), pixels.max(axis=0)])
-            margin = 0.08 * (box[3] - box[1])
-            silhouette = box + np.array([-margin, -0.3 * margin, margin, 0.0])
             for far in range(near + 1, len(views)):
                 if views[far][0] > depth + 0.3:
-                    views[far][3][:] &= ~_inside(views[far][2], silhouette)
+                    views[far][3][:] &= ~_behind_body(views[far][2], pixels)
         poses, truth = [], []
         for _, index, pixels, visible in views:
             pose = _detect(pixels, visible, scene.noise, rng)
@@ -182,6 +179,25 @@ def frames(scene: Scene) -> List[Frame]:
 def _inside(pixels: np.ndarray, rect: np.ndarray) -> np.ndarray:
     return ((pixels[:, 0] >= rect[0]) & (pixels[:, 0] <= rect[2]) & (pixels[:, 1] >= rect[1])
             & (pixels[:, 1] <= rect[3]))
+
+
+# A body's silhouette: thick segments between joints (limbs, torso sides and diagonals, neck)
+_BONES = np.array([(5, 7), (7, 9), (6, 8), (8, 10), (11, 13), (13, 15), (12, 14), (14, 16), (5, 6), (11, 12),
+                   (5, 11), (6, 12), (5, 12), (6, 11), (0, 5), (0, 6), (3, 4)])
+_BONE_WIDTH = np.array([0.07] * 4 + [0.09] * 4 + [0.12] * 6 + [0.1] * 3)  # in body heights
+
+
+def _behind_body(points: np.ndarray, body: np.ndarray) -> np.ndarray:
+    """[N, 2] points hidden by a body whose projected joints are [17, 2]."""
+    height = float(body[:, 1].max() - body[:, 1].min())
+    a, b = body[_BONES[:, 0]], body[_BONES[:, 1]]  # [B, 2]
+    ab = b - a
+    share = np.clip((((points[:, None] - a[None]) * ab[None]).sum(axis=2)) / np.maximum((ab ** 2).sum(axis=1), 1e-9),
+                    0.0, 1.0)
+    nearest = a[None] + share[:, :, None] * ab[None]
+    distance = np.sqrt(((points[:, None] - nearest) ** 2).sum(axis=2))
+    head = np.sqrt(((points - body[0]) ** 2).sum(axis=1)) < 0.08 * height
+    return (distance < 0.5 * _BONE_WIDTH[None] * height).any(axis=1) | head
 
 
 def _detect(pixels: np.ndarray, visible: np.ndarray, noise: Noise, rng: np.random.RandomState
