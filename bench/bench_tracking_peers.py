@@ -226,7 +226,8 @@ def table(totals: Dict[str, Dict[str, Score]]) -> List[str]:
     best_sum = {"norfair": ZERO, "ByteTrack": ZERO}
     for scene, scores in totals.items():
         ours = scores["ours"]
-        cells = ["{:.3f}".format(scores["reference"].idf1), "{:.3f}".format(ours.idf1), "{:.3f}".format(ours.mota), str(ours.switches), str(ours.returns)]
+        cells = ["{:.3f}".format(scores["reference"].idf1), "{:.3f}".format(ours.idf1), "{:.3f}".format(ours.mota),
+                 str(ours.switches), str(ours.returns)]
         for family in ("norfair", "ByteTrack"):
             mine = {n: s for n, s in scores.items() if _family(n) == family}
             if not mine:

@@ -112,11 +112,14 @@ class Noise(NamedTuple):
     outliers: float = 0.02  # joints placed far off
 
 
+DETECTOR = Noise()  # the detector of every scene, unless one says otherwise
+
+
 class Scene(NamedTuple):
     name: str
     people: Sequence[Person]
     times_s: np.ndarray
-    noise: Noise = Noise()
+    noise: Noise = DETECTOR
     occluders: Sequence[Occluder] = ()
     seed: int = 0
 
@@ -317,7 +320,7 @@ def scenes(seed: int) -> List[Scene]:
     rng = np.random.RandomState(seed)
     made = []
 
-    def add(name: str, people: Sequence[Person], times: np.ndarray, noise: Noise = Noise(),
+    def add(name: str, people: Sequence[Person], times: np.ndarray, noise: Noise = DETECTOR,
             occluders: Sequence[Occluder] = ()) -> None:
         made.append(Scene(name, list(people), times, noise, list(occluders), seed * 1000 + len(made)))
 
@@ -346,8 +349,10 @@ def scenes(seed: int) -> List[Scene]:
                          rng.uniform(3.0, 4.5)) for side in (1, -1, 1, -1, 1)]
         add("fast lateral motion, {} Hz".format(rate), fast + [walker(rng, duration) for _ in range(2)],
             steady(duration, rate))
-    add("crowd of 15, 15 Hz", [walker(rng, 10.0, x_range=(-3.0, 3.0), z_range=(3.5, 9.0)) for _ in range(15)], steady(10.0, 15))
-    add("crowd of 20, 5 Hz", [walker(rng, 10.0, x_range=(-3.5, 3.5), z_range=(3.5, 10.0)) for _ in range(20)], steady(10.0, 5))
+    crowd = [walker(rng, 10.0, x_range=(-3.0, 3.0), z_range=(3.5, 9.0)) for _ in range(15)]
+    add("crowd of 15, 15 Hz", crowd, steady(10.0, 15))
+    crowd = [walker(rng, 10.0, x_range=(-3.5, 3.5), z_range=(3.5, 10.0)) for _ in range(20)]
+    add("crowd of 20, 5 Hz", crowd, steady(10.0, 5))
     return made
 
 

@@ -173,8 +173,8 @@ PARAMETERS = (
               low_open=True, bag=BAG_FILE),
     Parameter("track_coast_s", 1.5, "seconds a track survives without detections; a person back later gets a "
               "new id", low=0.0, low_open=True, bag=BAG_FILE),
-    Parameter("track_min_similarity", 0.25, "weakest keypoint/box similarity that continues a track", low=0.0,
-              high=1.0, bag=BAG_FILE),
+    Parameter("track_min_similarity", 0.25, "weakest similarity (0..1: shape x position on the joints a track and "
+              "a detection share) that continues a track", low=0.0, high=1.0, bag=BAG_FILE),
     Parameter("track_max_tracks", 100, "most tracks kept at once (visible, coasting and new); beyond it new "
               "tracks go first, then those unseen longest", low=1, high=10000, bag=BAG_FILE),
     Parameter("track_reset_jump_back_s", 0.5, "a header stamp this much older than the newest one resets the "

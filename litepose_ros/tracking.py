@@ -11,7 +11,8 @@ averaged over the detections. Per frame (``PersonTracker.update``):
 3. ``similarity``: each track's predicted joints against each detection's, on the joints
    both have, with tolerances from the track's size (the extent of all joints it has seen,
    so it does not shrink when the lower body is not detected) widened by the prediction's
-   uncertainty. Hungarian matching: confirmed tracks first, then new ones.
+   uncertainty. Hungarian matching: confirmed tracks seen lately first, then other confirmed
+   ones, then new ones (so spurious detections cannot take a person from a new track).
 4. Matched tracks take the detection; unmatched detections start new tracks, which get an id
    after ``confirm_hits`` detections within ``confirm_window_s``, unless they continue a
    recently lost track along its predicted path (that track's id comes back).
@@ -32,7 +33,6 @@ from .node_settings import BY_NAME
 from .people import People
 
 TRACK_ID_NONE = -1
-DEBUG = False
 MIN_SIZE_PX = 32.0  # people with one or two keypoints have a (near) zero extent
 # Motion filter, in units of the person's size (so resolution-free).
 ACCEL_NOISE = 0.5  # white-noise acceleration density: size / s^1.5
@@ -44,11 +44,10 @@ NOISE_PX = 6.0  # a detector's keypoint noise at any size, pixels
 TOLERANCE_BASE = 0.04
 POSITION_TOLERANCE = 0.08  # a person's centre may leave the prediction by this many sizes
 GATE_SPEED = 1.0  # an unseen person may have left the predicted path by this many sizes / s (stopped, turned)
-COVERAGE_POWER = 0.5
+COVERAGE_POWER = 0.5  # a detection with a share c of the track's joints counts c ** this (fragments lose)
 SHAPE_RATE = 0.35  # share of a new detection in a track's averaged shape
 SIZE_RATE = 0.2  # share of a new detection in a track's size
-DIRECT_S, DIRECT_FRAMES = 0.3, 2.5  # a confirmed track matches single detections while unseen this long
-COAST_FACTOR = 1.0  # ... and longer unseen ones need this multiple of track_min_similarity
+RECENT_S, RECENT_FRAMES = 0.3, 2.5  # tracks unseen for less (the longer of the two) choose first
 RECOVER_FACTOR = 1.0  # a lost track is recovered at this multiple of track_min_similarity ...
 RECOVER_SPEED = 0.5  # ... and velocities this close (sizes / s) beyond their uncertainty
 SHADOW_SIMILARITY = 0.5  # an unmatched track this similar to a matched one's detection ...
@@ -389,23 +388,24 @@ class PersonTracker(object):
 
     def _associate(self, keypoints: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Track row per detection (-1 = unmatched), the detection's centre measured against
-        that track's shape and the joints they share: confirmed tracks first, then new ones."""
+        that track's shape and the joints they share. Hungarian matching in stages: confirmed
+        tracks seen lately, then other confirmed ones, then new ones."""
         count = len(keypoints)
         rows = np.full(count, -1, np.int64)
         centres, shared = np.zeros((count, 2)), np.zeros(count, np.int64)
         free = np.arange(count)
         tracks = self.tracks
         confirmed = tracks.track_id != TRACK_ID_NONE
-        # a track unseen for longer takes people back only through a new track that moves like
-        # it (_confirm): one detection near its wide prediction may be someone else
-        recent = tracks.time_s - tracks.last_hit_s <= max(DIRECT_S, DIRECT_FRAMES * self.clock.period_s)
-        least = max(self.config.min_similarity, 1e-9)
-        stages = ((confirmed & recent, least), (confirmed & ~recent, least * COAST_FACTOR), (~confirmed, least))
-        for candidates, threshold in ((np.flatnonzero(mask), value) for mask, value in stages):
+        # tracks seen lately choose first: a long-unseen track's wide prediction must not take
+        # a person from the track that has been following them
+        recent = tracks.time_s - tracks.last_hit_s <= max(RECENT_S, RECENT_FRAMES * self.clock.period_s)
+        threshold = max(self.config.min_similarity, 1e-9)
+        for stage in (confirmed & recent, confirmed & ~recent, ~confirmed):
+            candidates = np.flatnonzero(stage)
             if not len(candidates) or not len(free):
                 continue
             similarity, centre, common = self.similarity(candidates, keypoints[free])
-            track, det = _assign(similarity, threshold)
+            track, det = linear_sum_assignment(-similarity)
             good = similarity[track, det] >= threshold
             track, det = track[good], det[good]
             rows[free[det]] = candidates[track]
@@ -446,8 +446,6 @@ class PersonTracker(object):
         position = np.exp(-moved2 / (2.0 * room[:, None]))
         coverage = common / np.maximum(tracks.known[rows].sum(axis=1), 1)[:, None]
         similarity = shape * position * common / (common + 1.0) * coverage ** COVERAGE_POWER
-        if DEBUG:
-            self._terms = (shape, position, common, coverage, np.sqrt(moved2) / size[:, None])
         return np.where(common > 0, similarity, 0.0), centre, common
 
     def _confirm(self, time_s: float, rows: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
@@ -467,8 +465,6 @@ class PersonTracker(object):
             detections = np.array([int(np.flatnonzero(rows == row)[0]) for row in ready])
             similarity, _, _ = self.similarity(lost, keypoints[detections])
             similarity = similarity * self._same_motion(lost, np.asarray(ready))
-            if DEBUG:
-                print("recover", tracks.time_s, tracks.track_id[lost], np.round(similarity / np.maximum(self._same_motion(lost, np.asarray(ready)), 1e-9), 2).tolist(), np.round(self._same_motion(lost, np.asarray(ready)), 2).tolist())
             track, det = linear_sum_assignment(-similarity)
             good = similarity[track, det] >= RECOVER_FACTOR * max(self.config.min_similarity, 1e-9)
             for old, new in zip(lost[track[good]].tolist(), np.asarray(ready)[det[good]].tolist()):
@@ -541,11 +537,6 @@ class PersonTracker(object):
                 keypoints[index] = smoothers[rows[index]](people.keypoints[index], time_s)
         keep = np.ones(len(people), bool) if self.config.publish_unconfirmed else ids != TRACK_ID_NONE
         return TrackedPeople(People(keypoints[keep], people.scores[keep]), ids[keep], reason)
-
-
-def _assign(similarity: np.ndarray, threshold: float) -> Tuple[np.ndarray, np.ndarray]:
-    """Rows and columns of the assignment with the largest total similarity."""
-    return linear_sum_assignment(-similarity)
 
 
 def _similar_size(a: np.ndarray, b: np.ndarray) -> np.ndarray:
