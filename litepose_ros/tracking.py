@@ -311,6 +311,7 @@ class PersonTracker(object):
         self.clock = StampClock(self.config.reset_jump_back_s)
         self.next_id = 0
         self.resets = 0
+        self._pairs = np.zeros((0, 0))  # this frame's similarity of the tracks it began with
         self._reset_lock = threading.Lock()
         self._reset_reason: Optional[str] = None
 
@@ -356,15 +357,19 @@ class PersonTracker(object):
         tracks.predict(time_s)
         keypoints = people.keypoints
         self._end_lost(time_s, image_size)
-        rows, centres, counts = self._associate(keypoints)
+        # every existing track against every detection, once: association, recovery and
+        # duplicates all read it (for tracks the frame did not update)
+        pairs = self.similarity(np.arange(len(tracks)), keypoints)
+        self._pairs = pairs[0]
+        rows, centres, counts = self._associate(pairs)
         matched = rows >= 0
         if matched.any():
             tracks.update(rows[matched], keypoints[matched], centres[matched], counts[matched])
         unmatched = np.flatnonzero(~matched)
         if len(unmatched):
             rows[unmatched] = tracks.add(keypoints[unmatched], self._smoother())
-        rows = self._confirm(time_s, rows, keypoints)
-        rows = self._merge_shadows(rows, keypoints, dt)
+        rows = self._confirm(time_s, rows)
+        rows = self._merge_shadows(rows, dt)
         rows = self._bound(rows)
         return self._publish(people, rows, time_s, reason)
 
@@ -386,11 +391,13 @@ class PersonTracker(object):
         if not alive.all():
             tracks.keep(alive)
 
-    def _associate(self, keypoints: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _associate(self, pairs: Tuple[np.ndarray, np.ndarray, np.ndarray]
+                   ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Track row per detection (-1 = unmatched), the detection's centre measured against
         that track's shape and the joints they share. Hungarian matching in stages: confirmed
         tracks seen lately, then other confirmed ones, then new ones."""
-        count = len(keypoints)
+        all_similarity, all_centre, all_common = pairs
+        count = all_similarity.shape[1]
         rows = np.full(count, -1, np.int64)
         centres, shared = np.zeros((count, 2)), np.zeros(count, np.int64)
         free = np.arange(count)
@@ -404,7 +411,8 @@ class PersonTracker(object):
             candidates = np.flatnonzero(stage)
             if not len(candidates) or not len(free):
                 continue
-            similarity, centre, common = self.similarity(candidates, keypoints[free])
+            similarity = all_similarity[np.ix_(candidates, free)]
+            centre, common = all_centre[np.ix_(candidates, free)], all_common[np.ix_(candidates, free)]
             track, det = linear_sum_assignment(-similarity)
             good = similarity[track, det] >= threshold
             track, det = track[good], det[good]
@@ -448,7 +456,7 @@ class PersonTracker(object):
         similarity = shape * position * common / (common + 1.0) * coverage ** COVERAGE_POWER
         return np.where(common > 0, similarity, 0.0), centre, common
 
-    def _confirm(self, time_s: float, rows: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
+    def _confirm(self, time_s: float, rows: np.ndarray) -> np.ndarray:
         """New tracks with enough hits get an id: a lost track's, if they continue its path."""
         tracks = self.tracks
         window = self.config.confirm_window_s
@@ -463,8 +471,7 @@ class PersonTracker(object):
         gone = np.zeros(len(tracks), bool)
         if len(lost):
             detections = np.array([int(np.flatnonzero(rows == row)[0]) for row in ready])
-            similarity, _, _ = self.similarity(lost, keypoints[detections])
-            similarity = similarity * self._same_motion(lost, np.asarray(ready))
+            similarity = self._pairs[np.ix_(lost, detections)] * self._same_motion(lost, np.asarray(ready))
             track, det = linear_sum_assignment(-similarity)
             good = similarity[track, det] >= RECOVER_FACTOR * max(self.config.min_similarity, 1e-9)
             for old, new in zip(lost[track[good]].tolist(), np.asarray(ready)[det[good]].tolist()):
@@ -485,7 +492,7 @@ class PersonTracker(object):
         room = (tracks.p11[old][:, None] + tracks.p11[new][None] + (RECOVER_SPEED * tracks.size[old][:, None]) ** 2)
         return np.exp(-difference2 / (2.0 * room))
 
-    def _merge_shadows(self, rows: np.ndarray, keypoints: np.ndarray, dt: float) -> np.ndarray:
+    def _merge_shadows(self, rows: np.ndarray, dt: float) -> np.ndarray:
         """Two confirmed tracks on one person: the unmatched one predicts onto the matched one's
         detection. After SHADOW_S of that it ends (the published id stays)."""
         tracks = self.tracks
@@ -495,8 +502,8 @@ class PersonTracker(object):
         tracks.shadow_s[~confirmed | tracks.matched] = 0.0
         if not len(idle) or not busy:
             return rows
-        similarity, _, _ = self.similarity(idle, keypoints[busy])
-        similarity = similarity * _similar_size(tracks.size[idle][:, None], tracks.size[rows[busy]][None, :])
+        sizes = _similar_size(tracks.size[idle][:, None], tracks.size[rows[busy]][None, :])
+        similarity = self._pairs[np.ix_(idle, busy)] * sizes
         best = similarity.argmax(axis=1)
         shadowing = similarity[np.arange(len(idle)), best] >= SHADOW_SIMILARITY
         tracks.shadow_s[idle] = np.where(shadowing, tracks.shadow_s[idle] + dt, 0.0)
@@ -523,6 +530,7 @@ class PersonTracker(object):
             return rows
         new_row = np.cumsum(~gone) - 1
         self.tracks.keep(~gone)
+        self._pairs = self._pairs[~gone[:len(self._pairs)]]
         return np.where((rows >= 0) & ~gone[np.maximum(rows, 0)], new_row[np.maximum(rows, 0)], -1)
 
     def _publish(self, people: People, rows: np.ndarray, time_s: float, reason: Optional[str]) -> TrackedPeople:
