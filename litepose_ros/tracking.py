@@ -45,6 +45,7 @@ TOLERANCE_BASE = 0.04
 POSITION_TOLERANCE = 0.08  # a person's centre may leave the prediction by this many sizes
 GATE_SPEED = 1.0  # an unseen person may have left the predicted path by this many sizes / s (stopped, turned)
 COVERAGE_POWER = 0.5  # a detection with a share c of the track's joints counts c ** this (fragments lose)
+OUT_MISSED_FRAMES = 2.5
 SHAPE_RATE = 0.35  # share of a new detection in a track's averaged shape
 SIZE_RATE = 0.2  # share of a new detection in a track's size
 RECENT_S, RECENT_FRAMES = 0.3, 2.5  # tracks unseen for less (the longer of the two) choose first
@@ -387,7 +388,8 @@ class PersonTracker(object):
         if len(tracks) and image_size is not None:
             joints = tracks.centre[:, None] + tracks.offset * tracks.unit[:, None, None]
             outside = ((joints < 0.0) | (joints > np.asarray(image_size, np.float64))).any(axis=2) & tracks.known
-            alive &= outside.sum(axis=1) * 2 <= tracks.known.sum(axis=1)
+            missed = time_s - tracks.last_hit_s > OUT_MISSED_FRAMES * self.clock.period_s
+            alive &= ~missed | (outside.sum(axis=1) * 2 <= tracks.known.sum(axis=1))
         if not alive.all():
             tracks.keep(alive)
 
