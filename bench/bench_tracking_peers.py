@@ -15,7 +15,7 @@ per scene is reported ("best peer"), plus the single setting that is best overal
 
 Cost: thread CPU time of one update, median over the frames of a 5-person and a 15-person scene.
 
-    python bench/bench_tracking_peers.py [--seeds 3] [--scenes SUBSTRING] [--ours-only]
+    python bench/bench_tracking_peers.py [--seeds 3] [--scenes SUBSTRING] [--ours-only] [--cost-only]
 """
 import argparse
 import logging
@@ -282,10 +282,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3, help="seeds per scene (different people and noise)")
     parser.add_argument("--scenes", default="", help="only scenes whose name contains this")
     parser.add_argument("--ours-only", action="store_true", help="skip the peers (quick iterations)")
+    parser.add_argument("--cost-only", action="store_true", help="only the cost per update")
     parser.add_argument("--cost-seconds", type=float, default=60.0, help="length of the cost scenes (0: skip)")
     args = parser.parse_args()
     logging.disable(logging.WARNING)  # norfair warns about its scalar distance function on every tracker
-    lines = quality(args.seeds, args.scenes, args.ours_only)
+    lines = [] if args.cost_only else quality(args.seeds, args.scenes, args.ours_only)
     if args.cost_seconds > 0:
         lines += cost(args.cost_seconds, args.ours_only)
     print("\n".join(lines))
