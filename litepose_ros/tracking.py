@@ -15,7 +15,9 @@ averaged over the detections. Per frame (``PersonTracker.update``):
    ones, then new ones (so spurious detections cannot take a person from a new track).
 4. Matched tracks take the detection; unmatched detections start new tracks, which get an id
    after ``confirm_hits`` detections within ``confirm_window_s``, unless they continue a
-   recently lost track along its predicted path (that track's id comes back).
+   recently lost track along its predicted path (that track's id comes back); one lying
+   mostly inside a person tracked in this frame (a fragment of them, or someone behind them)
+   waits for its id until it stands apart.
 5. Of two confirmed tracks on one person (one follows the detections, the other shadows it)
    the shadow ends.
 
@@ -46,6 +48,7 @@ POSITION_TOLERANCE = 0.08  # a person's centre may leave the prediction by this 
 GATE_SPEED = 1.0  # an unseen person may have left the predicted path by this many sizes / s (stopped, turned)
 COVERAGE_POWER = 0.5  # a detection with a share c of the track's joints counts c ** this (fragments lose)
 OUT_MISSED_FRAMES = 2.5
+HOLD_INSIDE = 0.4  # a new track this much (area share) inside a followed person waits for its id
 SHAPE_RATE = 0.35  # share of a new detection in a track's averaged shape
 SIZE_RATE = 0.2  # share of a new detection in a track's size
 RECENT_S, RECENT_FRAMES = 0.3, 2.5  # tracks unseen for less (the longer of the two) choose first
@@ -467,6 +470,8 @@ class PersonTracker(object):
             tracks.hits[row] = [h for h in tracks.hits[row] if time_s - h <= window]
             if len(tracks.hits[row]) >= self.config.confirm_hits:
                 ready.append(row)
+        if ready:
+            ready = self._not_inside_followed(ready)
         if not ready:
             return rows
         lost = np.flatnonzero((tracks.track_id != TRACK_ID_NONE) & ~tracks.matched)
@@ -485,6 +490,31 @@ class PersonTracker(object):
                 tracks.track_id[row], self.next_id = self.next_id, self.next_id + 1
                 tracks.hits[row] = []
         return self._drop(rows, gone)
+
+    def _not_inside_followed(self, ready: List[int]) -> List[int]:
+        """The new tracks ``ready`` whose body is not mostly inside the body of a confirmed track
+        that took a detection this frame (a fragment of that person, or someone hidden behind
+        them: they wait until they stand apart)."""
+        tracks = self.tracks
+        followed = np.flatnonzero((tracks.track_id != TRACK_ID_NONE) & tracks.matched)
+        if not len(followed):
+            return ready
+        boxes = self._boxes(np.asarray(ready + followed.tolist()))
+        new, old = boxes[:len(ready)], boxes[len(ready):]
+        low = np.maximum(new[:, None, :2], old[None, :, :2])
+        high = np.minimum(new[:, None, 2:], old[None, :, 2:])
+        inside = np.prod(np.maximum(high - low, 0.0), axis=2)
+        area = np.maximum(np.prod(new[:, 2:] - new[:, :2], axis=1), 1.0)
+        held = (inside / area[:, None]).max(axis=1) > HOLD_INSIDE
+        return [row for row, hold in zip(ready, held.tolist()) if not hold]
+
+    def _boxes(self, rows: np.ndarray) -> np.ndarray:
+        """[R, 4] boxes around the known joints of tracks ``rows`` as they are now."""
+        tracks = self.tracks
+        joints = tracks.centre[rows][:, None] + tracks.offset[rows] * tracks.unit[rows][:, None, None]
+        known = tracks.known[rows][:, :, None]
+        return np.concatenate([np.where(known, joints, np.inf).min(axis=1),
+                               np.where(known, joints, -np.inf).max(axis=1)], axis=1)
 
     def _same_motion(self, old: np.ndarray, new: np.ndarray) -> np.ndarray:
         """[O, N] in (0, 1]: how well the velocities of new tracks agree with those of old ones
