@@ -45,9 +45,9 @@ NOISE_PX = 6.0  # a detector's keypoint noise at any size, pixels
 # between the averaged shape and this frame (gait, gestures).
 TOLERANCE_BASE = 0.04
 POSITION_TOLERANCE = 0.08  # a person's centre may leave the prediction by this many sizes
-GATE_SPEED = 1.0  # an unseen person may have left the predicted path by this many sizes / s (stopped, turned)
+GATE_SPEED = 1.0  # an unseen person may leave the predicted path by this many sizes / s (stops, turns)
 COVERAGE_POWER = 0.5  # a detection with a share c of the track's joints counts c ** this (fragments lose)
-OUT_MISSED_FRAMES = 2.5
+OUT_MISSED_FRAMES = 2.5  # a track unseen for this many frame periods ends once predicted out of the image
 HOLD_INSIDE = 0.4  # a new track this much (area share) inside a followed person waits for its id
 SHAPE_RATE = 0.35  # share of a new detection in a track's averaged shape
 SIZE_RATE = 0.2  # share of a new detection in a track's size
@@ -179,7 +179,7 @@ class _Tracks(object):
     seen. ``size`` (px) is the extent of the known shape: what tolerances scale with."""
 
     _ARRAYS = ("centre", "velocity", "p00", "p01", "p11", "offset", "known", "unit", "size", "track_id",
-               "first_s", "last_hit_s", "shadow_s", "matched")
+               "last_hit_s", "shadow_s", "matched")
 
     def __init__(self, num_joints: int) -> None:
         self.centre, self.velocity = np.zeros((0, 2)), np.zeros((0, 2))
@@ -187,7 +187,7 @@ class _Tracks(object):
         self.offset, self.known = np.zeros((0, num_joints, 2)), np.zeros((0, num_joints), bool)
         self.unit, self.size = np.zeros(0), np.zeros(0)
         self.track_id = np.zeros(0, np.int64)  # TRACK_ID_NONE until confirmed: no ids spent on noise
-        self.first_s, self.last_hit_s, self.shadow_s = np.zeros(0), np.zeros(0), np.zeros(0)
+        self.last_hit_s, self.shadow_s = np.zeros(0), np.zeros(0)
         self.matched = np.zeros(0, bool)  # took a detection this frame
         self.hits: List[List[float]] = []  # stamps of detections while tentative
         self.smoothers: List[Optional[_OneEuro]] = []
@@ -225,7 +225,7 @@ class _Tracks(object):
         p00 = (CENTRE_NOISE * unit) ** 2
         new = dict(centre=centre, velocity=np.zeros((count, 2)), p00=p00, p01=np.zeros(count),
                    p11=(INITIAL_SPEED * unit) ** 2, offset=offset, known=found, unit=unit, size=unit,
-                   track_id=np.full(count, TRACK_ID_NONE, np.int64), first_s=np.full(count, self.time_s),
+                   track_id=np.full(count, TRACK_ID_NONE, np.int64),
                    last_hit_s=np.full(count, self.time_s), shadow_s=np.zeros(count), matched=np.ones(count, bool))
         rows = np.arange(len(self), len(self) + count)
         for name in self._ARRAYS:
