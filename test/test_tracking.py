@@ -323,3 +323,20 @@ def test_ids_are_never_reused_across_ends_and_resets():
             seen.append(ids[0])
     assert len(seen) == len(set(seen)) > 5 and seen == sorted(seen)
 
+
+
+def test_detector_like_scenes_keep_identities():
+    """Two scenes of bench/detector_scenes.py (3D walkers, detector noise, partial skeletons):
+    the defaults keep most identities where the lower body comes and goes in half the frames
+    (a similarity on all joints, or on a box of the visible ones, loses the person)."""
+    from bench import bench_tracking_peers as peers
+
+    detector_scenes = peers.ds
+    wanted = {"walking, 15 Hz": 0.85, "lower body missing in 50 % of frames": 0.75}
+    for scene in detector_scenes.scenes(0):
+        if scene.name in wanted:
+            scene_frames = detector_scenes.frames(scene)
+            ids, _ = peers.run_ours(scene_frames, 15.0)
+            score = peers.score(scene_frames, ids)
+            assert score.idf1 >= wanted.pop(scene.name), (scene.name, score)
+    assert not wanted
