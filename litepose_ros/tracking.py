@@ -13,7 +13,9 @@ averaged over the detections. Per frame (``PersonTracker.update``):
    so it does not shrink when the lower body is not detected) widened by the prediction's
    uncertainty. Hungarian matching: confirmed tracks seen lately first, then other confirmed
    ones, then new ones (so spurious detections cannot take a person from a new track).
-4. Matched tracks take the detection; unmatched detections start new tracks, which get an id
+4. A left-over detection and a left-over track seen a frame ago that are each other's only
+   plausible partner match at a lower similarity (not at the image edge).
+   Matched tracks take the detection; unmatched detections start new tracks, which get an id
    after ``confirm_hits`` detections within ``confirm_window_s``, unless they continue a
    recently lost track along its predicted path (that track's id comes back); one lying
    mostly inside a person tracked in this frame (a fragment of them, or someone behind them)
@@ -48,6 +50,8 @@ POSITION_TOLERANCE = 0.08  # a person's centre may leave the prediction by this 
 GATE_SPEED = 1.0  # an unseen person may leave the predicted path by this many sizes / s (stops, turns)
 COVERAGE_POWER = 0.5  # a detection with a share c of the track's joints counts c ** this (fragments lose)
 OUT_MISSED_FRAMES = 2.5  # a track unseen for this many frame periods ends once predicted out of the image
+RESCUE_FACTOR = 0.4  # a track seen in the last RESCUE_FRAMES frame periods and a left-over detection
+RESCUE_FRAMES = 2.5  # that are each other's only candidate match at this multiple of track_min_similarity
 HOLD_INSIDE = 0.4  # a new track this much (area share) inside a followed person waits for its id
 SHAPE_RATE = 0.35  # share of a new detection in a track's averaged shape
 SIZE_RATE = 0.2  # share of a new detection in a track's size
@@ -316,6 +320,7 @@ class PersonTracker(object):
         self.next_id = 0
         self.resets = 0
         self._pairs = np.zeros((0, 0))  # this frame's similarity of the tracks it began with
+        self._in_view = np.zeros(0, bool)
         self._reset_lock = threading.Lock()
         self._reset_reason: Optional[str] = None
 
@@ -388,13 +393,16 @@ class PersonTracker(object):
         tracks = self.tracks
         limit = np.where(tracks.track_id != TRACK_ID_NONE, self.config.coast_s, self.config.confirm_window_s)
         alive = time_s - tracks.last_hit_s <= limit
+        self._in_view = np.ones(len(tracks), bool)  # every predicted joint inside the image
         if len(tracks) and image_size is not None:
             joints = tracks.centre[:, None] + tracks.offset * tracks.unit[:, None, None]
             outside = ((joints < 0.0) | (joints > np.asarray(image_size, np.float64))).any(axis=2) & tracks.known
             missed = time_s - tracks.last_hit_s > OUT_MISSED_FRAMES * self.clock.period_s
             alive &= ~missed | (outside.sum(axis=1) * 2 <= tracks.known.sum(axis=1))
+            self._in_view = ~outside.any(axis=1)
         if not alive.all():
             tracks.keep(alive)
+            self._in_view = self._in_view[alive]
 
     def _associate(self, pairs: Tuple[np.ndarray, np.ndarray, np.ndarray]
                    ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -425,7 +433,30 @@ class PersonTracker(object):
             centres[free[det]] = centre[track, det]
             shared[free[det]] = common[track, det]
             free = free[rows[free] < 0]
+        last_frame = tracks.time_s - tracks.last_hit_s <= RESCUE_FRAMES * self.clock.period_s + 1e-9
+        # not for someone at the image edge: who comes in there may be someone else
+        self._rescue(all_similarity, all_centre, all_common, rows, centres, shared,
+                     confirmed & last_frame & self._in_view)
         return rows, centres, shared
+
+    def _rescue(self, similarity: np.ndarray, centre: np.ndarray, common: np.ndarray, rows: np.ndarray,
+                centres: np.ndarray, shared: np.ndarray, eligible: np.ndarray) -> None:
+        """A detection left over and a recent track left over that are each other's only
+        plausible partner match at a lower similarity (a frame where the person looked odd)."""
+        free = np.flatnonzero(rows < 0)
+        idle = np.flatnonzero(eligible & ~np.isin(np.arange(len(eligible)), rows))
+        if not len(free) or not len(idle):
+            return
+        floor = RESCUE_FACTOR * max(self.config.min_similarity, 1e-9)
+        for det in free.tolist():
+            column = similarity[:, det]
+            track = int(idle[np.argmax(column[idle])])
+            best = column[track]
+            others = np.delete(column, track)
+            rival = np.delete(similarity[track], det)
+            if best >= floor and (not len(others) or others.max() < 0.5 * best) and \
+                    (not len(rival) or rival.max() < 0.5 * best) and track not in rows:
+                rows[det], centres[det], shared[det] = track, centre[track, det], common[track, det]
 
     def similarity(self, rows: np.ndarray, keypoints: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Track ``rows`` x detections: similarity [T, D] in [0, 1], the detection's centre
