@@ -183,8 +183,13 @@ PARAMETERS = (
               low_open=True, bag=BAG_FILE),
     Parameter("track_coast_s", 1.5, "seconds a track survives without detections; a person back later gets a "
               "new id", low=0.0, low_open=True, bag=BAG_FILE),
-    Parameter("track_min_similarity", 0.5, "weakest keypoint/box similarity that continues a track", low=0.0,
-              high=1.0, bag=BAG_FILE),
+    Parameter("track_min_similarity", 0.25, "weakest similarity (0..1: shape x position on the joints a track and "
+              "a detection share) that continues a track", low=0.0, high=1.0, bag=BAG_FILE),
+    Parameter("track_max_tracks", 100, "most tracks kept at once (visible, coasting and new); beyond it new "
+              "tracks go first, then those unseen longest", low=1, high=10000, bag=BAG_FILE),
+    Parameter("track_reset_jump_back_s", 0.5, "a header stamp this much older than the newest one resets the "
+              "tracks (bag looped, camera restarted); less is a frame out of order and kept", low=0.0,
+              low_open=True, high=3600.0, bag=BAG_FILE),
     Parameter("track_publish_unconfirmed", True, "publish people without an id yet (track_id -1); false drops "
               "them", bag=BAG_FILE),
     Parameter("keypoint_smoothing", False, "One Euro filter on each tracked keypoint (less jitter, some lag)",
@@ -329,15 +334,9 @@ def markdown_table() -> str:
 # -- person tracking: the node and `litepose bag analyze` run the same code ---------------------
 
 def tracker_config(settings: Dict[str, Any]):  # -> TrackerConfig
-    from .tracking import TrackerConfig
+    from .tracking import PARAMETER_NAMES, TrackerConfig
 
-    return TrackerConfig(
-        confirm_hits=int(settings["track_confirm_hits"]), confirm_window_s=float(settings["track_confirm_window_s"]),
-        coast_s=float(settings["track_coast_s"]), min_similarity=float(settings["track_min_similarity"]),
-        publish_unconfirmed=bool(settings["track_publish_unconfirmed"]),
-        smoothing=bool(settings["keypoint_smoothing"]),
-        smoothing_min_cutoff_hz=float(settings["smoothing_min_cutoff_hz"]),
-        smoothing_beta=float(settings["smoothing_beta"]))
+    return TrackerConfig(*(BY_NAME[name].kind(settings[name]) for name in PARAMETER_NAMES))
 
 
 def tracker_from_settings(settings: Dict[str, Any], sigmas: Any):  # -> Optional[PersonTracker]
@@ -347,8 +346,10 @@ def tracker_from_settings(settings: Dict[str, Any], sigmas: Any):  # -> Optional
     return PersonTracker(sigmas, tracker_config(settings)) if settings["tracking"] else None
 
 
-def track_people(tracker: Any, people: Any, stamp_ns: int) -> Any:  # -> (People, ids or None, reset reason)
-    """The published people after tracking (all untracked with tracking off)."""
+def track_people(tracker: Any, people: Any, stamp_ns: int, image_size: Any = None
+                 ) -> Any:  # -> (People, ids or None, reset reason)
+    """The published people after tracking (all untracked with tracking off); ``image_size``
+    (width, height) of the image the keypoints are in."""
     if tracker is None:
         return people, None, None
-    return tracker.update(people, stamp_ns)
+    return tracker.update(people, stamp_ns, image_size)

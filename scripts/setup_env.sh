@@ -14,6 +14,8 @@ if [ ! -e "$stamp" ]; then
   "$VENV/bin/python" -m pip install -q --upgrade pip wheel setuptools
   "$VENV/bin/python" -m pip install -q -r requirements/dev.txt
   "$VENV/bin/python" -m pip install -q --no-deps -r requirements/engines-nodeps.txt
+  # peer trackers for bench/bench_tracking_peers.py: their metadata pins conflict with ours (see the file)
+  "$VENV/bin/python" -m pip install -q --no-deps -r requirements/peers.txt
   # CrowdPose evaluation: xtcocotools' wheels are built against numpy 1.x, so build it here
   # (also replacing a wheel an older environment may hold).
   if ! "$VENV/bin/python" -c "import xtcocotools._mask" 2>/dev/null; then

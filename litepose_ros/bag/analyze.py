@@ -188,7 +188,9 @@ def process_frames(
             if stop.stopped:
                 break
             continue
-        people, track_ids, reset_reason = track_people(tracker, select_people(people, settings), frame.stamp_ns)
+        image_size = (frame.image.shape[1], frame.image.shape[0])
+        people, track_ids, reset_reason = track_people(tracker, select_people(people, settings), frame.stamp_ns,
+                                                       image_size)
         if reset_reason:
             print("frame {}: tracks reset: {}".format(frame.index, reset_reason), file=sys.stderr)
         stages = {"preprocess": timings.preprocess_ms, "inference": timings.inference_ms, "decode": timings.decode_ms}

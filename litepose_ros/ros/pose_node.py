@@ -73,6 +73,7 @@ SPIN_PERIOD_S = 0.1  # how soon the spin loop notices a stop signal
 LEVELS = {OK: DiagnosticStatus.OK, WARN: DiagnosticStatus.WARN, ERROR: DiagnosticStatus.ERROR}
 BAD_FRAME_LOG_PERIOD_S = 5.0
 ROS_OWNED = ("use_sim_time", "start_type_description_service")  # parameters rclpy declares itself
+RESET_SERVICE_REASON = "reset_tracks service called"
 
 
 class FatalError(RuntimeError):
@@ -322,10 +323,13 @@ class PoseNodeLogic(object):
         with self._filters_lock:
             people = select_people(people, self.settings)
         stamp = stamp_ns(msg.header)
-        people, track_ids, reset_reason = track_people(self.tracker, people, stamp)
-        if reset_reason:
-            self.get_logger().warning("tracks reset: {}".format(reset_reason))
         height, width = image.shape[:2]
+        people, track_ids, reset_reason = track_people(self.tracker, people, stamp, (width, height))
+        if reset_reason == RESET_SERVICE_REASON:
+            self.get_logger().info("tracks reset: {}".format(reset_reason))
+        elif reset_reason:  # throttled: a stream whose stamps keep jumping back must not flood the log
+            self.get_logger().warning("tracks reset: {}".format(reset_reason),
+                                      throttle_duration_sec=BAD_FRAME_LOG_PERIOD_S)
         positions, frame_id = None, ""
         if self.depth is not None:
             positions, frame_id = self.depth.lifter.lift(people.keypoints, stamp, (width, height))
@@ -459,7 +463,7 @@ def _create_reset_service(node: Node, tracker: Any) -> Any:
 
     def reset(request: Any, response: Any) -> Any:
         node.track_reset_calls += 1  # calls before one frame make one reset (track_resets): both are shown
-        tracker.request_reset("reset_tracks service called")
+        tracker.request_reset(RESET_SERVICE_REASON)
         response.success, response.message = True, "tracks reset before the next frame"
         return response
 
