@@ -35,10 +35,11 @@ from std_msgs.msg import Header  # noqa: E402
 
 from litepose_ros.decoding import DecoderConfig, decode, decoder_status  # noqa: E402
 from litepose_ros.decoding.synthetic import synthesize_outputs  # noqa: E402
+from litepose_ros.frame_processor import select_people, track_people  # noqa: E402
 from litepose_ros.image_messages import image_to_bgr  # noqa: E402
 from litepose_ros.keypoints import get_keypoint_set  # noqa: E402
 from litepose_ros.metadata import ModelMetadata  # noqa: E402
-from litepose_ros.node_settings import defaults, select_people, track_people, tracker_from_settings  # noqa: E402
+from litepose_ros.node_settings import defaults, tracker_from_settings  # noqa: E402
 from litepose_ros.preprocess import Letterbox, Preprocessor  # noqa: E402
 from litepose_ros.ros.conversions import PoseArrayBuilder  # noqa: E402
 

@@ -286,11 +286,6 @@ def estimator_from_settings(settings: Dict[str, Any]):  # -> PoseEstimator
     )
 
 
-def select_people(people: Any, settings: Dict[str, Any]) -> Any:
-    """What gets published: best first, above min_person_score, at most max_people."""
-    return people.filtered(float(settings["min_person_score"]), int(settings["max_people"]))
-
-
 def parameters_from_file(document: Dict[str, Any], node_names: List[str]) -> Optional[Dict[str, Any]]:
     """The ros__parameters that apply to the node from a parsed ROS 2 parameters file:
     wildcard and other sections first, the node's own sections last so they win."""
@@ -345,11 +340,3 @@ def tracker_from_settings(settings: Dict[str, Any], sigmas: Any):  # -> Optional
 
     return PersonTracker(sigmas, tracker_config(settings)) if settings["tracking"] else None
 
-
-def track_people(tracker: Any, people: Any, stamp_ns: int, image_size: Any = None
-                 ) -> Any:  # -> (People, ids or None, reset reason)
-    """The published people after tracking (all untracked with tracking off); ``image_size``
-    (width, height) of the image the keypoints are in."""
-    if tracker is None:
-        return people, None, None
-    return tracker.update(people, stamp_ns, image_size)

@@ -1,7 +1,8 @@
 """image -> tensor -> network -> heatmaps -> people, with the time each stage took.
 
-This is the one place the stages are chained; the CLI, the ROS node and the bag analyser
-all call ``PoseEstimator.estimate``.
+This is the one place these stages are chained; the CLI calls ``PoseEstimator.estimate``, the
+ROS node and the bag analyser through ``frame_processor.FrameProcessor`` (which adds the
+selection, tracking and 3D).
 """
 import threading
 import time

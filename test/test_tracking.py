@@ -4,7 +4,7 @@ and the debug image."""
 import numpy as np
 import pytest
 
-from litepose_ros import node_settings
+from litepose_ros import frame_processor, node_settings
 from litepose_ros.draw import draw_people, person_color
 from litepose_ros.keypoints import COCO
 from litepose_ros.people import People
@@ -179,9 +179,9 @@ def test_node_settings_path_matches_the_tracker_and_passes_through_without_track
     person = _still_person()
     settings = dict(node_settings.defaults(), track_confirm_hits=1)
     tracker = node_settings.tracker_from_settings(settings, COCO.sigmas)
-    people, ids, reason = node_settings.track_people(tracker, person, 5)
+    people, ids, reason = frame_processor.track_people(tracker, person, 5)
     assert ids.tolist() == [0] and reason is None
-    assert node_settings.track_people(None, person, 5) == (person, None, None)
+    assert frame_processor.track_people(None, person, 5) == (person, None, None)
 
 
 def test_track_ids_reach_the_message_fields():

@@ -1,8 +1,8 @@
 """`litepose bag analyze`: run the pose node's pipeline over a camera topic of a bag.
 
-Per frame, exactly what pose_node does: decode, ``PoseEstimator.estimate``, then
-``People.filtered(min_person_score, max_people)`` and the person tracker on the header stamps
-(``node_settings.track_people``); the PoseArray carries the source header and the track ids.
+Per frame, exactly what pose_node does: decode, then ``FrameProcessor.process`` (the estimator,
+``min_person_score`` / ``max_people``, the person tracker on the header stamps and the depth
+lift); the PoseArray carries the source header and the track ids.
 """
 import os
 import re
@@ -12,6 +12,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..files import file_problem
+from ..frame_processor import FrameProcessor
 from ..interrupt import GracefulInterrupt, signals_ignored
 from ..node_settings import (
     BAG_OPTION,
@@ -22,8 +23,6 @@ from ..node_settings import (
     estimator_from_settings,
     input_topic,
     parameters_from_file,
-    select_people,
-    track_people,
     tracker_config,
     tracker_from_settings,
 )
@@ -174,11 +173,13 @@ def process_frames(
     from ..files import progress
 
     tracker = tracker_from_settings(settings, estimator.metadata.sigmas)  # settings checked by resolve_settings
+    processor = FrameProcessor(estimator, settings, tracker)
     from ..backends import BackendError
 
     for frame in progress(source, source.total, "analyze", enabled=show_progress):
         try:
-            people, timings = estimator.estimate(frame.image)
+            result = processor.process(frame.image, frame.stamp_ns, depth.lifter_for(frame) if depth else None,
+                                       str(frame.header.frame_id))
         except BackendError as error:  # NaN outputs or a runtime failure: counted, said once per reason
             reason = "model failed: {}".format(_without_counts(str(error)))
             if not source.skipped[reason]:
@@ -188,17 +189,14 @@ def process_frames(
             if stop.stopped:
                 break
             continue
-        image_size = (frame.image.shape[1], frame.image.shape[0])
-        people, track_ids, reset_reason = track_people(tracker, select_people(people, settings), frame.stamp_ns,
-                                                       image_size)
-        if reset_reason:
-            print("frame {}: tracks reset: {}".format(frame.index, reset_reason), file=sys.stderr)
+        if result.reset_reason:
+            print("frame {}: tracks reset: {}".format(frame.index, result.reset_reason), file=sys.stderr)
+        timings = result.timings
         stages = {"preprocess": timings.preprocess_ms, "inference": timings.inference_ms, "decode": timings.decode_ms}
-        positions, frame_id = depth.lift(frame, people.keypoints) if depth is not None else (None, "")
-        record = FrameRecord(frame.index, frame.stamp_ns, people, timings.total_ms, stages, track_ids, positions,
-                             frame_id)
+        record = FrameRecord(frame.index, frame.stamp_ns, result.people, timings.total_ms, stages, result.track_ids,
+                             result.positions, result.frame_id)
         records.append(record)
-        on_frame(frame, record, people)
+        on_frame(frame, record, result.people)
         if stop.stopped:
             break
 

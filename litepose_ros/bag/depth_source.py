@@ -7,9 +7,7 @@ memory stays bounded by the pairing buffer however long the bag is.
 import collections
 from typing import Any, Counter, Dict, Iterator, Optional, Tuple
 
-import numpy as np
-
-from ..depth import DepthLifter, People3D
+from ..depth import DepthLifter
 from .reader import Frame, open_bag, read_messages, stamp_to_ns, topic_connections
 from .types import IMAGE, typestore_for
 
@@ -40,12 +38,11 @@ class BagDepth(object):
     def close(self) -> None:
         self._reader.close()
 
-    def lift(self, frame: Frame, keypoints: np.ndarray) -> Tuple[Optional[People3D], str]:
-        """(3D, its frame) for the people of ``frame`` (see DepthLifter.lift)."""
+    def lifter_for(self, frame: Frame) -> DepthLifter:
+        """The lifter, fed every depth image that can pair with ``frame`` (read ahead up to the
+        pairing tolerance), for ``FrameProcessor.process``."""
         self._feed_until(frame.stamp_ns + self.lifter.pairer.tolerance_ns)
-        height, width = frame.image.shape[:2]
-        positions, frame_id = self.lifter.lift(keypoints, frame.stamp_ns, (width, height))
-        return positions, frame_id or str(frame.header.frame_id)
+        return self.lifter
 
     def _feed_until(self, limit_ns: int) -> None:
         while True:

@@ -38,6 +38,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from ..backends import BackendError
 from ..decoding import warn_if_slow
 from ..files import file_problem
+from ..frame_processor import FrameProcessor
 from ..image_messages import BadImage, compressed_to_bgr, image_to_bgr
 from ..metadata import ModelMetadataError
 from ..node_settings import (
@@ -50,8 +51,6 @@ from ..node_settings import (
     decoder_changes,
     estimator_from_settings,
     input_topic,
-    select_people,
-    track_people,
     tracker_from_settings,
     unknown_parameter_messages,
 )
@@ -115,6 +114,7 @@ class PoseNodeLogic(object):
         self.stats = StageStats()
         self._filters_lock = threading.Lock()
         self.tracker = self._make_tracker()
+        self.processor = FrameProcessor(self.estimator, self.settings, self.tracker, self._filters_lock)
 
         self.pose_pub = self.create_publisher(PoseArray, "poses", 10)
         self.debug_pub = (self.create_publisher(Image, "debug_image", 1)
@@ -319,22 +319,16 @@ class PoseNodeLogic(object):
 
     def _process(self, msg: Any, received: float) -> None:
         image = compressed_to_bgr(msg) if isinstance(msg, CompressedImage) else image_to_bgr(msg)
-        people, timings = self.estimator.estimate(image)
-        with self._filters_lock:
-            people = select_people(people, self.settings)
-        stamp = stamp_ns(msg.header)
-        height, width = image.shape[:2]
-        people, track_ids, reset_reason = track_people(self.tracker, people, stamp, (width, height))
-        if reset_reason == RESET_SERVICE_REASON:
-            self.get_logger().info("tracks reset: {}".format(reset_reason))
-        elif reset_reason:  # throttled: a stream whose stamps keep jumping back must not flood the log
-            self.get_logger().warning("tracks reset: {}".format(reset_reason),
+        result = self.processor.process(image, stamp_ns(msg.header), self.depth.lifter if self.depth else None,
+                                        msg.header.frame_id)
+        people, track_ids, positions, timings = result.people, result.track_ids, result.positions, result.timings
+        if result.reset_reason == RESET_SERVICE_REASON:
+            self.get_logger().info("tracks reset: {}".format(result.reset_reason))
+        elif result.reset_reason:  # throttled: a stream whose stamps keep jumping back must not flood the log
+            self.get_logger().warning("tracks reset: {}".format(result.reset_reason),
                                       throttle_duration_sec=BAD_FRAME_LOG_PERIOD_S)
-        positions, frame_id = None, ""
-        if self.depth is not None:
-            positions, frame_id = self.depth.lifter.lift(people.keypoints, stamp, (width, height))
-            frame_id = frame_id or msg.header.frame_id  # a camera_info without frame_id: the image's
-        poses = self.builder.build(people, msg.header, width, height, timings.total_ms, positions, frame_id,
+        width, height = result.image_size
+        poses = self.builder.build(people, msg.header, width, height, timings.total_ms, positions, result.frame_id,
                                    track_ids)
         self.pose_pub.publish(poses)
         if positions is not None and self.marker_pub.get_subscription_count() > 0:
