@@ -16,7 +16,8 @@ averaged over the detections. Per frame (``PersonTracker.update``):
 4. A left-over detection and a left-over track seen a frame ago that are each other's only
    plausible partner match at a lower similarity (not at the image edge).
    Matched tracks take the detection; unmatched detections start new tracks, which get an id
-   after ``confirm_hits`` detections within ``confirm_window_s``, unless they continue a
+   after ``confirm_hits`` detections within ``confirm_window_s`` (at once for a confident,
+   full skeleton at the image edge that no confirmed track resembles), unless they continue a
    recently lost track along its predicted path (that track's id comes back); one lying
    mostly inside a person tracked in this frame (a fragment of them, or someone behind them)
    waits for its id until it stands apart.
@@ -60,6 +61,14 @@ RECOVER_FACTOR = 1.0  # a lost track is recovered at this multiple of track_min_
 RECOVER_SPEED = 0.5  # ... and velocities this close (sizes / s) beyond their uncertainty
 SHADOW_SIMILARITY = 0.5  # an unmatched track this similar to a matched one's detection ...
 SHADOW_S = 0.5  # ... for this long is a duplicate of it
+# A clear, confident skeleton that no confirmed track could be (someone walking in) gets its id
+# after FAST_CONFIRM_HITS detections instead of track_confirm_hits: a false partial skeleton has
+# few joints and low scores, and a detection near a confirmed track may be that person again.
+FAST_CONFIRM_HITS = 1
+STRONG_JOINTS = 6  # at least this many joints ...
+STRONG_SCORE = 0.4  # ... each scored at least this
+CONTESTED = 0.05  # a confirmed track this similar to the detection contests it
+EDGE_MARGIN = 0.1  # ... and only next to the image edge (this share of its width or height)
 STALL_FRAMES = 2  # frames in a row whose stamps do not advance before frame counting takes over
 DEFAULT_PERIOD_S = 1.0 / 30.0  # frame period assumed before any advancing stamps were seen
 
@@ -377,7 +386,7 @@ class PersonTracker(object):
         unmatched = np.flatnonzero(~matched)
         if len(unmatched):
             rows[unmatched] = tracks.add(keypoints[unmatched], self._smoother())
-        rows = self._confirm(time_s, rows)
+        rows = self._confirm(time_s, rows, keypoints, image_size)
         rows = self._merge_shadows(rows, dt)
         rows = self._bound(rows)
         return self._publish(people, rows, time_s, reason)
@@ -492,14 +501,19 @@ class PersonTracker(object):
         similarity = shape * position * common / (common + 1.0) * coverage ** COVERAGE_POWER
         return np.where(common > 0, similarity, 0.0), centre, common
 
-    def _confirm(self, time_s: float, rows: np.ndarray) -> np.ndarray:
+    def _confirm(self, time_s: float, rows: np.ndarray, keypoints: np.ndarray,
+                 image_size: Optional[Tuple[int, int]]) -> np.ndarray:
         """New tracks with enough hits get an id: a lost track's, if they continue its path."""
         tracks = self.tracks
         window = self.config.confirm_window_s
+        fast = self._walking_in(rows, keypoints, image_size)
         ready = []
-        for row in np.flatnonzero((tracks.track_id == TRACK_ID_NONE) & tracks.matched).tolist():
+        for det, row in enumerate(rows.tolist()):
+            if row < 0 or tracks.track_id[row] != TRACK_ID_NONE:
+                continue
             tracks.hits[row] = [h for h in tracks.hits[row] if time_s - h <= window]
-            if len(tracks.hits[row]) >= self.config.confirm_hits:
+            needed = min(FAST_CONFIRM_HITS, self.config.confirm_hits) if fast[det] else self.config.confirm_hits
+            if len(tracks.hits[row]) >= needed:
                 ready.append(row)
         if ready:
             ready = self._not_inside_followed(ready)
@@ -521,6 +535,24 @@ class PersonTracker(object):
                 tracks.track_id[row], self.next_id = self.next_id, self.next_id + 1
                 tracks.hits[row] = []
         return self._drop(rows, gone)
+
+    def _walking_in(self, rows: np.ndarray, keypoints: np.ndarray, image_size: Optional[Tuple[int, int]]
+                    ) -> np.ndarray:
+        """[D]: detections that are clear, confident skeletons next to the image edge that no
+        confirmed track (other than their own) resembles: someone walking into the view."""
+        if image_size is None:
+            return np.zeros(len(rows), bool)
+        strong = (keypoints[:, :, 2] >= STRONG_SCORE).sum(axis=1) >= STRONG_JOINTS
+        found = keypoints[:, :, 2] > 0
+        size = np.asarray(image_size, np.float64)
+        xy = keypoints[:, :, :2]
+        near = ((xy < EDGE_MARGIN * size) | (xy > (1.0 - EDGE_MARGIN) * size)).any(axis=2) & found
+        strong &= near.any(axis=1)
+        pairs = self._pairs
+        others = (self.tracks.track_id[:len(pairs)] != TRACK_ID_NONE)[:, None] & \
+            (np.arange(len(pairs))[:, None] != rows[None, :])
+        contested = (np.where(others, pairs, 0.0) >= CONTESTED).any(axis=0) if len(pairs) else np.zeros(len(rows), bool)
+        return strong & ~contested
 
     def _not_inside_followed(self, ready: List[int]) -> List[int]:
         """The new tracks ``ready`` whose body is not mostly inside the body of a confirmed track
