@@ -506,11 +506,14 @@ class PersonTracker(object):
         """New tracks with enough hits get an id: a lost track's, if they continue its path."""
         tracks = self.tracks
         window = self.config.confirm_window_s
+        tentative = np.flatnonzero(rows >= 0)
+        tentative = tentative[tracks.track_id[rows[tentative]] == TRACK_ID_NONE]
+        if not len(tentative):
+            return rows
         fast = self._walking_in(rows, keypoints, image_size)
         ready = []
-        for det, row in enumerate(rows.tolist()):
-            if row < 0 or tracks.track_id[row] != TRACK_ID_NONE:
-                continue
+        for det in tentative.tolist():
+            row = int(rows[det])
             tracks.hits[row] = [h for h in tracks.hits[row] if time_s - h <= window]
             needed = min(FAST_CONFIRM_HITS, self.config.confirm_hits) if fast[det] else self.config.confirm_hits
             if len(tracks.hits[row]) >= needed:
