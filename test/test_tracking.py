@@ -358,3 +358,18 @@ def test_a_confident_person_walking_in_at_the_edge_gets_an_id_at_once():
     fragment = People(at_edge.keypoints.copy(), at_edge.scores)
     fragment.keypoints[0, 5:, 2] = 0.0  # five joints: too few to be sure
     assert first_ids(fragment) == [TRACK_ID_NONE]
+
+
+def test_two_people_that_could_as_well_be_swapped_get_no_id_for_that_frame():
+    tracker = PersonTracker(COCO.sigmas, TrackerConfig())
+
+    def pair(left: float, right: float) -> People:
+        a, b = _still_person(x=left), _still_person(x=right)
+        return People(np.concatenate([a.keypoints, b.keypoints]), np.ones(2, np.float32))
+
+    for i in range(5):
+        ids = tracker.update(pair(280.0, 360.0), i * 10 ** 8).track_ids.tolist()
+    assert ids == [0, 1]
+    # both exactly between their tracks: either assignment fits as well, so neither is claimed
+    assert tracker.update(pair(320.0, 320.0), 5 * 10 ** 8).track_ids.tolist() == [TRACK_ID_NONE] * 2
+    assert tracker.update(pair(280.0, 360.0), 6 * 10 ** 8).track_ids.tolist() == [0, 1]
