@@ -14,9 +14,12 @@ averaged over the detections. Per frame (``PersonTracker.update``):
    uncertainty. Hungarian matching: confirmed tracks seen lately first, then other confirmed
    ones, then new ones (so spurious detections cannot take a person from a new track).
 4. A left-over detection and a left-over track seen a frame ago that are each other's only
-   plausible partner match at a lower similarity (not at the image edge).
+   plausible partner match at a lower similarity. Two matches that could as well be swapped
+   (people overlapping) stand, but publish no id this frame (an id flipping between two people
+   is worse for a consumer than a frame without one).
    Matched tracks take the detection; unmatched detections start new tracks, which get an id
-   after ``confirm_hits`` detections within ``confirm_window_s``, unless they continue a
+   after ``confirm_hits`` detections within ``confirm_window_s`` (at once for a confident,
+   full skeleton at the image edge that no confirmed track resembles), unless they continue a
    recently lost track along its predicted path (that track's id comes back); one lying
    mostly inside a person tracked in this frame (a fragment of them, or someone behind them)
    waits for its id until it stands apart.
@@ -60,6 +63,14 @@ RECOVER_FACTOR = 1.0  # a lost track is recovered at this multiple of track_min_
 RECOVER_SPEED = 0.5  # ... and velocities this close (sizes / s) beyond their uncertainty
 SHADOW_SIMILARITY = 0.5  # an unmatched track this similar to a matched one's detection ...
 SHADOW_S = 0.5  # ... for this long is a duplicate of it
+# A clear, confident skeleton at the image edge (someone walking in) gets its id after
+# FAST_CONFIRM_HITS detections instead of track_confirm_hits: false partial skeletons have few
+# joints and low scores.
+FAST_CONFIRM_HITS = 1
+STRONG_JOINTS = 6  # at least this many joints ...
+STRONG_SCORE = 0.4  # ... each scored at least this
+EDGE_MARGIN = 0.1  # ... with a joint this close to the image edge (share of its width or height)
+AMBIGUOUS_RATIO = 0.8  # two matches that could as well be swapped (this close) publish no id this frame
 STALL_FRAMES = 2  # frames in a row whose stamps do not advance before frame counting takes over
 DEFAULT_PERIOD_S = 1.0 / 30.0  # frame period assumed before any advancing stamps were seen
 
@@ -320,7 +331,6 @@ class PersonTracker(object):
         self.next_id = 0
         self.resets = 0
         self._pairs = np.zeros((0, 0))  # this frame's similarity of the tracks it began with
-        self._in_view = np.zeros(0, bool)
         self._reset_lock = threading.Lock()
         self._reset_reason: Optional[str] = None
 
@@ -372,15 +382,38 @@ class PersonTracker(object):
         self._pairs = pairs[0]
         rows, centres, counts = self._associate(pairs)
         matched = rows >= 0
+        unsure = self._ambiguous(rows)
         if matched.any():
             tracks.update(rows[matched], keypoints[matched], centres[matched], counts[matched])
         unmatched = np.flatnonzero(~matched)
         if len(unmatched):
             rows[unmatched] = tracks.add(keypoints[unmatched], self._smoother())
-        rows = self._confirm(time_s, rows)
+        rows = self._confirm(time_s, rows, keypoints, image_size)
         rows = self._merge_shadows(rows, dt)
         rows = self._bound(rows)
-        return self._publish(people, rows, time_s, reason)
+        return self._publish(people, np.where(unsure, -1, rows), time_s, reason)
+
+    def _ambiguous(self, rows: np.ndarray) -> np.ndarray:
+        """[D]: detections matched to confirmed tracks that could as well be swapped with
+        another such pair (two people overlapping): the matches stand, but the tracks' motion
+        and shape are not taken from them (each might be the other person)."""
+        pairs = self._pairs
+        out = np.zeros(len(rows), bool)
+        threshold = max(self.config.min_similarity, 1e-9)
+        if not pairs.size or np.count_nonzero(pairs >= threshold, axis=1).max() < 2:
+            return out  # no track with two plausible detections: no swap (the usual frame, cheap)
+        dets = np.flatnonzero((rows >= 0) & (rows < len(pairs)))
+        dets = dets[self.tracks.track_id[rows[dets]] != TRACK_ID_NONE]
+        if len(dets) < 2:
+            return out
+        square = pairs[np.ix_(rows[dets], dets)]  # [i, j]: track of detection i against detection j
+        own = np.diag(square)
+        swapped = square + square.T  # i's track takes j's detection and j's track takes i's
+        kept = own[:, None] + own[None, :]
+        plausible = np.minimum(square, square.T) >= threshold
+        np.fill_diagonal(plausible, False)
+        out[dets] = (plausible & (swapped >= AMBIGUOUS_RATIO * kept)).any(axis=1)
+        return out
 
     def _smoother(self) -> Optional[Callable[[], _OneEuro]]:
         if not self.config.smoothing:
@@ -393,16 +426,13 @@ class PersonTracker(object):
         tracks = self.tracks
         limit = np.where(tracks.track_id != TRACK_ID_NONE, self.config.coast_s, self.config.confirm_window_s)
         alive = time_s - tracks.last_hit_s <= limit
-        self._in_view = np.ones(len(tracks), bool)  # every predicted joint inside the image
         if len(tracks) and image_size is not None:
             joints = tracks.centre[:, None] + tracks.offset * tracks.unit[:, None, None]
             outside = ((joints < 0.0) | (joints > np.asarray(image_size, np.float64))).any(axis=2) & tracks.known
             missed = time_s - tracks.last_hit_s > OUT_MISSED_FRAMES * self.clock.period_s
             alive &= ~missed | (outside.sum(axis=1) * 2 <= tracks.known.sum(axis=1))
-            self._in_view = ~outside.any(axis=1)
         if not alive.all():
             tracks.keep(alive)
-            self._in_view = self._in_view[alive]
 
     def _associate(self, pairs: Tuple[np.ndarray, np.ndarray, np.ndarray]
                    ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -434,9 +464,7 @@ class PersonTracker(object):
             shared[free[det]] = common[track, det]
             free = free[rows[free] < 0]
         last_frame = tracks.time_s - tracks.last_hit_s <= RESCUE_FRAMES * self.clock.period_s + 1e-9
-        # not for someone at the image edge: who comes in there may be someone else
-        self._rescue(all_similarity, all_centre, all_common, rows, centres, shared,
-                     confirmed & last_frame & self._in_view)
+        self._rescue(all_similarity, all_centre, all_common, rows, centres, shared, confirmed & last_frame)
         return rows, centres, shared
 
     def _rescue(self, similarity: np.ndarray, centre: np.ndarray, common: np.ndarray, rows: np.ndarray,
@@ -444,8 +472,12 @@ class PersonTracker(object):
         """A detection left over and a recent track left over that are each other's only
         plausible partner match at a lower similarity (a frame where the person looked odd)."""
         free = np.flatnonzero(rows < 0)
-        idle = np.flatnonzero(eligible & ~np.isin(np.arange(len(eligible)), rows))
-        if not len(free) or not len(idle):
+        if not len(free):
+            return
+        taken = np.zeros(len(eligible), bool)
+        taken[rows[rows >= 0]] = True
+        idle = np.flatnonzero(eligible & ~taken)
+        if not len(idle):
             return
         floor = RESCUE_FACTOR * max(self.config.min_similarity, 1e-9)
         for det in free.tolist():
@@ -492,14 +524,22 @@ class PersonTracker(object):
         similarity = shape * position * common / (common + 1.0) * coverage ** COVERAGE_POWER
         return np.where(common > 0, similarity, 0.0), centre, common
 
-    def _confirm(self, time_s: float, rows: np.ndarray) -> np.ndarray:
+    def _confirm(self, time_s: float, rows: np.ndarray, keypoints: np.ndarray,
+                 image_size: Optional[Tuple[int, int]]) -> np.ndarray:
         """New tracks with enough hits get an id: a lost track's, if they continue its path."""
         tracks = self.tracks
         window = self.config.confirm_window_s
+        tentative = np.flatnonzero(rows >= 0)
+        tentative = tentative[tracks.track_id[rows[tentative]] == TRACK_ID_NONE]
+        if not len(tentative):
+            return rows
+        fast = self._walking_in(keypoints, image_size)
         ready = []
-        for row in np.flatnonzero((tracks.track_id == TRACK_ID_NONE) & tracks.matched).tolist():
+        for det in tentative.tolist():
+            row = int(rows[det])
             tracks.hits[row] = [h for h in tracks.hits[row] if time_s - h <= window]
-            if len(tracks.hits[row]) >= self.config.confirm_hits:
+            needed = min(FAST_CONFIRM_HITS, self.config.confirm_hits) if fast[det] else self.config.confirm_hits
+            if len(tracks.hits[row]) >= needed:
                 ready.append(row)
         if ready:
             ready = self._not_inside_followed(ready)
@@ -521,6 +561,19 @@ class PersonTracker(object):
                 tracks.track_id[row], self.next_id = self.next_id, self.next_id + 1
                 tracks.hits[row] = []
         return self._drop(rows, gone)
+
+    @staticmethod
+    def _walking_in(keypoints: np.ndarray, image_size: Optional[Tuple[int, int]]) -> np.ndarray:
+        """[D]: detections that are clear, confident skeletons next to the image edge (someone
+        walking into the view; false partial skeletons have few joints and low scores)."""
+        if image_size is None:
+            return np.zeros(len(keypoints), bool)
+        strong = (keypoints[:, :, 2] >= STRONG_SCORE).sum(axis=1) >= STRONG_JOINTS
+        found = keypoints[:, :, 2] > 0
+        size = np.asarray(image_size, np.float64)
+        xy = keypoints[:, :, :2]
+        near = ((xy < EDGE_MARGIN * size) | (xy > (1.0 - EDGE_MARGIN) * size)).any(axis=2) & found
+        return strong & near.any(axis=1)
 
     def _not_inside_followed(self, ready: List[int]) -> List[int]:
         """The new tracks ``ready`` whose body is not mostly inside the body of a confirmed track

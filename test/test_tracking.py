@@ -340,3 +340,36 @@ def test_detector_like_scenes_keep_identities():
             score = peers.score(scene_frames, ids)
             assert score.idf1 >= wanted.pop(scene.name), (scene.name, score)
     assert not wanted
+
+
+def test_a_confident_person_walking_in_at_the_edge_gets_an_id_at_once():
+    image = (640, 480)
+
+    def first_ids(person: People) -> list:
+        tracker = PersonTracker(COCO.sigmas, TrackerConfig(confirm_hits=3))
+        return tracker.update(person, 0, image).track_ids.tolist()
+
+    at_edge = _still_person(x=30.0)
+    assert first_ids(at_edge) == [0]
+    assert first_ids(_still_person(x=320.0)) == [TRACK_ID_NONE]  # not walking in: 3 hits
+    faint = People(at_edge.keypoints.copy(), at_edge.scores)
+    faint.keypoints[0, :, 2] = 0.3  # a false skeleton's low joint scores
+    assert first_ids(faint) == [TRACK_ID_NONE]
+    fragment = People(at_edge.keypoints.copy(), at_edge.scores)
+    fragment.keypoints[0, 5:, 2] = 0.0  # five joints: too few to be sure
+    assert first_ids(fragment) == [TRACK_ID_NONE]
+
+
+def test_two_people_that_could_as_well_be_swapped_get_no_id_for_that_frame():
+    tracker = PersonTracker(COCO.sigmas, TrackerConfig())
+
+    def pair(left: float, right: float) -> People:
+        a, b = _still_person(x=left), _still_person(x=right)
+        return People(np.concatenate([a.keypoints, b.keypoints]), np.ones(2, np.float32))
+
+    for i in range(5):
+        ids = tracker.update(pair(280.0, 360.0), i * 10 ** 8).track_ids.tolist()
+    assert ids == [0, 1]
+    # both exactly between their tracks: either assignment fits as well, so neither is claimed
+    assert tracker.update(pair(320.0, 320.0), 5 * 10 ** 8).track_ids.tolist() == [TRACK_ID_NONE] * 2
+    assert tracker.update(pair(280.0, 360.0), 6 * 10 ** 8).track_ids.tolist() == [0, 1]
