@@ -8,6 +8,7 @@ from typing import Any
 
 from ..keypoints import DATASETS
 from ..model.configs import ARCHS
+from ..protocols import PROTOCOLS
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -61,7 +62,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--train-split", help="default: train (COCO), trainval (CrowdPose)")
     parser.add_argument("--val-split", help="default: val (COCO), test (CrowdPose)")
     parser.add_argument("--val-every", type=int, default=10, help="validate every N epochs (and after the last)")
-    parser.add_argument("--val-protocol", choices=("official", "robot", "fast"), default="official",
+    parser.add_argument("--val-protocol", choices=tuple(PROTOCOLS), default="official",
                         help="protocol of the validation that picks best.pth (see `litepose eval --help`; "
                         "default: %(default)s)")
     parser.add_argument("--val-max-images", type=int, default=0, help="validate on the first N images (0: all)")
