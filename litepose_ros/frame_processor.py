@@ -6,6 +6,7 @@ The ROS node and ``litepose bag analyze`` call ``FrameProcessor.process`` and ad
 input and output (messages, bags, CSV). Pure Python: no ROS import.
 """
 import threading
+import time
 from typing import Any, Dict, NamedTuple, Optional, Tuple
 
 import numpy as np
@@ -20,7 +21,8 @@ class FrameResult(NamedTuple):
     reset_reason: Optional[str]  # set when this frame reset the tracks (callers log it)
     positions: Optional[Any]  # People3D from depth, or None (no depth, or no pairing this frame)
     frame_id: str  # the 3D's frame: camera_info's, else the image's
-    timings: StageTimings
+    timings: StageTimings  # preprocess, inference, decode
+    track_ms: float  # the selection and the tracker
     image_size: Tuple[int, int]  # (width, height) of the image the keypoints are in
 
 
@@ -55,12 +57,15 @@ class FrameProcessor(object):
         """``lifter``: a ``depth.DepthLifter`` (or None); ``image_frame_id`` names the 3D's frame
         when the camera_info has none. Model failures (``BackendError``) propagate."""
         people, timings = self.estimator.estimate(image)
+        start = time.perf_counter()
         with self.lock:
             people = select_people(people, self.settings)
         height, width = image.shape[:2]
         people, track_ids, reset_reason = track_people(self.tracker, people, stamp_ns, (width, height))
+        track_ms = (time.perf_counter() - start) * 1000.0
         positions, frame_id = None, ""
         if lifter is not None:
             positions, frame_id = lifter.lift(people.keypoints, stamp_ns, (width, height))
             frame_id = frame_id or image_frame_id
-        return FrameResult(people, track_ids, reset_reason, positions, frame_id, timings, (width, height))
+        return FrameResult(people, track_ids, reset_reason, positions, frame_id, timings, track_ms,
+                           (width, height))
