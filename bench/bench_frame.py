@@ -6,7 +6,7 @@ sensor_msgs/Image goes through what the node's worker does around the network:
     image      ROS Image -> BGR array (``image_messages.image_to_bgr``)
     preprocess letterbox, normalise, HWC -> CHW
     decode     network outputs -> people in source pixels, clipped (the outputs are synthetic,
-               ``decoding.synthetic``, handed over by a backend that replays them)
+               ``litepose_testing.synthetic``, handed over by a backend that replays them)
     track      the published selection and the person tracker with the node's default settings
                (on), frames 33 ms apart
     message    PoseArray build (``ros.conversions.PoseArrayBuilder``, with the track ids) + rclpy
@@ -41,7 +41,6 @@ from std_msgs.msg import Header  # noqa: E402
 
 from litepose_ros.backends import Backend  # noqa: E402
 from litepose_ros.decoding import decoder_status  # noqa: E402
-from litepose_ros.decoding.synthetic import synthesize_outputs  # noqa: E402
 from litepose_ros.frame_processor import FrameProcessor  # noqa: E402
 from litepose_ros.image_messages import image_to_bgr  # noqa: E402
 from litepose_ros.metadata import ModelMetadata  # noqa: E402
@@ -49,6 +48,7 @@ from litepose_ros.node_settings import decoder_changes, defaults, tracker_from_s
 from litepose_ros.pipeline import PoseEstimator  # noqa: E402
 from litepose_ros.preprocess import Letterbox  # noqa: E402
 from litepose_ros.ros.conversions import PoseArrayBuilder  # noqa: E402
+from litepose_testing.synthetic import synthesize_outputs  # noqa: E402
 
 SOURCE = (640, 480)
 MODELS = (("XS", "coco", 256), ("S", "crowdpose", 448))

@@ -69,6 +69,8 @@ RULES = {
     "nothing below ros/ imports ROS": (CORE, tuple(ROS_ROOTS), ("litepose_ros.ros",)),
     "only the command line imports commands": (CORE, ("litepose_ros.commands", "litepose_ros.cli"),
                                                ("litepose_ros.commands", "litepose_ros.cli")),
+    # test and bench data live beside the package and are not installed with it
+    "the runtime package never imports the testing package": (CORE, ("litepose_testing",), ()),
 }
 
 
@@ -84,11 +86,14 @@ def test_the_scan_sees_relative_and_lazy_imports(tmp_path):
         "litepose_ros.backends.x": ["litepose_ros.engines.sidecar"],
         "litepose_ros.verify": ["litepose_ros.commands.common"],
         "litepose_ros.ros.node": ["litepose_ros.commands"],
+        "litepose_ros.decoding.x": ["litepose_testing.synthetic"],
     }
     assert violations(imports, *RULES["backends never import engines, tooling, ros or commands"]) == [
         "litepose_ros.backends.x imports litepose_ros.engines.sidecar"]
     assert violations(imports, *RULES["core and tooling never import the ROS layer or the command line"]) == [
         "litepose_ros.verify imports litepose_ros.commands.common"]
+    assert violations(imports, *RULES["the runtime package never imports the testing package"]) == [
+        "litepose_ros.decoding.x imports litepose_testing.synthetic"]
     source = PACKAGE / "backends" / "tensorrt_backend.py"
     assert "litepose_ros.backends.sidecar" in imports_of(source)
     assert "litepose_ros.files" in imports_of(PACKAGE / "verify.py")  # imported inside a function

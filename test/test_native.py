@@ -13,8 +13,8 @@ import pytest
 from litepose_ros import native
 from litepose_ros.decoding import DecoderConfig, decoder_status
 from litepose_ros.decoding.reference import decode_reference
-from litepose_ros.decoding.synthetic import synthesize_outputs
 from litepose_ros.keypoints import COCO
+from litepose_testing.synthetic import synthesize_outputs
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUILD_SCRIPT = REPO_ROOT / "litepose_ros" / "native" / "build.py"
@@ -26,7 +26,7 @@ import numpy as np
 from litepose_ros import native
 from litepose_ros.decoding import DecoderConfig, decode, decoder_status, warn_if_slow
 from litepose_ros.decoding.reference import decode_reference
-from litepose_ros.decoding.synthetic import synthesize_outputs
+from litepose_testing.synthetic import synthesize_outputs
 from litepose_ros.keypoints import COCO
 rng = np.random.RandomState(3)
 people = np.concatenate([rng.uniform(10, 90, (3, 17, 2)), np.ones((3, 17, 1))], axis=2)
@@ -44,8 +44,8 @@ def probe(env_changes: dict, cwd: Path = REPO_ROOT, pythonpath: str = "") -> dic
     env = dict(os.environ)
     env.pop("LITEPOSE_DECODER", None)
     env.update(env_changes)
-    if pythonpath:
-        env["PYTHONPATH"] = pythonpath
+    if pythonpath:  # the installed litepose_ros first; the test data from the checkout (no install has it)
+        env["PYTHONPATH"] = os.pathsep.join([pythonpath, str(REPO_ROOT)])
     result = subprocess.run([sys.executable, "-c", PROBE], cwd=str(cwd), env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
     assert result.returncode == 0, result.stderr

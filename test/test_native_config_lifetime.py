@@ -22,7 +22,7 @@ import sys, threading
 import numpy as np
 from litepose_ros.decoding import DecoderConfig, compiled
 from litepose_ros.decoding.reference import decode_reference
-from litepose_ros.decoding.synthetic import synthesize_outputs
+from litepose_testing.synthetic import synthesize_outputs
 from litepose_ros.keypoints import COCO
 rng = np.random.RandomState(5)
 people = np.concatenate([rng.uniform(8, 248, (8, 17, 2)), np.ones((8, 17, 1))], axis=2)

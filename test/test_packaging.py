@@ -35,6 +35,24 @@ def test_messages_import_first_thing_in_a_script(tmp_path):
     assert result.stdout.strip() == "[]"  # nothing from the ROS layer was needed
 
 
+def test_pip_installs_the_runtime_package_without_the_testing_one(monkeypatch):
+    """setup.py's package list: every litepose_ros package, never litepose_testing (test data)."""
+    import runpy
+
+    import setuptools
+
+    found = {}
+    monkeypatch.setattr(setuptools, "setup", lambda **kwargs: found.update(kwargs))
+    monkeypatch.chdir(REPO)
+    runpy.run_path(str(REPO / "setup.py"))
+    packages = set(found["packages"])
+    on_disk = {".".join(p.relative_to(REPO).parent.parts) for p in (REPO / "litepose_ros").rglob("__init__.py")}
+    assert packages == on_disk
+    assert (REPO / "litepose_testing" / "__init__.py").is_file() and not any(
+        p.startswith("litepose_testing") for p in packages)
+    assert "litepose_testing" not in (REPO / "MANIFEST.in").read_text()
+
+
 # What colcon builds from src/litepose_ros, with the Python sources installed (the robot layout).
 PACKAGE_FILES = ("CMakeLists.txt", "package.xml", "cmake", "msg", "scripts", "launch", "config", "litepose_ros")
 
