@@ -19,6 +19,7 @@ import torch
 
 from litepose_ros.backends.onnxruntime_backend import OnnxRuntimeBackend
 from litepose_ros.backends.tflite_backend import TFLiteBackend
+from litepose_ros.common.metadata import ModelMetadata
 from litepose_ros.engines.tflite_export import (
     calibration_tensors,
     convert_fp32,
@@ -28,9 +29,8 @@ from litepose_ros.engines.tflite_export import (
 )
 from litepose_ros.engines.torch_backend import TorchBackend
 from litepose_ros.export.onnx_export import export_onnx
-from litepose_ros.metadata import ModelMetadata
 from litepose_ros.model.litepose import build_model
-from litepose_ros.pipeline import PoseEstimator
+from litepose_ros.pipeline.estimator import PoseEstimator
 
 FRAMES = "../shared/data/video/face-demographics-walking_frames"
 

@@ -28,8 +28,8 @@ SETTINGS = (("threads 0, spinning (ONNX Runtime default; before issue 22)", 0, T
 def export_model(folder: str, size: int) -> str:
     import torch
 
+    from litepose_ros.common.metadata import ModelMetadata
     from litepose_ros.export.onnx_export import export_onnx
-    from litepose_ros.metadata import ModelMetadata
     from litepose_ros.model.litepose import build_model
 
     torch.manual_seed(0)
@@ -42,7 +42,7 @@ def export_model(folder: str, size: int) -> str:
 def measure(model: str, threads: int, spin: bool, rate: float, seconds: float) -> dict:
     """In this process: frames at ``rate`` Hz for ``seconds``; latency and CPU per frame."""
     from litepose_ros.backends.onnxruntime_backend import OnnxRuntimeBackend
-    from litepose_ros.pipeline import PoseEstimator
+    from litepose_ros.pipeline.estimator import PoseEstimator
 
     estimator = PoseEstimator(OnnxRuntimeBackend(model, threads=threads, spin=spin), max_num_people=5)
     frame = np.random.RandomState(0).randint(0, 255, (480, 640, 3)).astype(np.uint8)

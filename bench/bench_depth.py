@@ -23,8 +23,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from sensor_msgs.msg import Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
-from litepose_ros.depth import DepthLifter  # noqa: E402
-from litepose_ros.metadata import ModelMetadata  # noqa: E402
+from litepose_ros.common.metadata import ModelMetadata  # noqa: E402
+from litepose_ros.depth.lift import DepthLifter  # noqa: E402
 from litepose_ros.node_settings import defaults  # noqa: E402
 from litepose_ros.people import People  # noqa: E402
 from litepose_ros.ros.conversions import PoseArrayBuilder  # noqa: E402

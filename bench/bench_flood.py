@@ -36,7 +36,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import ros_harness as h  # noqa: E402  (sets localhost-only discovery before rclpy loads)
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 
-from litepose_ros.pipeline import PoseEstimator  # noqa: E402
+from litepose_ros.pipeline.estimator import PoseEstimator  # noqa: E402
 
 RATE_HZ = 30.0
 THREADS = 1

@@ -12,7 +12,7 @@ from typing import Any, Dict, NamedTuple, Optional, Tuple
 import numpy as np
 
 from .people import People
-from .pipeline import PoseEstimator, StageTimings
+from .pipeline.estimator import PoseEstimator, StageTimings
 
 
 class FrameResult(NamedTuple):

@@ -163,7 +163,7 @@ PARAMETERS = (
               "per person in the track's colour (grey: no id yet)"),
     Parameter("diagnostics_period", 1.0, "seconds between /diagnostics messages", low=MIN_DIAGNOSTICS_PERIOD_S,
               high=3600.0),
-    # people in 3D (litepose_ros/depth.py): all off while depth_topic is empty
+    # people in 3D (litepose_ros/depth/lift.py): all off while depth_topic is empty
     Parameter("depth_topic", "", "depth image registered to the colour image (16UC1 mm or 32FC1 m); empty: "
               "no 3D, no markers"),
     Parameter("camera_info_topic", "camera_info", "the colour camera's sensor_msgs/CameraInfo (intrinsics, "
@@ -274,7 +274,7 @@ def input_topic(image_topic: str, transport: str) -> str:
 def estimator_from_settings(settings: Dict[str, Any]):  # -> PoseEstimator
     """Load the model the way the node does; raises BackendError/ModelMetadataError/OSError."""
     from .backends import backend_for_file
-    from .pipeline import PoseEstimator
+    from .pipeline.estimator import PoseEstimator
 
     backend = settings["backend"]
     backend_options = {}

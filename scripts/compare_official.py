@@ -22,8 +22,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from litepose_ros.metadata import ModelMetadata  # noqa: E402
-from litepose_ros.preprocess import OfficialResize, Preprocessor  # noqa: E402
+from litepose_ros.common.metadata import ModelMetadata  # noqa: E402
+from litepose_ros.image.preprocess import OfficialResize, Preprocessor  # noqa: E402
 from litepose_ros.training.transforms import AugmentParams, input_matrix  # noqa: E402
 
 

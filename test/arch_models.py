@@ -28,7 +28,7 @@ FRAMES = 2  # real frames (when ../shared/data is there) besides one fixed rando
 
 
 def metadata() -> Any:
-    from litepose_ros.metadata import ModelMetadata
+    from litepose_ros.common.metadata import ModelMetadata
 
     return ModelMetadata.for_dataset(ARCH, DATASET, SIZE, SIZE, weights="random")
 
@@ -48,7 +48,7 @@ def _images() -> List[np.ndarray]:
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from conftest import SHARED_DATA
 
-    from litepose_ros.verify import load_images
+    from litepose_ros.export.verify import load_images
 
     frames = SHARED_DATA / "video" / "face-demographics-walking_frames"
     images = load_images([str(frames)], 16) if frames.is_dir() else []

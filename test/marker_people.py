@@ -8,7 +8,7 @@ different tags, and the decoder starts one person per distinct tag.
 import numpy as np
 import ros_harness as h
 
-from litepose_ros.metadata import IMAGENET_MEAN, IMAGENET_STD
+from litepose_ros.common.metadata import IMAGENET_MEAN, IMAGENET_STD
 
 WIDTH, HEIGHT = 320, 240
 PERIOD_NS = 100_000_000  # 10 Hz camera stamps

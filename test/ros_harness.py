@@ -52,7 +52,7 @@ def make_marker_model(path: Path, input_width: int = 256, input_height: int = 25
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    from litepose_ros.metadata import IMAGENET_MEAN, IMAGENET_STD, METADATA_KEY, ModelMetadata
+    from litepose_ros.common.metadata import IMAGENET_MEAN, IMAGENET_STD, METADATA_KEY, ModelMetadata
 
     meta = ModelMetadata.for_dataset("marker", dataset, input_width, input_height, weights="synthetic-marker")
     j = meta.num_joints

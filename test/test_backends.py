@@ -5,7 +5,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from litepose_ros.backends import BackendError, backend_for_file, create_backend, order_outputs
-from litepose_ros.metadata import METADATA_KEY, ModelMetadata
+from litepose_ros.common.metadata import METADATA_KEY, ModelMetadata
 
 
 def patch_mean_model(meta: ModelMetadata, path, embed_metadata: bool = True) -> None:

@@ -122,7 +122,7 @@ def test_ctrl_c_stops_and_leaves_a_valid_bag(model, tmp_path, capsys):
     """A real SIGINT to this process mid-run (sent from inside the 5th inference)."""
     from litepose_ros.bag import analyze
     from litepose_ros.cli import build_parser
-    from litepose_ros.pipeline import PoseEstimator
+    from litepose_ros.pipeline.estimator import PoseEstimator
 
     class InterruptingEstimator(object):
         def __init__(self, inner):

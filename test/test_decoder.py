@@ -19,7 +19,7 @@ from litepose_ros.decoding.reference import (
     max_pool_nms,
     top_k,
 )
-from litepose_ros.evaluation import evaluate
+from litepose_ros.evaluation.coco import evaluate
 from litepose_ros.keypoints import COCO, CROWDPOSE, KeypointSet
 from litepose_ros.people import People
 from litepose_testing.synthetic import mirror_people, synthesize_outputs

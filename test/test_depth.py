@@ -1,4 +1,4 @@
-"""litepose_ros.depth against synthetic RGB-D scenes whose 3D truth is known.
+"""litepose_ros.depth.lift against synthetic RGB-D scenes whose 3D truth is known.
 
 A "person" is a set of 3D joints at a chosen distance in front of a wall; the joints are
 projected with the intrinsics to colour pixels (our continuous convention), and a depth image
@@ -9,7 +9,7 @@ resolution; holes and out-of-range depth must give "no 3D", never a point at 0 m
 import numpy as np
 import pytest
 
-from litepose_ros.depth import (
+from litepose_ros.depth.lift import (
     Depth,
     DepthError,
     DepthLifter,

@@ -7,7 +7,7 @@ from typing import List
 import numpy as np
 import pytest
 
-from litepose_ros.evaluation import COCO_METRICS, CROWDPOSE_METRICS, evaluate, format_table
+from litepose_ros.evaluation.coco import COCO_METRICS, CROWDPOSE_METRICS, evaluate, format_table
 
 
 def gt_as_results(annotation_file: Path, noise: float = 0.0, seed: int = 0) -> List[dict]:

@@ -13,9 +13,9 @@ from torch import nn  # noqa: E402
 
 from litepose_ros.backends import create_backend  # noqa: E402
 from litepose_ros.cli import main as cli_main  # noqa: E402
+from litepose_ros.common.metadata import METADATA_KEY, ModelMetadata  # noqa: E402
 from litepose_ros.export import onnx_export  # noqa: E402
 from litepose_ros.export.onnx_export import ExportError, export_onnx, parity_input  # noqa: E402
-from litepose_ros.metadata import METADATA_KEY, ModelMetadata  # noqa: E402
 from litepose_ros.model.checkpoint import save_checkpoint  # noqa: E402
 from litepose_ros.model.litepose import build_model  # noqa: E402
 

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from litepose_ros.image_messages import (
+from litepose_ros.image.messages import (
     ENCODINGS,
     MAX_COMPRESSED_PIXELS,
     BadImage,
@@ -16,7 +16,7 @@ from litepose_ros.image_messages import (
     compressed_to_bgr,
     image_to_bgr,
 )
-from litepose_ros.preprocess import MAX_PIXELS
+from litepose_ros.image.preprocess import MAX_PIXELS
 
 RNG = np.random.RandomState(5)
 BGR = RNG.randint(0, 256, (6, 8, 3)).astype(np.uint8)

@@ -60,7 +60,7 @@ def violations(imports: Dict[str, List[str]], importer: Tuple[str, ...], forbidd
 CORE = ("litepose_ros",)
 UPPER = ("litepose_ros.ros", "litepose_ros.commands", "litepose_ros.cli")
 TOOLING = ("litepose_ros.engines", "litepose_ros.export", "litepose_ros.training", "litepose_ros.bag",
-           "litepose_ros.model", "litepose_ros.verify", "litepose_ros.evaluation")
+           "litepose_ros.model", "litepose_ros.evaluation")
 
 RULES = {
     "backends never import engines, tooling, ros or commands": (
@@ -84,16 +84,16 @@ def test_the_scan_sees_relative_and_lazy_imports(tmp_path):
     """The checker itself: a lazy relative import of engines from backends is caught."""
     imports = {
         "litepose_ros.backends.x": ["litepose_ros.engines.sidecar"],
-        "litepose_ros.verify": ["litepose_ros.commands.common"],
+        "litepose_ros.export.verify": ["litepose_ros.commands.common"],
         "litepose_ros.ros.node": ["litepose_ros.commands"],
         "litepose_ros.decoding.x": ["litepose_testing.synthetic"],
     }
     assert violations(imports, *RULES["backends never import engines, tooling, ros or commands"]) == [
         "litepose_ros.backends.x imports litepose_ros.engines.sidecar"]
     assert violations(imports, *RULES["core and tooling never import the ROS layer or the command line"]) == [
-        "litepose_ros.verify imports litepose_ros.commands.common"]
+        "litepose_ros.export.verify imports litepose_ros.commands.common"]
     assert violations(imports, *RULES["the runtime package never imports the testing package"]) == [
         "litepose_ros.decoding.x imports litepose_testing.synthetic"]
     source = PACKAGE / "backends" / "tensorrt_backend.py"
     assert "litepose_ros.backends.sidecar" in imports_of(source)
-    assert "litepose_ros.files" in imports_of(PACKAGE / "verify.py")  # imported inside a function
+    assert "litepose_ros.common.files" in imports_of(PACKAGE / "export" / "verify.py")  # imported inside a function

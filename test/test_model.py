@@ -4,7 +4,7 @@ import pytest
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
-from litepose_ros.files import file_sha256  # noqa: E402
+from litepose_ros.common.files import file_sha256  # noqa: E402
 from litepose_ros.model.checkpoint import (  # noqa: E402
     CheckpointError,
     describe_weights,

@@ -3,8 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from litepose_ros import launch_config, node_settings
-from litepose_ros.pipeline import PoseEstimator
+from litepose_ros import node_settings
+from litepose_ros.pipeline.estimator import PoseEstimator
+from litepose_ros.settings import launch_config
 
 REPO = Path(__file__).resolve().parent.parent
 

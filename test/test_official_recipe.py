@@ -10,8 +10,8 @@ import math
 import numpy as np
 import pytest
 
-from litepose_ros.metadata import ModelMetadata
-from litepose_ros.preprocess import OfficialResize, Preprocessor
+from litepose_ros.common.metadata import ModelMetadata
+from litepose_ros.image.preprocess import OfficialResize, Preprocessor
 
 # Image sizes: both orientations, odd sides, squares, extreme aspects, and sides whose scaled
 # long side lands just above a multiple of 64 (the official "+63 // 64" rounds those down).
@@ -228,11 +228,11 @@ def test_pytorch_and_dynamic_onnx_run_the_official_inputs_alike(tmp_path, coco_d
     """The official protocol's non-square inputs through a .pth checkpoint and a --dynamic-size ONNX
     export of it: the same network outputs, hence the same people."""
     from litepose_ros.backends import create_backend
+    from litepose_ros.common.files import read_image
+    from litepose_ros.evaluation.protocols import protocol_options
     from litepose_ros.export.onnx_export import export_onnx
-    from litepose_ros.files import read_image
     from litepose_ros.model.module_backend import checkpoint_backend
-    from litepose_ros.pipeline import PoseEstimator
-    from litepose_ros.protocols import protocol_options
+    from litepose_ros.pipeline.estimator import PoseEstimator
 
     checkpoint = _random_checkpoint(tmp_path, "coco", 128)
     module = checkpoint_backend(str(checkpoint), device="cpu")

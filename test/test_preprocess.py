@@ -3,9 +3,9 @@ import cv2
 import numpy as np
 import pytest
 
-from litepose_ros.metadata import ModelMetadata
+from litepose_ros.common.metadata import ModelMetadata
+from litepose_ros.image.preprocess import MAX_PIXELS, Letterbox, Preprocessor, as_bgr8
 from litepose_ros.people import People
-from litepose_ros.preprocess import MAX_PIXELS, Letterbox, Preprocessor, as_bgr8
 
 
 def metadata(width: int = 256, height: int = 256) -> ModelMetadata:

@@ -9,9 +9,9 @@ from ros_harness import compressed_msg, image_msg
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
-from litepose_ros.image_messages import BadImage, compressed_to_bgr, image_to_bgr
+from litepose_ros.common.metadata import ModelMetadata
+from litepose_ros.image.messages import BadImage, compressed_to_bgr, image_to_bgr
 from litepose_ros.keypoints import COCO, CROWDPOSE
-from litepose_ros.metadata import ModelMetadata
 from litepose_ros.people import People
 from litepose_ros.ros.conversions import (
     TRACK_ID_NONE,
@@ -86,7 +86,7 @@ def test_recycled_keypoints_carry_the_new_values():
     builder.recycle(first)
     builder.recycle(first)  # twice by mistake: still no object handed out twice
     assert all(len(p.keypoints) == 0 for p in first.people)
-    from litepose_ros.depth import People3D
+    from litepose_ros.depth.lift import People3D
 
     for seed, n, with_3d in ((2, 3, False), (3, 4, True), (4, 1, False)):
         people = _people(17, seed=seed, n=n)

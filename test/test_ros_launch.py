@@ -3,7 +3,7 @@
 
 The launch files are checked on their syntax tree: they only call
 litepose_ros.ros.launch_description.generate. The platform -> parameters logic itself is
-litepose_ros.launch_config, tested directly here.
+litepose_ros.settings.launch_config, tested directly here.
 """
 import ast
 import os
@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from litepose_ros import launch_config
-from litepose_ros.launch_config import OVERRIDABLE, PLATFORMS, resolve
+from litepose_ros.settings import launch_config
+from litepose_ros.settings.launch_config import OVERRIDABLE, PLATFORMS, resolve
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -16,8 +16,8 @@ import ros_harness as h
 import yaml
 
 from litepose_ros.keypoints import COCO
-from litepose_ros.launch_config import resolve
 from litepose_ros.ros.conversions import pose_array_to_numpy
+from litepose_ros.settings.launch_config import resolve
 
 REPO = Path(__file__).resolve().parent.parent
 MARKER_JOINTS = (0, 5, 10, 15)  # joints with a region in the marker model (default_regions)

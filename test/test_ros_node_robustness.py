@@ -16,7 +16,7 @@ import ros_harness as h
 import test_ros_node
 from onnx import helper
 
-from litepose_ros.metadata import METADATA_KEY, ModelMetadata
+from litepose_ros.common.metadata import METADATA_KEY, ModelMetadata
 
 REPO = Path(__file__).resolve().parent.parent
 FAST = {"diagnostics_period": 0.2}

@@ -21,8 +21,8 @@ from litepose_ros.backends import base, create_backend
 from litepose_ros.backends import sidecar as sc
 from litepose_ros.backends import tensorrt_backend as trt_backend
 from litepose_ros.backends.base import BackendError
+from litepose_ros.common.metadata import ModelMetadata
 from litepose_ros.engines import tensorrt_build
-from litepose_ros.metadata import ModelMetadata
 
 META = ModelMetadata.for_dataset("XS", "crowdpose", 64, 64, weights="test")
 GPU, CC, VERSION = "Orin", (8, 7), "10.3.0.30"

@@ -11,7 +11,7 @@ pytest.importorskip("ai_edge_quantizer")
 
 from litepose_ros.backends import create_backend  # noqa: E402
 from litepose_ros.backends import tflite_backend as tfl  # noqa: E402
-from litepose_ros.metadata import METADATA_KEY, ModelMetadata  # noqa: E402
+from litepose_ros.common.metadata import METADATA_KEY, ModelMetadata  # noqa: E402
 
 META = ModelMetadata.for_dataset("XS", "crowdpose", 128, 128, weights="random")
 
@@ -41,7 +41,7 @@ def _torch_outputs(model, tensor):
 
 
 def _frames(video_dir, count):
-    from litepose_ros.verify import load_images
+    from litepose_ros.export.verify import load_images
 
     return load_images([str(video_dir)], count)
 
@@ -50,7 +50,7 @@ def test_fp32_parity_and_metadata(exported, video_dir):
     model, path = exported
     backend = create_backend(path, threads=1)  # chosen by the .tflite suffix
     assert isinstance(backend, tfl.TFLiteBackend) and backend.metadata == META
-    from litepose_ros.preprocess import Preprocessor
+    from litepose_ros.image.preprocess import Preprocessor
 
     tensor = Preprocessor(META)(_frames(video_dir, 1)[0])[0]
     for got, want in zip(backend.run(tensor), _torch_outputs(model, tensor)):
@@ -70,7 +70,7 @@ def test_xnnpack_on_and_off_agree(exported):
 def test_fp16_and_int8_from_real_frames(exported, video_dir, tmp_path):
     from litepose_ros.engines.tflite_export import calibration_tensors, quantize_fp16, quantize_int8
     from litepose_ros.engines.torch_backend import TorchBackend
-    from litepose_ros.verify import Tolerance, compare_backends
+    from litepose_ros.export.verify import Tolerance, compare_backends
 
     model, path = exported
     content = open(path, "rb").read()

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 
 from litepose_ros.cli import main
-from litepose_ros.metadata import ModelMetadata
+from litepose_ros.common.metadata import ModelMetadata
+from litepose_ros.export.verify import oks_matrix, people_agreement
 from litepose_ros.people import People
-from litepose_ros.verify import oks_matrix, people_agreement
 
 torch = pytest.importorskip("torch")
 
@@ -45,8 +45,8 @@ def test_same_weights_on_two_backends_pass(models, video_dir, capsys):
 def test_torch_vs_onnxruntime_agree(models, video_dir):
     from litepose_ros.backends import create_backend
     from litepose_ros.engines.torch_backend import TorchBackend
+    from litepose_ros.export.verify import compare_backends, load_images
     from litepose_ros.model.litepose import build_model
-    from litepose_ros.verify import compare_backends, load_images
 
     torch.manual_seed(0)
     reference = create_backend(models[0])

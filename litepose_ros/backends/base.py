@@ -9,9 +9,9 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..files import file_problem
-from ..hints import litepose_command, model_file_kind
-from ..metadata import ModelMetadata
+from ..common.files import file_problem
+from ..common.hints import litepose_command, model_file_kind
+from ..common.metadata import ModelMetadata
 
 
 class BackendError(RuntimeError):

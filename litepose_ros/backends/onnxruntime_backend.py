@@ -3,7 +3,7 @@ from typing import Sequence, Tuple
 
 import numpy as np
 
-from ..metadata import METADATA_KEY, ModelMetadata, ModelMetadataError
+from ..common.metadata import METADATA_KEY, ModelMetadata, ModelMetadataError
 from .base import Backend, BackendError, order_outputs, output_differences, register_backend
 
 

@@ -9,8 +9,8 @@ import json
 import os
 from typing import Any, Dict, Optional, Sequence, Tuple
 
-from ..hints import litepose_command
-from ..metadata import ModelMetadata, ModelMetadataError
+from ..common.hints import litepose_command
+from ..common.metadata import ModelMetadata, ModelMetadataError
 
 SIDECAR_FORMAT_VERSION = 1
 SIDECAR_SUFFIX = ".json"

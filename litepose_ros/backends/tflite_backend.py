@@ -10,7 +10,7 @@ from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
-from ..metadata import METADATA_KEY, ModelMetadata, ModelMetadataError
+from ..common.metadata import METADATA_KEY, ModelMetadata, ModelMetadataError
 from .base import Backend, BackendError, order_outputs, output_differences, register_backend
 
 # Field numbers in the TFLite schema (schema.fbs): Model.buffers, Model.metadata,

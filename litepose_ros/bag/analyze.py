@@ -11,9 +11,9 @@ import sys
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from ..files import file_problem
+from ..common.files import file_problem
+from ..common.interrupt import GracefulInterrupt, signals_ignored
 from ..frame_processor import FrameProcessor
-from ..interrupt import GracefulInterrupt, signals_ignored
 from ..node_settings import (
     BAG_OPTION,
     NODE_NAME,
@@ -82,7 +82,7 @@ def resolve_settings(args: Any) -> Dict[str, Any]:
 
 def load_estimator(settings: Dict[str, Any]):  # -> PoseEstimator
     from ..backends import BackendError
-    from ..metadata import ModelMetadataError
+    from ..common.metadata import ModelMetadataError
 
     try:
         return estimator_from_settings(settings)
@@ -170,7 +170,7 @@ def process_frames(
 ) -> None:
     """Appends to records as it goes, so an abort keeps what was done. With ``depth`` the
     records carry the people's 3D (when the frame pairs with a depth image)."""
-    from ..files import progress
+    from ..common.files import progress
 
     tracker = tracker_from_settings(settings, estimator.metadata.sigmas)  # settings checked by resolve_settings
     processor = FrameProcessor(estimator, settings, tracker)

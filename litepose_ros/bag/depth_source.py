@@ -7,7 +7,7 @@ memory stays bounded by the pairing buffer however long the bag is.
 import collections
 from typing import Any, Counter, Dict, Iterator, Optional, Tuple
 
-from ..depth import DepthLifter
+from ..depth.lift import DepthLifter
 from .reader import Frame, open_bag, read_messages, stamp_to_ns, topic_connections
 from .types import IMAGE, typestore_for
 

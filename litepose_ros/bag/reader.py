@@ -10,7 +10,7 @@ from typing import Any, Counter, Dict, Iterator, List, NamedTuple, Optional
 
 import numpy as np
 
-from ..image_messages import BadImage, compressed_to_bgr, image_to_bgr
+from ..image.messages import BadImage, compressed_to_bgr, image_to_bgr
 from . import BagError
 from .types import COMPRESSED_IMAGE, IMAGE_TYPES, typestore_for
 

@@ -6,7 +6,7 @@ from typing import Any, Counter, Dict, List, Sequence, Tuple
 
 import numpy as np
 
-from ..files import progress
+from ..common.files import progress
 from ..pose_fields import people_from_message
 from . import BagError
 from .outputs import OutputError, check_output_paths

@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         from ..backends.base import BackendError
         from ..engines.tensorrt_build import EngineBuildError, build_engine, default_images, verify_engine
-        from ..verify import load_images
+        from ..export.verify import load_images
     except ImportError as error:
         sys.stderr.write("litepose build-engine: {}\n".format(error))
         return 1

@@ -2,8 +2,8 @@
 import argparse
 from typing import Any
 
+from ..evaluation.protocols import PROTOCOL_HELP, PROTOCOLS, protocol_options
 from ..node_settings import BY_NAME
-from ..protocols import PROTOCOL_HELP, PROTOCOLS, protocol_options
 
 
 def add_parameter_option(group: Any, name: str, with_default: bool = True) -> None:
@@ -65,7 +65,7 @@ def _backend_from_args(args: argparse.Namespace) -> Any:
 
 
 def estimator_from_args(args: argparse.Namespace):  # -> PoseEstimator (imported lazily)
-    from ..pipeline import PoseEstimator
+    from ..pipeline.estimator import PoseEstimator
 
     backend = _backend_from_args(args)
     try:

@@ -8,7 +8,7 @@ import json
 import os
 import sys
 
-from ..files import progress, read_image
+from ..common.files import progress, read_image
 from .common import add_model_arguments, estimator_from_args
 
 
@@ -35,7 +35,7 @@ def load_image_index(annotation_file: str):
 
 def run(args: argparse.Namespace) -> int:
     from ..backends import BackendError
-    from ..evaluation import evaluate, format_table
+    from ..evaluation.coco import evaluate, format_table
 
     try:
         estimator = estimator_from_args(args)

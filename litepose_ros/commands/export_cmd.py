@@ -101,7 +101,7 @@ def model_from_args(args: argparse.Namespace) -> Tuple[Any, Any]:
     """(PyTorch LitePose with the checkpoint's or reproducible random weights, its ModelMetadata)."""
     import torch
 
-    from ..metadata import ModelMetadata
+    from ..common.metadata import ModelMetadata
     from ..model.checkpoint import load_checkpoint
     from ..model.litepose import build_model
 

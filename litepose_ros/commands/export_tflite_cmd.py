@@ -31,7 +31,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _find_images(args: argparse.Namespace) -> List[Any]:
-    from ..verify import load_images
+    from ..export.verify import load_images
 
     if args.calibration is not None:
         images = load_images([args.calibration], args.calibration_count)

@@ -6,7 +6,7 @@ import sys
 
 import cv2
 
-from ..files import list_images, progress, read_images
+from ..common.files import list_images, progress, read_images
 from .common import add_model_arguments, estimator_from_args
 
 

@@ -6,9 +6,9 @@ import argparse
 import sys
 from typing import Any
 
+from ..evaluation.protocols import PROTOCOLS
 from ..keypoints import DATASETS
 from ..model.configs import ARCHS
-from ..protocols import PROTOCOLS
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:

@@ -3,7 +3,7 @@ import argparse
 import sys
 from typing import Any
 
-from ..verify import DEFAULT_HEATMAP_TOLERANCE, DEFAULT_MIN_OKS, DEFAULT_MIN_SCORE
+from ..export.verify import DEFAULT_HEATMAP_TOLERANCE, DEFAULT_MIN_OKS, DEFAULT_MIN_SCORE
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -32,7 +32,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from ..backends import BackendError, create_backend
-    from ..verify import Tolerance, compare_backends, load_images
+    from ..export.verify import Tolerance, compare_backends, load_images
 
     try:
         model = create_backend(args.model, args.backend, threads=args.threads)

@@ -18,8 +18,8 @@ from typing import Any, List, NamedTuple, Optional, Sequence
 import numpy as np
 
 from ..backends.sidecar import EngineSidecar, format_compute_capability, write_sidecar
-from ..files import file_sha256
-from ..metadata import METADATA_KEY, ModelMetadata, ModelMetadataError
+from ..common.files import file_sha256
+from ..common.metadata import METADATA_KEY, ModelMetadata, ModelMetadataError
 
 BUILDER_CALLS = ("create_network", "create_builder_config", "build_serialized_network", "platform_has_fast_fp16")
 CONFIG_CALLS = ("set_memory_pool_limit", "set_flag", "create_timing_cache", "set_timing_cache", "get_timing_cache")
@@ -150,7 +150,7 @@ def verify_engine(engine_path: str, onnx_path: str, images: Sequence[np.ndarray]
     """TensorRT engine vs ONNX Runtime on the CPU; returns the ``VerifyReport``."""
     from ..backends.onnxruntime_backend import OnnxRuntimeBackend
     from ..backends.tensorrt_backend import TensorRTBackend
-    from ..verify import compare_backends
+    from ..export.verify import compare_backends
 
     engine = TensorRTBackend(engine_path)
     try:
@@ -162,7 +162,7 @@ def verify_engine(engine_path: str, onnx_path: str, images: Sequence[np.ndarray]
 
 def default_images(directories: List[str], limit: int = 4) -> List[np.ndarray]:
     """A few real frames for the post-build check, when any of ``directories`` holds some."""
-    from ..verify import load_images
+    from ..export.verify import load_images
 
     for directory in directories:
         if os.path.isdir(directory):

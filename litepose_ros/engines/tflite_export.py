@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..metadata import METADATA_KEY, ModelMetadata
+from ..common.metadata import METADATA_KEY, ModelMetadata
+from ..image.preprocess import Preprocessor
 from ..model.fuse import fuse_batchnorm
-from ..preprocess import Preprocessor
 
 PRECISIONS = ("fp32", "fp16", "int8")
 FP32_TOLERANCE = 1e-4
@@ -128,7 +128,7 @@ def _fp32_parity(path: str, model: nn.Module, metadata: ModelMetadata) -> float:
 def _people_parity(path: str, model: nn.Module, metadata: ModelMetadata, precision: str,
                    images: Sequence[np.ndarray]) -> Any:
     from ..backends.tflite_backend import TFLiteBackend
-    from ..verify import Tolerance, compare_backends
+    from ..export.verify import Tolerance, compare_backends
     from .torch_backend import TorchBackend
 
     tolerance = Tolerance(heatmap_max_abs=HEATMAP_TOLERANCE[precision], min_oks=PEOPLE_MIN_OKS[precision])

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from ..backends.base import Backend
-from ..metadata import ModelMetadata
+from ..common.metadata import ModelMetadata
 
 
 class TorchBackend(Backend):

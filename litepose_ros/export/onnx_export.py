@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..metadata import METADATA_KEY, ModelMetadata
+from ..common.metadata import METADATA_KEY, ModelMetadata
 from ..model.fuse import fuse_batchnorm
 
 DEFAULT_OPSET = 11

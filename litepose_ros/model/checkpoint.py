@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 import torch
 from torch import nn
 
-from ..files import file_sha256
+from ..common.files import file_sha256
 
 PathLike = Union[str, "os.PathLike[str]"]
 StateDict = Dict[str, torch.Tensor]

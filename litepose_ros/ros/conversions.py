@@ -10,7 +10,7 @@ import numpy as np
 from geometry_msgs.msg import Point
 
 from .. import pose_fields
-from ..metadata import ModelMetadata
+from ..common.metadata import ModelMetadata
 from ..people import People
 from ..pose_fields import people_from_message, positions_from_message
 from . import attach_generated_messages

@@ -1,5 +1,5 @@
 """pose_node's depth side: depth image and camera_info subscriptions feeding a
-``litepose_ros.depth.DepthLifter``, and the /diagnostics status saying how pairing goes.
+``litepose_ros.depth.lift.DepthLifter``, and the /diagnostics status saying how pairing goes.
 
 Nothing here can stop the 2D output: every reason a frame gets no 3D is counted, the last one
 is reported, and the frame is published without 3D.
@@ -9,7 +9,7 @@ from typing import Any, Dict
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 from sensor_msgs.msg import CameraInfo, Image
 
-from ..depth import OUTCOMES, DepthLifter
+from ..depth.lift import OUTCOMES, DepthLifter
 
 
 def stamp_ns(header: Any) -> int:

@@ -24,8 +24,8 @@ from launch.substitutions import LaunchConfiguration
 
 from launch import LaunchDescription
 
-from .. import launch_config
-from ..launch_config import NODE_NAME, OVERRIDABLE, PACKAGE
+from ..settings import launch_config
+from ..settings.launch_config import NODE_NAME, OVERRIDABLE, PACKAGE
 from .stop_signals import EXIT_WITH_PARENT_ENV
 
 

@@ -36,11 +36,11 @@ from rclpy.qos import QoSProfile
 from sensor_msgs.msg import CompressedImage, Image
 
 from ..backends import BackendError
+from ..common.files import file_problem
+from ..common.metadata import ModelMetadataError
 from ..decoding import warn_if_slow
-from ..files import file_problem
 from ..frame_processor import FrameProcessor
-from ..image_messages import BadImage, compressed_to_bgr, image_to_bgr
-from ..metadata import ModelMetadataError
+from ..image.messages import BadImage, compressed_to_bgr, image_to_bgr
 from ..node_settings import (
     BY_NAME,
     NODE_NAME,
@@ -54,7 +54,7 @@ from ..node_settings import (
     tracker_from_settings,
     unknown_parameter_messages,
 )
-from ..pipeline import PoseEstimator
+from ..pipeline.estimator import PoseEstimator
 from .conversions import PoseArray, PoseArrayBuilder
 from .depth_input import DepthInput, stamp_ns
 from .frames import ERROR, LOST_CAUSE, OK, WARN, LatestFrame, StageStats, health

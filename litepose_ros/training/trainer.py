@@ -24,9 +24,9 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ..interrupt import GracefulInterrupt
+from ..common.interrupt import GracefulInterrupt
+from ..common.metadata import ModelMetadata
 from ..keypoints import get_keypoint_set
-from ..metadata import ModelMetadata
 from ..model.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
 from ..model.litepose import build_model
 from .data import EpochSampler, PoseDataset, collate
@@ -474,7 +474,7 @@ class Trainer(object):
                     metrics = self._validate(val_log)
                     self.save()  # best_ap is part of the resume state
         if metrics is not None and self.is_main:
-            from ..evaluation import format_table
+            from ..evaluation.coco import format_table
 
             print("final validation ({} protocol, {} images, epoch {}):".format(
                 cfg.val_protocol, len(self.val_records), self.epoch))
@@ -488,7 +488,7 @@ class Trainer(object):
 
 
 def _metric_names(dataset: str) -> List[str]:
-    from ..evaluation import COCO_METRICS, CROWDPOSE_METRICS
+    from ..evaluation.coco import COCO_METRICS, CROWDPOSE_METRICS
 
     return list(COCO_METRICS if dataset == "coco" else CROWDPOSE_METRICS)
 

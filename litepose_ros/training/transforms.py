@@ -15,7 +15,7 @@ from typing import NamedTuple, Sequence, Tuple
 import cv2
 import numpy as np
 
-from ..preprocess import Letterbox
+from ..image.preprocess import Letterbox
 
 CROPS = ("short", "long")
 # Official unit of MAX_TRANSLATE: source pixels per 200 pixels of crop side.

@@ -1,6 +1,6 @@
 """Validation during training: the model (still in PyTorch, on its device) goes through the
 same pre-processing, decoder and evaluator as ``litepose eval`` on an exported model, under one
-of the protocols of ``litepose_ros.protocols`` (the official one by default: it picks best.pth)."""
+of the protocols of ``litepose_ros.evaluation.protocols`` (the official one by default: it picks best.pth)."""
 import json
 import os
 from collections import OrderedDict
@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Optional, Sequence
 import torch
 from torch import nn
 
-from ..metadata import ModelMetadata
+from ..common.metadata import ModelMetadata
 from ..model.module_backend import ModuleBackend
 from .datasets import ImageRecord
 
@@ -32,9 +32,9 @@ def predict(model: nn.Module, records: Sequence[ImageRecord], metadata: ModelMet
             protocol: str = "official", progress: bool = False) -> List[Dict[str, Any]]:
     """COCO-format results of ``model`` on ``records`` (source-image pixels)."""
     from ..backends import NonFiniteOutput
-    from ..files import read_image
-    from ..pipeline import PoseEstimator
-    from ..protocols import protocol_options
+    from ..common.files import read_image
+    from ..evaluation.protocols import protocol_options
+    from ..pipeline.estimator import PoseEstimator
 
     was_training = model.training
     model.eval()
@@ -62,7 +62,7 @@ def validate(model: nn.Module, records: Sequence[ImageRecord], annotation_file: 
              device: torch.device, protocol: str = "official", progress: bool = False,
              work_dir: Optional[str] = None) -> "OrderedDict[str, float]":
     """AP/AR of ``model`` on ``records`` with the dataset's official evaluator."""
-    from ..evaluation import evaluate
+    from ..evaluation.coco import evaluate
 
     results = predict(model, records, metadata, device, protocol, progress)
     if work_dir is not None:

@@ -13,7 +13,7 @@ imports ROS.
 import os
 from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Tuple
 
-from .node_settings import NODE_NAME, PARAMETERS, closest_name, parameters_from_file
+from ..node_settings import NODE_NAME, PARAMETERS, closest_name, parameters_from_file
 
 PACKAGE = "litepose_ros"
 EXECUTABLE = "pose_node"

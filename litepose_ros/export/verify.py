@@ -8,10 +8,10 @@ from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .backends.base import Backend
-from .metadata import ModelMetadata
-from .people import People
-from .preprocess import Preprocessor
+from ..backends.base import Backend
+from ..common.metadata import ModelMetadata
+from ..image.preprocess import Preprocessor
+from ..people import People
 
 # Defaults: the same people (mean OKS >= 0.9 over reference people) and heatmaps within 0.05.
 DEFAULT_HEATMAP_TOLERANCE = 0.05
@@ -144,7 +144,7 @@ def compare_backends(model: Backend, reference: Backend, images: Sequence[np.nda
     tolerance = tolerance or Tolerance()
     _check_same_model(model, reference)
     metadata = reference.metadata
-    from .decoding import DecoderConfig, decode  # scipy: only when verifying, not for `litepose --help`
+    from ..decoding import DecoderConfig, decode  # scipy: only when verifying, not for `litepose --help`
 
     config = DecoderConfig.from_keypoint_set(metadata.keypoint_set(), **(decoder_options or {}))
     preprocess = Preprocessor(metadata)
@@ -166,7 +166,7 @@ def compare_backends(model: Backend, reference: Backend, images: Sequence[np.nda
 
 def load_images(paths: Sequence[str], limit: int = 0) -> List[np.ndarray]:
     """BGR images from files and (non-recursively) directories; unreadable files are skipped."""
-    from .files import list_images, read_images
+    from ..common.files import list_images, read_images
 
     files = list_images(paths)
     if limit > 0:

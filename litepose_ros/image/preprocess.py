@@ -10,8 +10,8 @@ from typing import Any, NamedTuple, Tuple
 import cv2
 import numpy as np
 
-from .metadata import ModelMetadata
-from .people import People
+from ..common.metadata import ModelMetadata
+from ..people import People
 
 # A frame larger than this (about 64 megapixels) is rejected rather than risk exhausting memory.
 MAX_PIXELS = 1 << 26
