@@ -14,10 +14,11 @@ import math
 import sys
 from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Tuple
 
+from .backends import AUTO, backend_choices
 from .decoding.config import DecoderConfig
 
 NODE_NAME = "pose_node"
-BACKENDS = ("auto", "onnxruntime", "tensorrt", "tflite")
+BACKENDS = backend_choices()  # the registry's (backends/): a new backend is added there alone
 TRANSPORTS = ("raw", "compressed")
 COMPRESSED_SUFFIX = "/compressed"
 # Largest values ParameterDescriptor ranges can carry (int64, double): "no upper bound".
@@ -140,7 +141,7 @@ def _decoder_default(field: str) -> Any:
 PARAMETERS = (
     Parameter("model_path", "", "model file: .onnx (onnxruntime), .engine/.plan (TensorRT) or .tflite; "
               "missing or unusable = fatal at start-up", alias="model", bag=BAG_OPTION),
-    Parameter("backend", "auto", "auto picks by file suffix", choices=BACKENDS, bag=BAG_OPTION),
+    Parameter("backend", AUTO, "auto picks by file suffix", choices=BACKENDS, bag=BAG_OPTION),
     Parameter("threads", 0, "CPU threads for inference; 0 lets the runtime choose (its pool never spin-waits)",
               low=0, high=MAX_THREADS, bag=BAG_OPTION),
     Parameter("tflite_xnnpack", True, "tflite backend only: use the XNNPACK delegate (benchmark both on your "
@@ -278,7 +279,7 @@ def estimator_from_settings(settings: Dict[str, Any]):  # -> PoseEstimator
 
     backend = settings["backend"]
     backend_options = {}
-    if (backend_for_file(settings["model_path"]) if backend == "auto" else backend) == "tflite":
+    if (backend_for_file(settings["model_path"]) if backend == AUTO else backend) == "tflite":
         backend_options["xnnpack"] = bool(settings["tflite_xnnpack"])
     return PoseEstimator.from_model(
         settings["model_path"], backend=backend, threads=int(settings["threads"]),

@@ -81,6 +81,19 @@ def test_readme_parameter_table_is_the_table():
     assert readme[start:end] == node_settings.markdown_table()
 
 
+def test_backend_choices_are_the_registered_backends():
+    """The table's backends are the registry's (backends/base.py): each one loads through
+    create_backend (a missing file is its complaint, not an unknown name), and none is missing."""
+    from litepose_ros.backends import BackendError, available_backends, create_backend
+
+    choices = node_settings.BY_NAME["backend"].choices
+    assert choices[0] == "auto" and sorted(choices[1:]) == available_backends()
+    for name in choices[1:]:
+        with pytest.raises(BackendError) as error:
+            create_backend("/nonexistent/model.onnx", name)
+        assert "unknown backend" not in str(error.value) and "/nonexistent/model.onnx" in str(error.value)
+
+
 def test_decoder_parameters_default_to_the_decoder_reference_settings():
     from litepose_ros.decoding.config import DecoderConfig
 

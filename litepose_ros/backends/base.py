@@ -177,8 +177,16 @@ def register_backend(name: str, factory: BackendFactory, suffixes: Sequence[str]
     _REGISTRY[name] = (factory, tuple(s.lower() for s in suffixes))
 
 
+AUTO = "auto"  # not a backend: pick the registered one whose suffixes the model file has
+
+
 def available_backends() -> List[str]:
     return sorted(_REGISTRY)
+
+
+def backend_choices() -> Tuple[str, ...]:
+    """What the ``backend`` parameter and options accept: ``auto``, then every registered backend."""
+    return (AUTO,) + tuple(available_backends())
 
 
 def backend_for_file(model_path: str) -> str:
@@ -198,7 +206,7 @@ def create_backend(model_path: str, backend: str = "auto", threads: int = 0, **o
 
     ``threads`` <= 0 lets the runtime choose.
     """
-    name = backend_for_file(model_path) if backend == "auto" else backend
+    name = backend_for_file(model_path) if backend == AUTO else backend
     if name not in _REGISTRY:
         raise BackendError("unknown backend {!r}; available: {}".format(name, available_backends()))
     factory = _REGISTRY[name][0]
