@@ -20,10 +20,10 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+from litepose_ros.common.keypoints import CROWDPOSE  # noqa: E402
 from litepose_ros.decoding import DecoderConfig  # noqa: E402
 from litepose_ros.decoding.compiled import decode  # noqa: E402  (raises if the core is not built)
 from litepose_ros.decoding.reference import decode_reference  # noqa: E402
-from litepose_ros.keypoints import CROWDPOSE  # noqa: E402
 from litepose_testing.synthetic import synthesize_outputs  # noqa: E402
 
 INPUT_SIZE = (448, 448)

@@ -24,9 +24,9 @@ from sensor_msgs.msg import Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
 from litepose_ros.common.metadata import ModelMetadata  # noqa: E402
+from litepose_ros.common.people import People  # noqa: E402
 from litepose_ros.depth.lift import DepthLifter  # noqa: E402
 from litepose_ros.node_settings import defaults  # noqa: E402
-from litepose_ros.people import People  # noqa: E402
 from litepose_ros.ros.conversions import PoseArrayBuilder  # noqa: E402
 from litepose_ros.ros.markers import marker_array  # noqa: E402
 

@@ -21,9 +21,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from bench_decoder import make_outputs  # noqa: E402
 
+from litepose_ros.common.keypoints import CROWDPOSE  # noqa: E402
 from litepose_ros.decoding import DecoderConfig  # noqa: E402
 from litepose_ros.decoding.compiled import _config_struct  # noqa: E402
-from litepose_ros.keypoints import CROWDPOSE  # noqa: E402
 from litepose_ros.native import abi  # noqa: E402
 
 

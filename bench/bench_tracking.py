@@ -1,6 +1,6 @@
 """Tracker quality on the synthetic scenes (motmetrics) and its cost per frame.
 
-Quality: MOTA, IDF1 and ID switches of every scene of ``litepose_ros.tracking_scenes``, scored
+Quality: MOTA, IDF1 and ID switches of every scene of ``litepose_testing.tracking_scenes``, scored
 against the people the detector found (what a tracker of detections can publish) and, for
 IDF1, against every visible person (missed detections then count as misses too).
 Cost: ``PersonTracker.update`` per frame with 5 people walking at 30 Hz, percentiles in ms of
@@ -18,9 +18,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from litepose_ros.keypoints import COCO  # noqa: E402
+from litepose_ros.common.keypoints import COCO  # noqa: E402
 from litepose_ros.tracking import PersonTracker  # noqa: E402
-from litepose_ros.tracking_scenes import Scene, Walker, frames, run_tracker, scenes, steady_times  # noqa: E402
+from litepose_testing.tracking_scenes import Scene, Walker, frames, run_tracker, scenes, steady_times  # noqa: E402
 
 
 def quality_table(seeds: int) -> List[str]:

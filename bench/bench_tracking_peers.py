@@ -33,8 +33,8 @@ sys.path.insert(0, HERE)
 import detector_scenes as ds  # noqa: E402
 
 from litepose_ros import node_settings  # noqa: E402
-from litepose_ros.keypoints import COCO  # noqa: E402
-from litepose_ros.people import People  # noqa: E402
+from litepose_ros.common.keypoints import COCO  # noqa: E402
+from litepose_ros.common.people import People  # noqa: E402
 
 # A tracker run: frames and the scene's nominal rate -> published id per detection (-1: none),
 # and the thread CPU seconds of each update.

@@ -21,7 +21,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from litepose_ros.keypoints import COCO  # noqa: E402
+from litepose_ros.common.keypoints import COCO  # noqa: E402
 from litepose_ros.training.data import collate  # noqa: E402
 from litepose_ros.training.datasets import load_split, read_rgb  # noqa: E402
 from litepose_ros.training.loss import total_loss  # noqa: E402

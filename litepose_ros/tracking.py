@@ -36,8 +36,8 @@ from typing import Any, Callable, List, NamedTuple, Optional, Sequence, Tuple
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from .common.people import People
 from .node_settings import BY_NAME
-from .people import People
 
 TRACK_ID_NONE = -1
 MIN_SIZE_PX = 32.0  # people with one or two keypoints have a (near) zero extent

@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 .venv/bin/ruff check .
 RUNTIME_MODULES=(
-  litepose_ros/__init__.py litepose_ros/keypoints.py litepose_ros/common/metadata.py litepose_ros/people.py
-  litepose_ros/image/preprocess.py litepose_ros/image/messages.py litepose_ros/pipeline/estimator.py litepose_ros/frame_processor.py litepose_ros/draw.py litepose_ros/common/files.py litepose_ros/common/interrupt.py litepose_ros/pose_fields.py litepose_ros/node_settings.py litepose_ros/common/hints.py
+  litepose_ros/__init__.py litepose_ros/common/keypoints.py litepose_ros/common/metadata.py litepose_ros/common/people.py
+  litepose_ros/image/preprocess.py litepose_ros/image/messages.py litepose_ros/pipeline/estimator.py litepose_ros/pipeline/frame_processor.py litepose_ros/image/draw.py litepose_ros/common/files.py litepose_ros/common/interrupt.py litepose_ros/messages/pose_array.py litepose_ros/node_settings.py litepose_ros/common/hints.py
   litepose_ros/depth/lift.py litepose_ros/native
   litepose_ros/backends litepose_ros/decoding litepose_ros/model/__init__.py litepose_ros/model/configs.py
   litepose_ros/ros litepose_ros/settings/launch_config.py launch litepose_ros/engines/__init__.py

@@ -13,7 +13,7 @@ from conftest import shared_path
 pytest.importorskip("rosbags", reason="bag tools need rosbags (requirements/bags.txt)")
 
 from litepose_ros.bag.types import POSE_ARRAY, typestore  # noqa: E402
-from litepose_ros.keypoints import get_keypoint_set  # noqa: E402
+from litepose_ros.common.keypoints import get_keypoint_set  # noqa: E402
 
 
 @pytest.fixture(scope="module")

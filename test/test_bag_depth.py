@@ -24,8 +24,8 @@ from test_ros_depth import (
 )
 
 from litepose_ros.bag.types import IMAGE, typestore
-from litepose_ros.keypoints import COCO
-from litepose_ros.pose_fields import people_from_message, positions_from_message
+from litepose_ros.common.keypoints import COCO
+from litepose_ros.messages.pose_array import people_from_message, positions_from_message
 
 BASE = 1700000000_000000000
 PERIOD = 100_000_000

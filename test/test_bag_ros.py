@@ -74,8 +74,8 @@ def test_one_builder_gives_rclpy_and_rosbags_the_same_message():
     from litepose_ros.bag.analyze import rosbags_types
     from litepose_ros.bag.types import POSE_ARRAY, typestore
     from litepose_ros.common.metadata import ModelMetadata
-    from litepose_ros.people import People
-    from litepose_ros.pose_fields import PoseArrayBuilder
+    from litepose_ros.common.people import People
+    from litepose_ros.messages.pose_array import PoseArrayBuilder
     from litepose_ros.ros.conversions import RCLPY_TYPES
 
     _, deserialize_message, serialize_message = generated_messages()

@@ -12,7 +12,7 @@ from marker_people import HEIGHT, PERIOD_NS, START_NS, WIDTH, draw, make_people_
 pytest.importorskip("rosbags", reason="bag tools need rosbags (requirements/bags.txt)")
 
 from litepose_ros.bag.types import IMAGE, typestore  # noqa: E402
-from litepose_ros.draw import person_color  # noqa: E402
+from litepose_ros.image.draw import person_color  # noqa: E402
 
 # (frame, markers, stamp frame): b is hidden for frames 10-24 (1.5 s > the 1 s coasting time
 # of the parameters file), then the bag "loops": stamps restart at frame 0's.

@@ -9,6 +9,8 @@ from typing import Tuple
 import numpy as np
 import pytest
 
+from litepose_ros.common.keypoints import COCO, CROWDPOSE, KeypointSet
+from litepose_ros.common.people import People
 from litepose_ros.decoding import DecoderConfig
 from litepose_ros.decoding.compiled import decode
 from litepose_ros.decoding.dense import upsample2x
@@ -20,8 +22,6 @@ from litepose_ros.decoding.reference import (
     top_k,
 )
 from litepose_ros.evaluation.coco import evaluate
-from litepose_ros.keypoints import COCO, CROWDPOSE, KeypointSet
-from litepose_ros.people import People
 from litepose_testing.synthetic import mirror_people, synthesize_outputs
 
 KEYPOINT_SETS = {"coco": COCO, "crowdpose": CROWDPOSE}

@@ -8,7 +8,7 @@ import pytest
 from marker_people import PERIOD_NS, START_NS, draw, make_people_marker_model, nearest, position
 
 from litepose_ros import node_settings
-from litepose_ros.frame_processor import FrameProcessor
+from litepose_ros.pipeline.frame_processor import FrameProcessor
 
 NAMES = ("a", "b", "c")
 

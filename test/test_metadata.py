@@ -3,8 +3,8 @@ import json
 
 import pytest
 
+from litepose_ros.common.keypoints import COCO, CROWDPOSE
 from litepose_ros.common.metadata import ModelMetadata, ModelMetadataError
-from litepose_ros.keypoints import COCO, CROWDPOSE
 
 
 @pytest.mark.parametrize("dataset, kps", [("coco", COCO), ("crowdpose", CROWDPOSE)])

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from litepose_ros import native
+from litepose_ros.common.keypoints import COCO
 from litepose_ros.decoding import DecoderConfig, decoder_status
 from litepose_ros.decoding.reference import decode_reference
-from litepose_ros.keypoints import COCO
 from litepose_testing.synthetic import synthesize_outputs
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -27,7 +27,7 @@ from litepose_ros import native
 from litepose_ros.decoding import DecoderConfig, decode, decoder_status, warn_if_slow
 from litepose_ros.decoding.reference import decode_reference
 from litepose_testing.synthetic import synthesize_outputs
-from litepose_ros.keypoints import COCO
+from litepose_ros.common.keypoints import COCO
 rng = np.random.RandomState(3)
 people = np.concatenate([rng.uniform(10, 90, (3, 17, 2)), np.ones((3, 17, 1))], axis=2)
 outputs = synthesize_outputs(people, (96, 96), tags=[1.0, 3.0, 5.0], rng=rng, heat_noise=0.05)

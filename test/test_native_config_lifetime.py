@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from litepose_ros.common.keypoints import COCO
 from litepose_ros.decoding import DecoderConfig
-from litepose_ros.keypoints import COCO
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,7 +23,7 @@ import numpy as np
 from litepose_ros.decoding import DecoderConfig, compiled
 from litepose_ros.decoding.reference import decode_reference
 from litepose_testing.synthetic import synthesize_outputs
-from litepose_ros.keypoints import COCO
+from litepose_ros.common.keypoints import COCO
 rng = np.random.RandomState(5)
 people = np.concatenate([rng.uniform(8, 248, (8, 17, 2)), np.ones((8, 17, 1))], axis=2)
 outputs = synthesize_outputs(people, (256, 256), tags=np.arange(8) * 2.0, rng=rng, heat_noise=0.05)

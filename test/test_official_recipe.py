@@ -188,7 +188,7 @@ def test_learning_rate_is_not_scaled_with_the_number_of_gpus():
 
 # ----------------------------------------------------------------------------- evaluation on the samples
 def _random_checkpoint(tmp_path, dataset, size):
-    from litepose_ros.keypoints import get_keypoint_set
+    from litepose_ros.common.keypoints import get_keypoint_set
     from litepose_ros.model.checkpoint import save_checkpoint
 
     torch.manual_seed(0)

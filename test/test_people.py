@@ -1,7 +1,7 @@
 """People: selection, boxes, clipping to the image, COCO results."""
 import numpy as np
 
-from litepose_ros.people import People
+from litepose_ros.common.people import People
 
 
 def test_filtered_sorts_thresholds_and_caps():

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from litepose_ros.common.metadata import ModelMetadata
+from litepose_ros.common.people import People
 from litepose_ros.image.preprocess import MAX_PIXELS, Letterbox, Preprocessor, as_bgr8
-from litepose_ros.people import People
 
 
 def metadata(width: int = 256, height: int = 256) -> ModelMetadata:

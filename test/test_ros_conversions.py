@@ -9,10 +9,10 @@ from ros_harness import compressed_msg, image_msg
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
+from litepose_ros.common.keypoints import COCO, CROWDPOSE
 from litepose_ros.common.metadata import ModelMetadata
+from litepose_ros.common.people import People
 from litepose_ros.image.messages import BadImage, compressed_to_bgr, image_to_bgr
-from litepose_ros.keypoints import COCO, CROWDPOSE
-from litepose_ros.people import People
 from litepose_ros.ros.conversions import (
     TRACK_ID_NONE,
     PoseArrayBuilder,

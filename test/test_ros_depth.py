@@ -17,10 +17,10 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 from visualization_msgs.msg import Marker, MarkerArray
 
+from litepose_ros.common.keypoints import COCO
 from litepose_ros.common.metadata import ModelMetadata
+from litepose_ros.common.people import People
 from litepose_ros.depth.lift import People3D
-from litepose_ros.keypoints import COCO
-from litepose_ros.people import People
 from litepose_ros.ros.conversions import PoseArrayBuilder, pose_array_positions_to_numpy, pose_array_to_numpy
 from litepose_ros.ros.markers import NO_TRACK, PALETTE, marker_array
 

@@ -15,7 +15,7 @@ import pytest
 import ros_harness as h
 import yaml
 
-from litepose_ros.keypoints import COCO
+from litepose_ros.common.keypoints import COCO
 from litepose_ros.ros.conversions import pose_array_to_numpy
 from litepose_ros.settings.launch_config import resolve
 

@@ -4,13 +4,14 @@ and the debug image."""
 import numpy as np
 import pytest
 
-from litepose_ros import frame_processor, node_settings
-from litepose_ros.draw import draw_people, person_color
-from litepose_ros.keypoints import COCO
-from litepose_ros.people import People
-from litepose_ros.pose_fields import MessageTypes, PoseArrayBuilder
+from litepose_ros import node_settings
+from litepose_ros.common.keypoints import COCO
+from litepose_ros.common.people import People
+from litepose_ros.image.draw import draw_people, person_color
+from litepose_ros.messages.pose_array import MessageTypes, PoseArrayBuilder
+from litepose_ros.pipeline import frame_processor
 from litepose_ros.tracking import TRACK_ID_NONE, PersonTracker, TrackerConfig
-from litepose_ros.tracking_scenes import (
+from litepose_testing.tracking_scenes import (
     Scene,
     Walker,
     dropped,
@@ -129,7 +130,7 @@ def test_reset_request_forgets_tracks_before_the_next_frame():
 
 
 def _still_person(x: float = 300.0, jitter: float = 0.0, seed: int = 0) -> People:
-    from litepose_ros.tracking_scenes import TEMPLATES
+    from litepose_testing.tracking_scenes import TEMPLATES
 
     keypoints = np.ones((1, COCO.num_joints, 3), np.float32)
     rng = np.random.RandomState(seed)

@@ -12,8 +12,8 @@ torch = pytest.importorskip("torch")
 
 from train_testing import coco_root  # noqa: E402
 
+from litepose_ros.common.keypoints import COCO  # noqa: E402
 from litepose_ros.common.metadata import ModelMetadata  # noqa: E402
-from litepose_ros.keypoints import COCO  # noqa: E402
 from litepose_ros.model.litepose import build_model  # noqa: E402
 from litepose_ros.training.datasets import load_split  # noqa: E402
 from litepose_ros.training.trainer import normal_init  # noqa: E402

@@ -8,8 +8,8 @@ pytest.importorskip("torch")
 
 from train_testing import coco_root, crowdpose_root  # noqa: E402
 
+from litepose_ros.common.keypoints import COCO, CROWDPOSE  # noqa: E402
 from litepose_ros.image.preprocess import Letterbox  # noqa: E402
-from litepose_ros.keypoints import COCO, CROWDPOSE  # noqa: E402
 from litepose_ros.training.datasets import AnnotationError, load_split, read_rgb  # noqa: E402
 from litepose_ros.training.targets import (  # noqa: E402
     STRIDES,

@@ -4,8 +4,8 @@ import pytest
 
 from litepose_ros.cli import main
 from litepose_ros.common.metadata import ModelMetadata
+from litepose_ros.common.people import People
 from litepose_ros.export.verify import oks_matrix, people_agreement
-from litepose_ros.people import People
 
 torch = pytest.importorskip("torch")
 

@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..common.files import file_problem
 from ..common.interrupt import GracefulInterrupt, signals_ignored
-from ..frame_processor import FrameProcessor
+from ..messages.pose_array import MessageTypes, PoseArrayBuilder
 from ..node_settings import (
     BAG_OPTION,
     NODE_NAME,
@@ -26,7 +26,7 @@ from ..node_settings import (
     tracker_config,
     tracker_from_settings,
 )
-from ..pose_fields import MessageTypes, PoseArrayBuilder
+from ..pipeline.frame_processor import FrameProcessor
 from . import BagError
 from .depth_source import BagDepth, default_camera_info_topic
 from .outputs import OutputError, SpaceWatch, check_output_paths, write_json
@@ -213,7 +213,7 @@ def analyze_frames(
     """Everything after the bag and the model are open: the summary, and the records to plot.
     Whatever ends the loop (the last frame, a stop signal, a full disk) the outputs are closed
     valid; an output that failed is named in ``summary["run"]["output_error"]``."""
-    from ..draw import draw_people
+    from ..image.draw import draw_people
 
     metadata = estimator.metadata
     table = None  # type: Optional[FrameTable]

@@ -9,7 +9,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Sequence
 
 import numpy as np
 
-from ..people import People
+from ..common.people import People
 
 PERCENTILES = (50, 90, 95, 99)
 SCORE_BINS = np.linspace(0.0, 1.0, 11)  # keypoint scores are heatmap values, roughly 0..1

@@ -7,7 +7,7 @@ from typing import Any, Counter, Dict, List, Sequence, Tuple
 import numpy as np
 
 from ..common.files import progress
-from ..pose_fields import people_from_message
+from ..messages.pose_array import people_from_message
 from . import BagError
 from .outputs import OutputError, check_output_paths
 from .reader import open_bag, read_messages, stamp_to_ns, topic_connections

@@ -8,7 +8,7 @@ import os
 import sys
 from typing import Any, Callable, Dict, Optional, Tuple
 
-from ..keypoints import DATASETS
+from ..common.keypoints import DATASETS
 from ..model.configs import ARCHS, get_arch, input_size_problem
 
 RANDOM_WEIGHTS = "random"

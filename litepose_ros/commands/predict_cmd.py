@@ -28,7 +28,7 @@ def image_id_for(path: str, index: int) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from ..backends import BackendError
-    from ..draw import draw_people
+    from ..image.draw import draw_people
 
     try:
         estimator = estimator_from_args(args)

@@ -6,8 +6,8 @@ import argparse
 import sys
 from typing import Any
 
+from ..common.keypoints import DATASETS
 from ..evaluation.protocols import PROTOCOLS
-from ..keypoints import DATASETS
 from ..model.configs import ARCHS
 
 

@@ -6,8 +6,8 @@ TFLite metadata, the TensorRT engine's sidecar) under the key ``METADATA_KEY``.
 import json
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from ..keypoints import KeypointSet, get_keypoint_set
 from ..model.configs import input_size_problem
+from .keypoints import KeypointSet, get_keypoint_set
 
 METADATA_KEY = "litepose"
 FORMAT_VERSION = 1

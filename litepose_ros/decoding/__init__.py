@@ -11,7 +11,7 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .. import native
-from ..people import People
+from ..common.people import People
 from .config import DecoderConfig
 
 __all__ = ["DecoderConfig", "decode", "decoder_status", "warn_if_slow"]

@@ -10,8 +10,8 @@ from typing import Dict, Optional
 import numpy as np
 
 from .. import native
+from ..common.people import People
 from ..native import abi
-from ..people import People
 from .config import DecoderConfig
 from .outputs import Outputs, check_pair
 

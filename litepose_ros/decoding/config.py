@@ -1,7 +1,7 @@
 """Settings of the associative-embedding decoder (LitePose / HigherHRNet test settings)."""
 from typing import Any, NamedTuple, Tuple
 
-from ..keypoints import KeypointSet
+from ..common.keypoints import KeypointSet
 
 
 class DecoderConfig(NamedTuple):

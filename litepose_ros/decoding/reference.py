@@ -17,7 +17,7 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from ..people import People
+from ..common.people import People
 from .config import DecoderConfig
 from .dense import upsample2x
 from .matching import matching_cost

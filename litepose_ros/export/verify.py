@@ -10,8 +10,8 @@ import numpy as np
 
 from ..backends.base import Backend
 from ..common.metadata import ModelMetadata
+from ..common.people import People
 from ..image.preprocess import Preprocessor
-from ..people import People
 
 # Defaults: the same people (mean OKS >= 0.9 over reference people) and heatmaps within 0.05.
 DEFAULT_HEATMAP_TOLERANCE = 0.05

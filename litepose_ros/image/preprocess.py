@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from ..common.metadata import ModelMetadata
-from ..people import People
+from ..common.people import People
 
 # A frame larger than this (about 64 megapixels) is rejected rather than risk exhausting memory.
 MAX_PIXELS = 1 << 26

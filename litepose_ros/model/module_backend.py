@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 from ..backends.base import Backend, BackendError
+from ..common.keypoints import get_keypoint_set
 from ..common.metadata import ModelMetadata
-from ..keypoints import get_keypoint_set
 from .checkpoint import load_checkpoint, read_checkpoint
 from .litepose import build_model
 

@@ -11,9 +11,9 @@ from typing import Dict, NamedTuple, Optional, Tuple
 import numpy as np
 
 from ..backends import Backend, check_finite, create_backend
+from ..common.people import People
 from ..decoding import DecoderConfig, decode, decoder_status
 from ..image.preprocess import Preprocessor, flip_tensor
-from ..people import People
 
 
 class StageTimings(NamedTuple):

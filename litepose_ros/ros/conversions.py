@@ -1,6 +1,6 @@
 """People <-> litepose_ros/PoseArray as rclpy messages.
 
-``PoseArrayBuilder`` is the shared builder (``litepose_ros.pose_fields``, also used by the bag
+``PoseArrayBuilder`` is the shared builder (``litepose_ros.messages.pose_array``, also used by the bag
 writer) bound to rclpy's generated classes. ``pose_array_to_numpy`` is the inverse, for
 consumers and tests (``pose_array_positions_to_numpy`` for the 3D of a node running with depth).
 """
@@ -9,21 +9,21 @@ from typing import List, Tuple
 import numpy as np
 from geometry_msgs.msg import Point
 
-from .. import pose_fields
 from ..common.metadata import ModelMetadata
-from ..people import People
-from ..pose_fields import people_from_message, positions_from_message
+from ..common.people import People
+from ..messages import pose_array
+from ..messages.pose_array import people_from_message, positions_from_message
 from . import attach_generated_messages
 
 attach_generated_messages()
 from litepose_ros.msg import Keypoint, Limb, Person, PoseArray  # noqa: E402  (needs the line above)
 
 TRACK_ID_NONE = Person.TRACK_ID_NONE
-RCLPY_TYPES = pose_fields.MessageTypes(pose_array=PoseArray, person=Person, keypoint=Keypoint, limb=Limb,
+RCLPY_TYPES = pose_array.MessageTypes(pose_array=PoseArray, person=Person, keypoint=Keypoint, limb=Limb,
                                        point=Point)
 
 
-class PoseArrayBuilder(pose_fields.PoseArrayBuilder):
+class PoseArrayBuilder(pose_array.PoseArrayBuilder):
     """Builds rclpy PoseArray messages for one model and backend."""
 
     def __init__(self, metadata: ModelMetadata, model_path: str, backend: str) -> None:

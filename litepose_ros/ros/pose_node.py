@@ -39,7 +39,6 @@ from ..backends import BackendError
 from ..common.files import file_problem
 from ..common.metadata import ModelMetadataError
 from ..decoding import warn_if_slow
-from ..frame_processor import FrameProcessor
 from ..image.messages import BadImage, compressed_to_bgr, image_to_bgr
 from ..node_settings import (
     BY_NAME,
@@ -55,6 +54,7 @@ from ..node_settings import (
     unknown_parameter_messages,
 )
 from ..pipeline.estimator import PoseEstimator
+from ..pipeline.frame_processor import FrameProcessor
 from .conversions import PoseArray, PoseArrayBuilder
 from .depth_input import DepthInput, stamp_ns
 from .frames import ERROR, LOST_CAUSE, OK, WARN, LatestFrame, StageStats, health
@@ -342,7 +342,7 @@ class PoseNodeLogic(object):
         })
 
     def _debug_image(self, image: Any, people: Any, header: Any, track_ids: Any = None) -> Image:
-        from ..draw import draw_people  # only needed with publish_debug_image
+        from ..image.draw import draw_people  # only needed with publish_debug_image
 
         canvas = draw_people(image, people, self.estimator.metadata.skeleton, track_ids=track_ids)
         height, width = canvas.shape[:2]

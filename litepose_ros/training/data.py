@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, DistributedSampler, Sampler
 
-from ..keypoints import KeypointSet
+from ..common.keypoints import KeypointSet
 from .datasets import ImageRecord, read_rgb
 from .targets import OFFICIAL, SampleOptions, as_tensors, make_sample, sample_params
 from .transforms import AugmentConfig

@@ -14,7 +14,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 import cv2
 import numpy as np
 
-from ..keypoints import KeypointSet, get_keypoint_set
+from ..common.keypoints import KeypointSet, get_keypoint_set
 
 # Reference splits: COCO trains on train2017 and validates on val2017; LitePose trains
 # CrowdPose on trainval and reports the test split.

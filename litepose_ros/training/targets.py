@@ -9,8 +9,8 @@ from typing import Dict, List, NamedTuple, Sequence, Tuple
 
 import numpy as np
 
+from ..common.keypoints import KeypointSet
 from ..common.metadata import IMAGENET_MEAN, IMAGENET_STD
-from ..keypoints import KeypointSet
 from .datasets import ImageRecord, Person
 from .transforms import NO_AUGMENT, AugmentConfig, AugmentParams, input_matrix, scaled, transform_joints, warp
 

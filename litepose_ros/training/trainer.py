@@ -25,8 +25,8 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from ..common.interrupt import GracefulInterrupt
+from ..common.keypoints import get_keypoint_set
 from ..common.metadata import ModelMetadata
-from ..keypoints import get_keypoint_set
 from ..model.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
 from ..model.litepose import build_model
 from .data import EpochSampler, PoseDataset, collate

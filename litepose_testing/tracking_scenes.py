@@ -10,9 +10,9 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tu
 
 import numpy as np
 
-from .keypoints import COCO
-from .people import People
-from .tracking import TRACK_ID_NONE, PersonTracker, TrackerConfig
+from litepose_ros.common.keypoints import COCO
+from litepose_ros.common.people import People
+from litepose_ros.tracking import TRACK_ID_NONE, PersonTracker, TrackerConfig
 
 _STANDING = np.array([
     (0.0, -0.44), (0.02, -0.46), (-0.02, -0.46), (0.05, -0.45), (-0.05, -0.45),

@@ -14,7 +14,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .people import People
+from ..common.people import People
 
 TRACK_ID_NONE = -1  # Person.TRACK_ID_NONE
 NO_POSITION = (float("nan"), float("nan"), float("nan"))  # a position that is not valid: NaN, never 0 m

@@ -9,7 +9,7 @@ from typing import Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from .people import People
+from ..common.people import People
 
 _PALETTE = (
     (255, 128, 0), (0, 200, 255), (80, 220, 80), (255, 64, 200), (0, 128, 255),

@@ -11,8 +11,8 @@ from typing import Any, Dict, NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from .people import People
-from .pipeline.estimator import PoseEstimator, StageTimings
+from ..common.people import People
+from .estimator import PoseEstimator, StageTimings
 
 
 class FrameResult(NamedTuple):
