@@ -26,9 +26,9 @@ from std_msgs.msg import Header  # noqa: E402
 from litepose_ros.common.metadata import ModelMetadata  # noqa: E402
 from litepose_ros.common.people import People  # noqa: E402
 from litepose_ros.depth.lift import DepthLifter  # noqa: E402
-from litepose_ros.node_settings import defaults  # noqa: E402
 from litepose_ros.ros.conversions import PoseArrayBuilder  # noqa: E402
 from litepose_ros.ros.markers import marker_array  # noqa: E402
+from litepose_ros.settings.parameters import defaults  # noqa: E402
 
 WIDTH, HEIGHT = 640, 480
 K = [525.0, 0.0, 319.5, 0.0, 525.0, 239.5, 0.0, 0.0, 1.0]

@@ -44,10 +44,11 @@ from litepose_ros.common.metadata import ModelMetadata  # noqa: E402
 from litepose_ros.decoding import decoder_status  # noqa: E402
 from litepose_ros.image.messages import image_to_bgr  # noqa: E402
 from litepose_ros.image.preprocess import Letterbox  # noqa: E402
-from litepose_ros.node_settings import decoder_changes, defaults, tracker_from_settings  # noqa: E402
 from litepose_ros.pipeline.estimator import PoseEstimator  # noqa: E402
 from litepose_ros.pipeline.frame_processor import FrameProcessor  # noqa: E402
 from litepose_ros.ros.conversions import PoseArrayBuilder  # noqa: E402
+from litepose_ros.settings.factories import tracker_from_settings  # noqa: E402
+from litepose_ros.settings.parameters import decoder_changes, defaults  # noqa: E402
 from litepose_testing.synthetic import synthesize_outputs  # noqa: E402
 
 SOURCE = (640, 480)

@@ -32,9 +32,9 @@ sys.path.insert(0, HERE)
 
 import detector_scenes as ds  # noqa: E402
 
-from litepose_ros import node_settings  # noqa: E402
 from litepose_ros.common.keypoints import COCO  # noqa: E402
 from litepose_ros.common.people import People  # noqa: E402
+from litepose_ros.settings import factories, parameters  # noqa: E402
 
 # A tracker run: frames and the scene's nominal rate -> published id per detection (-1: none),
 # and the thread CPU seconds of each update.
@@ -66,7 +66,7 @@ ZERO = Score(0, 0, 0, 0, 0, 0, 0)
 
 
 def run_ours(frames: Sequence[ds.Frame], rate_hz: float) -> Tuple[List[np.ndarray], List[float]]:
-    tracker = node_settings.tracker_from_settings(node_settings.defaults(), COCO.sigmas)
+    tracker = factories.tracker_from_settings(parameters.defaults(), COCO.sigmas)
     ids, cpu = [], []
     for frame in frames:
         people = People(frame.keypoints, frame.scores)

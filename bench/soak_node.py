@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from litepose_ros.node_settings import MAX_PEOPLE, MAX_THREADS, MIN_DIAGNOSTICS_PERIOD_S
+from litepose_ros.settings.parameters import MAX_PEOPLE, MAX_THREADS, MIN_DIAGNOSTICS_PERIOD_S
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "test"))  # after our package: importing rclpy first can put another checkout first

@@ -37,7 +37,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from .common.people import People
-from .node_settings import BY_NAME
+from .settings.parameters import BY_NAME
 
 TRACK_ID_NONE = -1
 MIN_SIZE_PX = 32.0  # people with one or two keypoints have a (near) zero extent

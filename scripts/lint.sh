@@ -5,13 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 .venv/bin/ruff check .
 RUNTIME_MODULES=(
-  litepose_ros/__init__.py litepose_ros/common/keypoints.py litepose_ros/common/metadata.py litepose_ros/common/people.py
-  litepose_ros/image/preprocess.py litepose_ros/image/messages.py litepose_ros/pipeline/estimator.py litepose_ros/pipeline/frame_processor.py litepose_ros/image/draw.py litepose_ros/common/files.py litepose_ros/common/interrupt.py litepose_ros/messages/pose_array.py litepose_ros/node_settings.py litepose_ros/common/hints.py
-  litepose_ros/depth/lift.py litepose_ros/native
-  litepose_ros/backends litepose_ros/decoding litepose_ros/model/__init__.py litepose_ros/model/configs.py
-  litepose_ros/ros litepose_ros/settings/launch_config.py launch litepose_ros/engines/__init__.py
-  litepose_ros/engines/tensorrt_build.py litepose_ros/export/verify.py litepose_ros/commands/build_engine_cmd.py
-  litepose_ros/commands/verify_cmd.py litepose_ros/tracking.py litepose_ros/evaluation/protocols.py
+  litepose_ros/__init__.py litepose_ros/common litepose_ros/image litepose_ros/backends litepose_ros/decoding
+  litepose_ros/native litepose_ros/tracking.py litepose_ros/tracking litepose_ros/depth litepose_ros/messages litepose_ros/pipeline
+  litepose_ros/settings litepose_ros/ros launch litepose_ros/model/__init__.py litepose_ros/model/configs.py
+  litepose_ros/engines/__init__.py litepose_ros/engines/tensorrt_build.py litepose_ros/export/__init__.py
+  litepose_ros/export/verify.py litepose_ros/commands/build_engine_cmd.py litepose_ros/commands/verify_cmd.py
+  litepose_ros/evaluation/__init__.py litepose_ros/evaluation/protocols.py
 )
 existing=()
 for path in "${RUNTIME_MODULES[@]}"; do [ -e "$path" ] && existing+=("$path"); done

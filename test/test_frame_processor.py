@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from marker_people import PERIOD_NS, START_NS, draw, make_people_marker_model, nearest, position
 
-from litepose_ros import node_settings
 from litepose_ros.pipeline.frame_processor import FrameProcessor
+from litepose_ros.settings import factories, parameters
 
 NAMES = ("a", "b", "c")
 
@@ -16,13 +16,13 @@ NAMES = ("a", "b", "c")
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory):
     model = make_people_marker_model(tmp_path_factory.mktemp("model") / "people_marker_coco_256.onnx")
-    return dict(node_settings.defaults(), model_path=str(model), threads=1, track_confirm_hits=1)
+    return dict(parameters.defaults(), model_path=str(model), threads=1, track_confirm_hits=1)
 
 
 def _processor(settings):
     settings = dict(settings)
-    estimator = node_settings.estimator_from_settings(settings)
-    tracker = node_settings.tracker_from_settings(settings, estimator.metadata.sigmas)
+    estimator = factories.estimator_from_settings(settings)
+    tracker = factories.tracker_from_settings(settings, estimator.metadata.sigmas)
     return FrameProcessor(estimator, settings, tracker)
 
 

@@ -247,8 +247,8 @@ def _shown(env: Dict[str, str], launch_file: str) -> List[str]:
 
 
 def test_show_args_lists_exactly_what_works(colcon_env):
-    from litepose_ros.node_settings import PARAMETERS
     from litepose_ros.settings import launch_config
+    from litepose_ros.settings.parameters import PARAMETERS
 
     expected = [o.name for o in launch_config.OPTIONS] + [p.short for p in PARAMETERS]
     assert _shown(colcon_env, "pose.launch.py") == expected

@@ -3,9 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from litepose_ros import node_settings
 from litepose_ros.pipeline.estimator import PoseEstimator
-from litepose_ros.settings import launch_config
+from litepose_ros.settings import factories, launch_config, markdown, parameters, params_file
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -16,11 +15,11 @@ REPO = Path(__file__).resolve().parent.parent
     ("detection_threshold", True, False), ("tag_threshold", "1", False),
 ])
 def test_dynamic_parameter_checks(name, value, ok):
-    assert (node_settings.check(name, value) is None) == ok
+    assert (parameters.check(name, value) is None) == ok
 
 
 def test_decoder_changes_rename_node_parameters():
-    changes = node_settings.decoder_changes({"max_people": 5, "detection_threshold": 0.2, "threads": 3})
+    changes = parameters.decoder_changes({"max_people": 5, "detection_threshold": 0.2, "threads": 3})
     assert changes == {"max_num_people": 5, "detection_threshold": 0.2}
 
 
@@ -32,8 +31,8 @@ def test_decoder_changes_rename_node_parameters():
 def test_xnnpack_choice_reaches_only_the_tflite_backend(monkeypatch, model, backend, expected_options):
     calls = []
     monkeypatch.setattr(PoseEstimator, "from_model", classmethod(lambda cls, *a, **k: calls.append((a, k))))
-    settings = dict(node_settings.defaults(), model_path=model, backend=backend, tflite_xnnpack=False, max_people=7)
-    node_settings.estimator_from_settings(settings)
+    settings = dict(parameters.defaults(), model_path=model, backend=backend, tflite_xnnpack=False, max_people=7)
+    factories.estimator_from_settings(settings)
     (args, kwargs), = calls
     assert args == (model,) and kwargs["backend"] == backend
     assert kwargs["backend_options"] == expected_options
@@ -43,9 +42,9 @@ def test_xnnpack_choice_reaches_only_the_tflite_backend(monkeypatch, model, back
 def test_parameters_file_sections_node_wins_over_wildcard():
     document = {"/**": {"ros__parameters": {"threads": 1, "backend": "tflite"}},
                 "pose_node": {"ros__parameters": {"threads": 4}}}
-    params = node_settings.parameters_from_file(document, ["/**", "pose_node", "/pose_node"])
+    params = params_file.parameters_from_file(document, ["/**", "pose_node", "/pose_node"])
     assert params == {"threads": 4, "backend": "tflite"}
-    assert node_settings.parameters_from_file({"other": 3}, ["/**"]) is None
+    assert params_file.parameters_from_file({"other": 3}, ["/**"]) is None
 
 
 @pytest.mark.parametrize("name, value, ok", [
@@ -61,11 +60,11 @@ def test_parameters_file_sections_node_wins_over_wildcard():
     ("diagnostics_period", 0.1, True), ("diagnostics_period", 1e-6, False), ("diagnostics_period", 3601.0, False),
 ])
 def test_every_parameter_is_checked_against_its_range(name, value, ok):
-    assert (node_settings.check(name, value) is None) == ok
+    assert (parameters.check(name, value) is None) == ok
 
 
 def test_descriptor_ranges_are_closed_and_reject_infinity():
-    table = node_settings.BY_NAME
+    table = parameters.BY_NAME
     assert table["threads"].descriptor_range() == (0, 64)
     assert table["max_people"].descriptor_range() == (1, 200)
     assert table["detection_threshold"].descriptor_range() == (0.0, 1.0)
@@ -78,7 +77,7 @@ def test_readme_parameter_table_is_the_table():
     readme = (REPO / "README.md").read_text()
     start = readme.index("| parameter | type | default |")
     end = readme.index("\n\n", start)
-    assert readme[start:end] == node_settings.markdown_table()
+    assert readme[start:end] == markdown.markdown_table()
 
 
 def test_backend_choices_are_the_registered_backends():
@@ -86,7 +85,7 @@ def test_backend_choices_are_the_registered_backends():
     create_backend (a missing file is its complaint, not an unknown name), and none is missing."""
     from litepose_ros.backends import BackendError, available_backends, create_backend
 
-    choices = node_settings.BY_NAME["backend"].choices
+    choices = parameters.BY_NAME["backend"].choices
     assert choices[0] == "auto" and sorted(choices[1:]) == available_backends()
     for name in choices[1:]:
         with pytest.raises(BackendError) as error:
@@ -98,22 +97,22 @@ def test_decoder_parameters_default_to_the_decoder_reference_settings():
     from litepose_ros.decoding.config import DecoderConfig
 
     fields = DecoderConfig._field_defaults
-    changes = node_settings.decoder_changes(node_settings.defaults())
+    changes = parameters.decoder_changes(parameters.defaults())
     assert changes and all(changes[field] == fields[field] for field in changes)
 
 
 def test_launch_arguments_come_from_the_table():
     """Every parameter of the table is a launch argument (by its short name), parsed to its type."""
     plan = launch_config.resolve("cpu", str(REPO), {p.short: str(p.default).lower() if p.kind is bool else
-                                                     str(p.default) or "x" for p in node_settings.PARAMETERS})
-    launched = {p.name for p in node_settings.PARAMETERS}
+                                                     str(p.default) or "x" for p in parameters.PARAMETERS})
+    launched = {p.name for p in parameters.PARAMETERS}
     assert set(plan.overrides) == launched
     assert set(launch_config.argument_names()) == {o.name for o in launch_config.OPTIONS} | {
-        p.short for p in node_settings.PARAMETERS}
+        p.short for p in parameters.PARAMETERS}
     for name in launched - {"model_path"}:
-        default = node_settings.BY_NAME[name].default
+        default = parameters.BY_NAME[name].default
         assert plan.overrides[name] == ("x" if default == "" else default)
-    assert launch_config.ARGUMENT_HELP["max_people"].startswith(node_settings.BY_NAME["max_people"].help)
+    assert launch_config.ARGUMENT_HELP["max_people"].startswith(parameters.BY_NAME["max_people"].help)
 
 
 def _analyze_args(argv):
@@ -133,7 +132,7 @@ def test_bag_analyze_options_come_from_the_table(tmp_path):
     model.write_bytes(b"")
     given = {"model_path": str(model), "backend": "tflite", "threads": 3, "flip_test": True, "project_to_input": True,
              "detection_threshold": 0.3, "tag_threshold": 2.5, "max_people": 4, "min_person_score": 0.2}
-    options = [p for p in node_settings.PARAMETERS if p.bag == node_settings.BAG_OPTION]
+    options = [p for p in parameters.PARAMETERS if p.bag == parameters.BAG_OPTION]
     assert {p.name for p in options} == set(given)
     argv = []
     for p in options:
@@ -164,7 +163,7 @@ def test_predict_defaults_come_from_the_table():
     predict_cmd.add_parser(parser.add_subparsers())
     args = parser.parse_args(["predict", "--model", "m.onnx", "image.jpg"])
     for name in ("backend", "threads", "detection_threshold", "tag_threshold", "max_people"):
-        assert getattr(args, name) == node_settings.BY_NAME[name].default
+        assert getattr(args, name) == parameters.BY_NAME[name].default
 
 
 @pytest.mark.parametrize("topic, transport, expected", [
@@ -173,11 +172,11 @@ def test_predict_defaults_come_from_the_table():
     ("/cam/image_raw/", "compressed", "/cam/image_raw/compressed"),
 ])
 def test_input_topic_appends_compressed_once(topic, transport, expected):
-    assert node_settings.input_topic(topic, transport) == expected
+    assert parameters.input_topic(topic, transport) == expected
 
 
 def test_unknown_parameters_name_the_closest_known_one():
-    messages = node_settings.unknown_parameter_messages(["detection_treshold", "modle_path", "zzz_unrelated"])
+    messages = parameters.unknown_parameter_messages(["detection_treshold", "modle_path", "zzz_unrelated"])
     assert messages == [
         "unknown parameter 'detection_treshold' is ignored; did you mean 'detection_threshold'?",
         "unknown parameter 'modle_path' is ignored; did you mean 'model_path'?",

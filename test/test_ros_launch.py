@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def _node_parameters():
     """The node's parameters and their defaults (the table the node declares from)."""
-    from litepose_ros.node_settings import defaults
+    from litepose_ros.settings.parameters import defaults
 
     return defaults()
 

@@ -4,12 +4,12 @@ and the debug image."""
 import numpy as np
 import pytest
 
-from litepose_ros import node_settings
 from litepose_ros.common.keypoints import COCO
 from litepose_ros.common.people import People
 from litepose_ros.image.draw import draw_people, person_color
 from litepose_ros.messages.pose_array import MessageTypes, PoseArrayBuilder
 from litepose_ros.pipeline import frame_processor
+from litepose_ros.settings import factories, parameters
 from litepose_ros.tracking import TRACK_ID_NONE, PersonTracker, TrackerConfig
 from litepose_testing.tracking_scenes import (
     Scene,
@@ -170,16 +170,16 @@ def test_bad_input_and_configuration_are_clear_errors():
         PersonTracker(COCO.sigmas).update(People.empty(14), 0)
     with pytest.raises(ValueError, match="track_min_similarity"):
         PersonTracker(COCO.sigmas, TrackerConfig(min_similarity=1.5))
-    settings = dict(node_settings.defaults(), track_confirm_hits=0)
+    settings = dict(parameters.defaults(), track_confirm_hits=0)
     with pytest.raises(ValueError, match="track_confirm_hits"):
-        node_settings.tracker_from_settings(settings, COCO.sigmas)
-    assert node_settings.tracker_from_settings(dict(settings, tracking=False), COCO.sigmas) is None
+        factories.tracker_from_settings(settings, COCO.sigmas)
+    assert factories.tracker_from_settings(dict(settings, tracking=False), COCO.sigmas) is None
 
 
 def test_node_settings_path_matches_the_tracker_and_passes_through_without_tracking():
     person = _still_person()
-    settings = dict(node_settings.defaults(), track_confirm_hits=1)
-    tracker = node_settings.tracker_from_settings(settings, COCO.sigmas)
+    settings = dict(parameters.defaults(), track_confirm_hits=1)
+    tracker = factories.tracker_from_settings(settings, COCO.sigmas)
     people, ids, reason = frame_processor.track_people(tracker, person, 5)
     assert ids.tolist() == [0] and reason is None
     assert frame_processor.track_people(None, person, 5) == (person, None, None)

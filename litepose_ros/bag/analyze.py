@@ -14,19 +14,10 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from ..common.files import file_problem
 from ..common.interrupt import GracefulInterrupt, signals_ignored
 from ..messages.pose_array import MessageTypes, PoseArrayBuilder
-from ..node_settings import (
-    BAG_OPTION,
-    NODE_NAME,
-    PARAMETERS,
-    check_depth,
-    defaults,
-    estimator_from_settings,
-    input_topic,
-    parameters_from_file,
-    tracker_config,
-    tracker_from_settings,
-)
 from ..pipeline.frame_processor import FrameProcessor
+from ..settings.factories import estimator_from_settings, tracker_config, tracker_from_settings
+from ..settings.parameters import BAG_OPTION, NODE_NAME, PARAMETERS, check_depth, defaults, input_topic
+from ..settings.params_file import parameters_from_file
 from . import BagError
 from .depth_source import BagDepth, default_camera_info_topic
 from .outputs import OutputError, SpaceWatch, check_output_paths, write_json

@@ -1,7 +1,7 @@
 """`litepose bag analyze|summary`: pose statistics from rosbag2 recordings, without ROS."""
 import argparse
 
-from ..node_settings import BAG_OPTION, PARAMETERS
+from ..settings.parameters import BAG_OPTION, PARAMETERS
 from .common import add_parameter_option
 
 

@@ -3,7 +3,7 @@ import argparse
 from typing import Any
 
 from ..evaluation.protocols import PROTOCOL_HELP, PROTOCOLS, protocol_options
-from ..node_settings import BY_NAME
+from ..settings.parameters import BY_NAME
 
 
 def add_parameter_option(group: Any, name: str, with_default: bool = True) -> None:

@@ -253,7 +253,7 @@ class DepthLifter(object):
     """
 
     def __init__(self, settings: Dict[str, Any], depth_name: str = "depth", info_name: str = "camera_info") -> None:
-        """``settings``: the node's depth parameters (node_settings.PARAMETERS)."""
+        """``settings``: the node's depth parameters (settings.parameters.PARAMETERS)."""
         self.pairer = StampPairer(int(round(float(settings["depth_stamp_tolerance"]) * 1e9)))
         self.lift_settings = LiftSettings(int(settings["depth_window"]), float(settings["depth_min"]),
                                           float(settings["depth_max"]))

@@ -23,7 +23,7 @@ if __name__ == "__main__":  # Ctrl-C while rclpy, OpenCV and the runtimes import
 
 from typing import List, Optional
 
-from ..node_settings import NODE_NAME
+from ..settings.parameters import NODE_NAME
 from .pose_node import FatalError, PoseNodeLogic, _fatal, main, one_line
 
 try:  # rclpy's lifecycle API: ROS 2 Humble and newer

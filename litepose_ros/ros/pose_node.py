@@ -40,7 +40,10 @@ from ..common.files import file_problem
 from ..common.metadata import ModelMetadataError
 from ..decoding import warn_if_slow
 from ..image.messages import BadImage, compressed_to_bgr, image_to_bgr
-from ..node_settings import (
+from ..pipeline.estimator import PoseEstimator
+from ..pipeline.frame_processor import FrameProcessor
+from ..settings.factories import estimator_from_settings, tracker_from_settings
+from ..settings.parameters import (
     BY_NAME,
     NODE_NAME,
     PARAMETERS,
@@ -48,13 +51,9 @@ from ..node_settings import (
     check,
     check_depth,
     decoder_changes,
-    estimator_from_settings,
     input_topic,
-    tracker_from_settings,
     unknown_parameter_messages,
 )
-from ..pipeline.estimator import PoseEstimator
-from ..pipeline.frame_processor import FrameProcessor
 from .conversions import PoseArray, PoseArrayBuilder
 from .depth_input import DepthInput, stamp_ns
 from .frames import ERROR, LOST_CAUSE, OK, WARN, LatestFrame, StageStats, health

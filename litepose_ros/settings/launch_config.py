@@ -1,7 +1,7 @@
 """Platform -> pose_node parameters and launch options, for the launch files (kept here so it
 is testable without ROS).
 
-Every node parameter of the one table (``node_settings.PARAMETERS``) is a launch argument
+Every node parameter of the one table (``settings.parameters.PARAMETERS``) is a launch argument
 (named by its short name: ``model`` for ``model_path``), plus the launch options of
 ``OPTIONS`` (platform, namespace, params_file, use_sim_time, log_level, respawn, lifecycle ...).
 The launch files collect them as strings and call ``resolve`` and ``parse_options``; the
@@ -13,7 +13,8 @@ imports ROS.
 import os
 from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Tuple
 
-from ..node_settings import NODE_NAME, PARAMETERS, closest_name, parameters_from_file
+from .parameters import NODE_NAME, PARAMETERS, closest_name
+from .params_file import parameters_from_file
 
 PACKAGE = "litepose_ros"
 EXECUTABLE = "pose_node"

@@ -1,10 +1,11 @@
 """The pose node's parameters as data: one table from which everything else derives.
 
 ``PARAMETERS`` holds each parameter's name, default, type (that of the default), range,
-choices and help. The node's ParameterDescriptors, the launch arguments
-(``launch_config``), the model options of `litepose bag analyze` / `predict` / `eval`
-(``commands``) and the README's parameter table are all built from it, so adding a
-parameter is one entry here (plus its use).
+choices and help, with the checks that read it. The node's ParameterDescriptors, the launch
+arguments (``launch_config``), the model options of `litepose bag analyze` / `predict` / `eval`
+(``commands``), the objects built from the values (``factories``) and the README's parameter
+table (``markdown``) are all built from it, so adding a parameter is one entry here (plus its
+use).
 
 Pure Python (no rclpy), so the bag analyser reads the same parameters files the node reads,
 with the same defaults and checks, on machines without ROS.
@@ -14,8 +15,8 @@ import math
 import sys
 from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Tuple
 
-from .backends import AUTO, backend_choices
-from .decoding.config import DecoderConfig
+from ..backends import AUTO, backend_choices
+from ..decoding.config import DecoderConfig
 
 NODE_NAME = "pose_node"
 BACKENDS = backend_choices()  # the registry's (backends/): a new backend is added there alone
@@ -270,74 +271,3 @@ def input_topic(image_topic: str, transport: str) -> str:
     if transport == "compressed" and not topic.endswith(COMPRESSED_SUFFIX):
         topic += COMPRESSED_SUFFIX
     return topic
-
-
-def estimator_from_settings(settings: Dict[str, Any]):  # -> PoseEstimator
-    """Load the model the way the node does; raises BackendError/ModelMetadataError/OSError."""
-    from .backends import backend_for_file
-    from .pipeline.estimator import PoseEstimator
-
-    backend = settings["backend"]
-    backend_options = {}
-    if (backend_for_file(settings["model_path"]) if backend == AUTO else backend) == "tflite":
-        backend_options["xnnpack"] = bool(settings["tflite_xnnpack"])
-    return PoseEstimator.from_model(
-        settings["model_path"], backend=backend, threads=int(settings["threads"]),
-        flip_test=bool(settings["flip_test"]), backend_options=backend_options, **decoder_changes(settings)
-    )
-
-
-def parameters_from_file(document: Dict[str, Any], node_names: List[str]) -> Optional[Dict[str, Any]]:
-    """The ros__parameters that apply to the node from a parsed ROS 2 parameters file:
-    wildcard and other sections first, the node's own sections last so they win."""
-    sections = {key: value.get("ros__parameters") for key, value in document.items() if isinstance(value, dict)}
-    found = [s for name, s in sections.items() if name not in node_names and isinstance(s, dict)]
-    found += [sections[name] for name in node_names if isinstance(sections.get(name), dict)]
-    if not found:
-        return None
-    params: Dict[str, Any] = {}
-    for section in found:
-        params.update(section)
-    return params
-
-
-def _format_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "`{}`".format(str(value).lower())
-    return '`""`' if value == "" else "`{}`".format(value)
-
-
-def _uses(p: Parameter) -> str:
-    uses = ["`{}:=`".format(p.short)]  # every parameter is a launch argument
-    if p.bag == BAG_OPTION:
-        uses.append("`{}`".format("--[no-]" + p.option[2:] if p.kind is bool else p.option))
-    elif p.bag == BAG_FILE:
-        uses.append("`--params`")
-    return ", ".join(uses)
-
-
-def markdown_table() -> str:
-    """The README's parameter table (a test keeps the README equal to this)."""
-    lines = ["| parameter | type | default | range | run-time | launch argument, `bag analyze` option | meaning |",
-             "|---|---|---|---|---|---|---|"]
-    for p in PARAMETERS:
-        cells = ["`{}`".format(p.name), p.kind.__name__, _format_value(p.default), p.range_text(),
-                 "yes" if p.dynamic else "no", _uses(p), p.help]
-        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
-    return "\n".join(lines)
-
-
-# -- person tracking: the node and `litepose bag analyze` run the same code ---------------------
-
-def tracker_config(settings: Dict[str, Any]):  # -> TrackerConfig
-    from .tracking import PARAMETER_NAMES, TrackerConfig
-
-    return TrackerConfig(*(BY_NAME[name].kind(settings[name]) for name in PARAMETER_NAMES))
-
-
-def tracker_from_settings(settings: Dict[str, Any], sigmas: Any):  # -> Optional[PersonTracker]
-    """None with tracking off; raises ValueError for unusable tracking parameters."""
-    from .tracking import PersonTracker
-
-    return PersonTracker(sigmas, tracker_config(settings)) if settings["tracking"] else None
-
