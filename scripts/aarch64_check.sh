@@ -35,8 +35,9 @@ DEBS=(python3.11-minimal libpython3.11-minimal libpython3.11-stdlib libc6 libgcc
       libkrb5support0 libcom-err2 libkeyutils1)
 WHEELS=(numpy scipy opencv-python-headless onnxruntime ai-edge-litert onnx pytest pytest-timeout)
 # Sources of the host-made models and their expected outputs (test/arch_models.py).
-MODEL_INPUTS=(test/arch_models.py litepose_ros/model litepose_ros/engines/tflite_export.py
-              litepose_ros/export litepose_ros/backends litepose_ros/common/metadata.py litepose_ros/image/preprocess.py
+MODEL_INPUTS=(test/arch_models.py litepose_ros/model litepose_ros/common/architectures.py
+              litepose_ros/engines/tflite_export.py litepose_ros/export litepose_ros/backends
+              litepose_ros/common/metadata.py litepose_ros/image/preprocess.py
               requirements/constraints.txt)
 
 skip() {

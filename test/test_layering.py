@@ -1,8 +1,11 @@
 """Imports go down the layers only (read from the source, so lazy imports inside functions count).
 
-Layers, bottom up: the pure-Python core (data, files, preprocessing, decoding, backends with the
-engine sidecar they read at load time, the pipeline); tooling built on it (engines, export,
-training, bag, verify); the rclpy layer (ros/); the command line (commands/, cli.py).
+Layers, bottom up: the pure-Python runtime (common/, what every stage shares; the stages in the
+order a frame meets them, image/ -> backends/ -> decoding/ -> tracking -> depth/ -> messages/, each
+importing only those before it; pipeline/, which chains them; settings/, the node's
+configuration); tooling built on it (model/, engines/, export/, training/, bag/, evaluation/); the
+rclpy layer (ros/); the command line (commands/, cli.py). Test and bench data (litepose_testing/)
+sit beside the package, outside it.
 """
 import ast
 from pathlib import Path
@@ -61,10 +64,18 @@ CORE = ("litepose_ros",)
 UPPER = ("litepose_ros.ros", "litepose_ros.commands", "litepose_ros.cli")
 TOOLING = ("litepose_ros.engines", "litepose_ros.export", "litepose_ros.training", "litepose_ros.bag",
            "litepose_ros.model", "litepose_ros.evaluation")
+# The frame's path through the runtime, in order (common/ below them all, pipeline/ above).
+STAGES = ("litepose_ros.image", "litepose_ros.backends", "litepose_ros.decoding", "litepose_ros.tracking",
+          "litepose_ros.depth", "litepose_ros.messages")
+RUNTIME = ("litepose_ros.common", "litepose_ros.native") + STAGES + ("litepose_ros.pipeline", "litepose_ros.settings")
 
 RULES = {
     "backends never import engines, tooling, ros or commands": (
         ("litepose_ros.backends",), TOOLING + UPPER, ()),
+    "the runtime never imports tooling (the robot has no torch)": (RUNTIME, TOOLING, ()),
+    "common/ imports no stage, the pipeline or the settings": (
+        ("litepose_ros.common",), STAGES + ("litepose_ros.pipeline", "litepose_ros.settings"), ()),
+    "the stages never import the pipeline that chains them": (STAGES, ("litepose_ros.pipeline",), ()),
     "core and tooling never import the ROS layer or the command line": (CORE, UPPER, UPPER),
     "nothing below ros/ imports ROS": (CORE, tuple(ROS_ROOTS), ("litepose_ros.ros",)),
     "only the command line imports commands": (CORE, ("litepose_ros.commands", "litepose_ros.cli"),
@@ -72,6 +83,8 @@ RULES = {
     # test and bench data live beside the package and are not installed with it
     "the runtime package never imports the testing package": (CORE, ("litepose_testing",), ()),
 }
+for _index, _stage in enumerate(STAGES[:-1]):  # each stage imports only the stages before it
+    RULES["{} imports no later stage".format(_stage)] = ((_stage,), STAGES[_index + 1:], ())
 
 
 @pytest.mark.parametrize("rule", sorted(RULES))
@@ -87,6 +100,8 @@ def test_the_scan_sees_relative_and_lazy_imports(tmp_path):
         "litepose_ros.export.verify": ["litepose_ros.commands.common"],
         "litepose_ros.ros.node": ["litepose_ros.commands"],
         "litepose_ros.decoding.x": ["litepose_testing.synthetic"],
+        "litepose_ros.image.preprocess": ["litepose_ros.decoding.reference"],
+        "litepose_ros.common.metadata": ["litepose_ros.model.litepose"],
     }
     assert violations(imports, *RULES["backends never import engines, tooling, ros or commands"]) == [
         "litepose_ros.backends.x imports litepose_ros.engines.sidecar"]
@@ -94,6 +109,11 @@ def test_the_scan_sees_relative_and_lazy_imports(tmp_path):
         "litepose_ros.export.verify imports litepose_ros.commands.common"]
     assert violations(imports, *RULES["the runtime package never imports the testing package"]) == [
         "litepose_ros.decoding.x imports litepose_testing.synthetic"]
+    assert violations(imports, *RULES["litepose_ros.image imports no later stage"]) == [
+        "litepose_ros.image.preprocess imports litepose_ros.decoding.reference"]
+    assert violations(imports, *RULES["the runtime never imports tooling (the robot has no torch)"]) == [
+        "litepose_ros.backends.x imports litepose_ros.engines.sidecar",
+        "litepose_ros.common.metadata imports litepose_ros.model.litepose"]
     source = PACKAGE / "backends" / "tensorrt_backend.py"
     assert "litepose_ros.backends.sidecar" in imports_of(source)
     assert "litepose_ros.common.files" in imports_of(PACKAGE / "export" / "verify.py")  # imported inside a function

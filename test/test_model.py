@@ -4,6 +4,7 @@ import pytest
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
+from litepose_ros.common.architectures import ARCHS, get_arch, input_size_problem  # noqa: E402
 from litepose_ros.common.files import file_sha256  # noqa: E402
 from litepose_ros.model.checkpoint import (  # noqa: E402
     CheckpointError,
@@ -12,7 +13,6 @@ from litepose_ros.model.checkpoint import (  # noqa: E402
     read_checkpoint,
     save_checkpoint,
 )
-from litepose_ros.model.configs import ARCHS, get_arch, input_size_problem  # noqa: E402
 from litepose_ros.model.fuse import count_batchnorms, fuse_batchnorm  # noqa: E402
 from litepose_ros.model.litepose import build_model  # noqa: E402
 

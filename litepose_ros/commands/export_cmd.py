@@ -8,8 +8,8 @@ import os
 import sys
 from typing import Any, Callable, Dict, Optional, Tuple
 
+from ..common.architectures import ARCHS, get_arch, input_size_problem
 from ..common.keypoints import DATASETS
-from ..model.configs import ARCHS, get_arch, input_size_problem
 
 RANDOM_WEIGHTS = "random"
 # Random exports are reproducible: the same command writes the same weights.

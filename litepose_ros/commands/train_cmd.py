@@ -6,9 +6,9 @@ import argparse
 import sys
 from typing import Any
 
+from ..common.architectures import ARCHS
 from ..common.keypoints import DATASETS
 from ..evaluation.protocols import PROTOCOLS
-from ..model.configs import ARCHS
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -96,7 +96,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``litepose train``; returns the process exit code."""
     try:
-        from ..model.configs import input_size_problem
+        from ..common.architectures import input_size_problem
         from ..training.trainer import Trainer
     except ImportError as error:
         sys.stderr.write("litepose train: needs torch ({}); pip install -r requirements/train.txt\n".format(error))

@@ -6,7 +6,7 @@ TFLite metadata, the TensorRT engine's sidecar) under the key ``METADATA_KEY``.
 import json
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from ..model.configs import input_size_problem
+from .architectures import input_size_problem
 from .keypoints import KeypointSet, get_keypoint_set
 
 METADATA_KEY = "litepose"

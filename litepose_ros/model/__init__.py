@@ -1,9 +1,5 @@
-"""The LitePose network in PyTorch: architectures, module, checkpoints and BN folding.
+"""The LitePose network in PyTorch (tooling: needs torch): module, checkpoints and BN folding.
 
-Only ``configs`` is torch-free; import ``litepose``, ``checkpoint`` and ``fuse`` explicitly
-(this package deliberately does not import them, so runtime code can use the configs
-without torch installed).
+The architectures themselves are plain data in ``litepose_ros.common.architectures``, which
+runtime code on the robot reads without torch.
 """
-from .configs import ARCHS, INPUT_SIZE_MULTIPLE, ArchConfig, StageConfig, get_arch, input_size_problem
-
-__all__ = ["ARCHS", "INPUT_SIZE_MULTIPLE", "ArchConfig", "StageConfig", "get_arch", "input_size_problem"]

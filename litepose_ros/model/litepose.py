@@ -17,7 +17,7 @@ from typing import List, Tuple
 import torch
 from torch import nn
 
-from .configs import DECONV_KERNEL, FINAL_KERNEL, ArchConfig, StageConfig, get_arch
+from ..common.architectures import DECONV_KERNEL, FINAL_KERNEL, ArchConfig, StageConfig, get_arch
 
 
 def make_divisible(value: float, divisor: int = 8) -> int:
