@@ -3,7 +3,7 @@
 For each model (XS@256 COCO, S@448 CrowdPose) and 0/1/5/20 synthetic people, a 640x480 bgr8
 sensor_msgs/Image goes through what the node's worker does around the network:
 
-    image      ROS Image -> BGR array (``image_messages.image_to_bgr``)
+    image      ROS Image -> BGR array (``image.messages.image_to_bgr``)
     preprocess letterbox, normalise, HWC -> CHW
     decode     network outputs -> people in source pixels, clipped (the outputs are synthetic,
                ``litepose_testing.synthetic``, handed over by a backend that replays them)
@@ -11,11 +11,13 @@ sensor_msgs/Image goes through what the node's worker does around the network:
                (on), frames 33 ms apart
     message    PoseArray build (``ros.conversions.PoseArrayBuilder``, with the track ids) + rclpy
                ``serialize_message``, the message recycled as the node does
+    other      the rest of the process call: the (replayed) network and the check that its
+               outputs are finite (``backends.check_finite``, NaN/inf from a broken engine)
 
 preprocess, decode and track are one call of the node's own ``FrameProcessor.process`` (the bench
 chains nothing of its own); their times are the ones it reports (wall clock, whatever ``--clock``
-says). total is measured around image, the process call and message with the chosen clock, so it
-also counts the replayed network's finite check that no stage column shows.
+says). total is measured around image, the process call and message with the chosen clock;
+other is total minus the stage columns.
 
 Prints median and p90 milliseconds per stage and for the total per frame. Stages run in
 turn on every frame, so all see the same machine; run it on a quiet machine (check ``uptime``).
@@ -53,7 +55,7 @@ from litepose_testing.synthetic import synthesize_outputs  # noqa: E402
 
 SOURCE = (640, 480)
 MODELS = (("XS", "coco", 256), ("S", "crowdpose", 448))
-STAGES = ("image", "preprocess", "decode", "track", "message")
+STAGES = ("image", "preprocess", "decode", "track", "message", "other")
 
 
 class ReplayBackend(Backend):
@@ -114,8 +116,9 @@ def run_frames(meta: ModelMetadata, count: int, frames: int, clock: Callable[[],
         serialize_message(poses)
         builder.recycle(poses)  # as the node does once it has published
         end = clock()
-        stage_ms = (image_done - start, result.timings.preprocess_ms / 1e3, result.timings.decode_ms / 1e3,
-                    result.track_ms / 1e3, end - process_done, end - start)
+        stage_ms = [image_done - start, result.timings.preprocess_ms / 1e3, result.timings.decode_ms / 1e3,
+                    result.track_ms / 1e3, end - process_done]
+        stage_ms += [end - start - sum(stage_ms), end - start]  # other, total
         if i >= 3:
             for stage, seconds in zip(STAGES + ("total",), stage_ms):
                 times[stage].append(seconds * 1e3)
