@@ -54,7 +54,7 @@ class FrameProcessor(object):
 
     def process(self, image: np.ndarray, stamp_ns: int, lifter: Any = None, image_frame_id: str = ""
                 ) -> FrameResult:
-        """``lifter``: a ``depth.DepthLifter`` (or None); ``image_frame_id`` names the 3D's frame
+        """``lifter``: a ``depth.lift.DepthLifter`` (or None); ``image_frame_id`` names the 3D's frame
         when the camera_info has none. Model failures (``BackendError``) propagate."""
         people, timings = self.estimator.estimate(image)
         start = time.perf_counter()

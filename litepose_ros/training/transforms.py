@@ -4,7 +4,7 @@ The default geometry is the official LitePose one (HigherHRNet's ``RandomAffineT
 with ``SCALE_TYPE: short``): a square crop whose side is the image's short side times a random
 factor ``s``, centred on the image centre shifted by a random whole number of source pixels,
 rotated about its centre and resized to the input. ``crop="long"`` takes the long side instead,
-which without augmentation is the letterbox inference uses (``preprocess.Letterbox``).
+which without augmentation is the letterbox inference uses (``image.preprocess.Letterbox``).
 
 Coordinates are continuous (pixel i spans [i, i+1)). Every transform is one 2x3 affine matrix
 from source pixels to network-input pixels; the masks reuse it, scaled to each output
@@ -78,7 +78,7 @@ def base_matrix(width: int, height: int, input_size: Tuple[int, int], crop: str)
     """3x3 source -> input map without augmentation.
 
     ``short``: the centred square of the short side fills the input (the long side is cut).
-    ``long``: the letterbox of ``preprocess.Letterbox`` (the long side fills the input, padding
+    ``long``: the letterbox of ``image.preprocess.Letterbox`` (the long side fills the input, padding
     on the short side), so that un-augmented samples are exactly what inference sees.
     """
     in_w, in_h = input_size
