@@ -175,7 +175,7 @@ PARAMETERS = (
     Parameter("depth_min", 0.1, "nearer depths (metres) are invalid", low=0.0, bag=BAG_FILE),
     Parameter("depth_max", 10.0, "farther depths (metres) are invalid (> depth_min)", low=0.0, low_open=True,
               bag=BAG_FILE),
-    # person tracks (litepose_ros/tracking.py); static: the tracker is built once
+    # person tracks (litepose_ros/tracking/); static: the tracker is built once
     Parameter("tracking", True, "give each person a track_id that stays while they stay in view", bag=BAG_FILE),
     Parameter("track_confirm_hits", 3, "a new track gets an id after this many detections ...", low=1,
               bag=BAG_FILE),

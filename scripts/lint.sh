@@ -11,7 +11,7 @@ RUNTIME_MODULES=(
   litepose_ros/backends litepose_ros/decoding litepose_ros/model/__init__.py litepose_ros/model/configs.py
   litepose_ros/ros litepose_ros/launch_config.py launch litepose_ros/engines/__init__.py
   litepose_ros/engines/tensorrt_build.py litepose_ros/verify.py litepose_ros/commands/build_engine_cmd.py
-  litepose_ros/commands/verify_cmd.py litepose_ros/tracking.py litepose_ros/protocols.py
+  litepose_ros/commands/verify_cmd.py litepose_ros/tracking litepose_ros/protocols.py
 )
 existing=()
 for path in "${RUNTIME_MODULES[@]}"; do [ -e "$path" ] && existing+=("$path"); done

@@ -1,4 +1,4 @@
-"""Person tracks (litepose_ros/tracking.py) on synthetic scenes with known identities, scored
+"""Person tracks (litepose_ros/tracking/) on synthetic scenes with known identities, scored
 with motmetrics; the life cycle in header-stamp time; smoothing; ids into the message fields
 and the debug image."""
 import numpy as np

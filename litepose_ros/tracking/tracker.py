@@ -1,66 +1,52 @@
-"""Person tracks across frames: stable ids, optional keypoint smoothing. Pure numpy/scipy.
+"""The person tracker: stable ids across frames, optional keypoint smoothing. Pure numpy/scipy.
 
-A track is a person's centre, moved by a constant-velocity Kalman filter in header-stamp
-time, and their shape: each joint's offset from the centre in units of the person's size,
-averaged over the detections. Per frame (``PersonTracker.update``):
+Its parts: ``clock`` (header stamps -> tracker time), ``motion`` (the centre's Kalman filter),
+``state`` (every track's state in arrays: tentative or confirmed, matched or coasting; motion and
+shape), ``similarity`` (track x detection), ``smoothing`` (One Euro). Per frame
+(``PersonTracker.update``):
 
 1. ``StampClock`` turns the header stamp into tracker time: a frame a little out of order
    does not move time back, only a real jump back resets; stamps that stop advancing
    (drivers stamping 0, a paused clock) fall back to counting frames.
 2. Tracks are predicted to that time; those without detections for too long end.
-3. ``similarity``: each track's predicted joints against each detection's, on the joints
-   both have, with tolerances from the track's size (the extent of all joints it has seen,
-   so it does not shrink when the lower body is not detected) widened by the prediction's
-   uncertainty. Hungarian matching: confirmed tracks seen lately first, then other confirmed
-   ones, then new ones (so spurious detections cannot take a person from a new track).
+3. Every track against every detection (``similarity``). Hungarian matching: confirmed tracks
+   seen lately first, then other confirmed ones, then tentative ones (so spurious detections
+   cannot take a person from a new track).
 4. A left-over detection and a left-over track seen a frame ago that are each other's only
    plausible partner match at a lower similarity. Two matches that could as well be swapped
    (people overlapping) stand, but publish no id this frame (an id flipping between two people
    is worse for a consumer than a frame without one).
-   Matched tracks take the detection; unmatched detections start new tracks, which get an id
-   after ``confirm_hits`` detections within ``confirm_window_s`` (at once for a confident,
-   full skeleton at the image edge that no confirmed track resembles), unless they continue a
-   recently lost track along its predicted path (that track's id comes back); one lying
-   mostly inside a person tracked in this frame (a fragment of them, or someone behind them)
-   waits for its id until it stands apart.
+   Matched tracks take the detection; unmatched detections start tentative tracks, confirmed
+   with an id after ``confirm_hits`` detections within ``confirm_window_s`` (at once for a
+   confident, full skeleton at the image edge that no confirmed track resembles), unless they
+   continue a recently lost track along its predicted path (that track's id comes back); one
+   lying mostly inside a person tracked in this frame (a fragment of them, or someone behind
+   them) waits for its id until it stands apart.
 5. Of two confirmed tracks on one person (one follows the detections, the other shadows it)
    the shadow ends.
 
-The node and ``litepose bag analyze`` both call this class (via
-``node_settings.tracker_from_settings``); the defaults are the node parameter table's.
+The node and ``litepose bag analyze`` both call this class (via the frame processor); the
+defaults are the node parameter table's.
 """
-import math
 import threading
 from typing import Any, Callable, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from .node_settings import BY_NAME
-from .people import People
+from ..node_settings import BY_NAME
+from ..people import People
+from . import similarity as similarity_model
+from .clock import StampClock
+from .smoothing import OneEuroFilter
+from .state import TRACK_ID_NONE, TrackTable
 
-TRACK_ID_NONE = -1
-MIN_SIZE_PX = 32.0  # people with one or two keypoints have a (near) zero extent
-# Motion filter, in units of the person's size (so resolution-free).
-ACCEL_NOISE = 0.5  # white-noise acceleration density: size / s^1.5
-INITIAL_SPEED = 2.5  # speed uncertainty of a new track: size / s (a run across the view)
-CENTRE_NOISE = 0.04  # one detection's centre: size
-NOISE_PX = 6.0  # a detector's keypoint noise at any size, pixels
-# A joint's tolerance, in person sizes: the dataset's OKS sigma plus room for limbs moving
-# between the averaged shape and this frame (gait, gestures).
-TOLERANCE_BASE = 0.04
-POSITION_TOLERANCE = 0.08  # a person's centre may leave the prediction by this many sizes
-GATE_SPEED = 1.0  # an unseen person may leave the predicted path by this many sizes / s (stops, turns)
-COVERAGE_POWER = 0.5  # a detection with a share c of the track's joints counts c ** this (fragments lose)
 OUT_MISSED_FRAMES = 2.5  # a track unseen for this many frame periods ends once predicted out of the image
 RESCUE_FACTOR = 0.4  # a track seen in the last RESCUE_FRAMES frame periods and a left-over detection
 RESCUE_FRAMES = 2.5  # that are each other's only candidate match at this multiple of track_min_similarity
 HOLD_INSIDE = 0.4  # a new track this much (area share) inside a followed person waits for its id
-SHAPE_RATE = 0.35  # share of a new detection in a track's averaged shape
-SIZE_RATE = 0.2  # share of a new detection in a track's size
 RECENT_S, RECENT_FRAMES = 0.3, 2.5  # tracks unseen for less (the longer of the two) choose first
-RECOVER_FACTOR = 1.0  # a lost track is recovered at this multiple of track_min_similarity ...
-RECOVER_SPEED = 0.5  # ... and velocities this close (sizes / s) beyond their uncertainty
+RECOVER_FACTOR = 1.0  # a lost track is recovered at this multiple of track_min_similarity
 SHADOW_SIMILARITY = 0.5  # an unmatched track this similar to a matched one's detection ...
 SHADOW_S = 0.5  # ... for this long is a duplicate of it
 # A clear, confident skeleton at the image edge (someone walking in) gets its id after
@@ -71,8 +57,6 @@ STRONG_JOINTS = 6  # at least this many joints ...
 STRONG_SCORE = 0.4  # ... each scored at least this
 EDGE_MARGIN = 0.1  # ... with a joint this close to the image edge (share of its width or height)
 AMBIGUOUS_RATIO = 0.8  # two matches that could as well be swapped (this close) publish no id this frame
-STALL_FRAMES = 2  # frames in a row whose stamps do not advance before frame counting takes over
-DEFAULT_PERIOD_S = 1.0 / 30.0  # frame period assumed before any advancing stamps were seen
 
 
 def _default(name: str) -> Any:
@@ -115,207 +99,6 @@ class TrackedPeople(NamedTuple):
     reset_reason: Optional[str]  # set when this frame reset the tracker (log it)
 
 
-class StampClock(object):
-    """Header stamps -> tracker seconds that never go back.
-
-    A stamp up to ``jump_back_s`` older than the newest one seen is a frame out of order: time
-    stays. Further back is a new stream (bag looped, camera restarted): ``reset`` is returned.
-    When stamps stop advancing for ``STALL_FRAMES`` frames in a row, each further frame counts
-    as one recent frame period, so tracks still end and the number of tracks stays bounded."""
-
-    def __init__(self, jump_back_s: float) -> None:
-        self.jump_back_s = jump_back_s
-        self.newest_ns: Optional[int] = None
-        self.time_s = 0.0
-        self.period_s = DEFAULT_PERIOD_S
-        self.stalled = 0  # frames in a row whose stamp did not advance
-
-    def advance(self, stamp_ns: int) -> Tuple[float, Optional[str]]:
-        if self.newest_ns is None:
-            self.newest_ns = stamp_ns
-            return self.time_s, None
-        step_ns = stamp_ns - self.newest_ns
-        if step_ns > 0:
-            step_s = step_ns / 1e9
-            self.period_s += 0.2 * (min(max(step_s, 1e-3), 1.0) - self.period_s)
-            self.time_s += step_s
-            self.newest_ns, self.stalled = stamp_ns, 0
-            return self.time_s, None
-        if -step_ns > self.jump_back_s * 1e9:
-            return self.time_s, "header stamp went back {:.3f} s (bag looped or camera restarted)".format(
-                -step_ns / 1e9)
-        self.stalled += 1
-        if self.stalled >= STALL_FRAMES:
-            self.time_s += self.period_s
-        return self.time_s, None
-
-
-class _OneEuro(object):
-    """One Euro filter (Casiez et al., CHI 2012) on every keypoint coordinate of one track."""
-
-    def __init__(self, num_joints: int, min_cutoff_hz: float, beta: float) -> None:
-        self.min_cutoff, self.beta = min_cutoff_hz, beta
-        self.value = np.zeros((num_joints, 2))
-        self.speed = np.zeros((num_joints, 2))
-        self.known = np.zeros(num_joints, bool)
-        self.time_s = 0.0
-
-    @staticmethod
-    def _alpha(dt: float, cutoff: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + 1.0 / (2.0 * math.pi * cutoff * dt))
-
-    def __call__(self, keypoints: np.ndarray, time_s: float) -> np.ndarray:
-        found = keypoints[:, 2] > 0
-        xy = keypoints[:, :2].astype(np.float64)
-        dt = time_s - self.time_s
-        old = found & self.known
-        if dt > 0.0 and old.any():
-            speed = (xy[old] - self.value[old]) / dt
-            speed = self.speed[old] + self._alpha(dt, np.ones(1)) * (speed - self.speed[old])
-            alpha = self._alpha(dt, self.min_cutoff + self.beta * np.abs(speed))
-            xy[old] = self.value[old] + alpha * (xy[old] - self.value[old])
-            self.speed[old] = speed
-        self.speed[found & ~self.known] = 0.0
-        self.value[found] = xy[found]
-        self.known |= found
-        self.time_s = time_s
-        out = keypoints.copy()
-        out[found, :2] = xy[found]
-        return out
-
-
-class _Tracks(object):
-    """Every track's state in arrays, a row per track, so that a frame costs the same few numpy
-    calls for 1 or 30 people.
-
-    Motion: the centre (x, y) with a constant-velocity Kalman filter per axis; both axes share
-    one covariance [[p00, p01], [p01, p11]] (same noise in x and y). Shape: ``offset`` [T, J, 2]
-    of each joint from the centre in units of ``unit`` (px), ``known`` where a joint was ever
-    seen. ``size`` (px) is the extent of the known shape: what tolerances scale with."""
-
-    _ARRAYS = ("centre", "velocity", "p00", "p01", "p11", "offset", "known", "unit", "size", "track_id",
-               "last_hit_s", "shadow_s", "matched")
-
-    def __init__(self, num_joints: int) -> None:
-        self.centre, self.velocity = np.zeros((0, 2)), np.zeros((0, 2))
-        self.p00, self.p01, self.p11 = np.zeros(0), np.zeros(0), np.zeros(0)
-        self.offset, self.known = np.zeros((0, num_joints, 2)), np.zeros((0, num_joints), bool)
-        self.unit, self.size = np.zeros(0), np.zeros(0)
-        self.track_id = np.zeros(0, np.int64)  # TRACK_ID_NONE until confirmed: no ids spent on noise
-        self.last_hit_s, self.shadow_s = np.zeros(0), np.zeros(0)
-        self.matched = np.zeros(0, bool)  # took a detection this frame
-        self.hits: List[List[float]] = []  # stamps of detections while tentative
-        self.smoothers: List[Optional[_OneEuro]] = []
-        self.time_s = 0.0  # every track is predicted to the current frame
-
-    def __len__(self) -> int:
-        return len(self.track_id)
-
-    def predict(self, time_s: float) -> None:
-        dt, self.time_s = time_s - self.time_s, time_s
-        self.matched[:] = False
-        if dt <= 0.0 or not len(self):
-            return
-        q = (ACCEL_NOISE * self.size) ** 2
-        self.centre += self.velocity * dt
-        self.p00 += dt * (2.0 * self.p01 + dt * self.p11) + q * (dt ** 3 / 3.0)
-        self.p01 += dt * self.p11 + q * (dt ** 2 / 2.0)
-        self.p11 += q * dt
-
-    def keep(self, mask: np.ndarray) -> None:
-        for name in self._ARRAYS:
-            setattr(self, name, getattr(self, name)[mask])
-        rows = np.flatnonzero(mask).tolist()
-        self.hits = [self.hits[i] for i in rows]
-        self.smoothers = [self.smoothers[i] for i in rows]
-
-    def add(self, keypoints: np.ndarray, smoother: Optional[Callable[[], _OneEuro]]) -> np.ndarray:
-        """New tentative tracks for these detections [N, J, 3]; returns their rows."""
-        count = len(keypoints)
-        found = keypoints[:, :, 2] > 0
-        xy = keypoints[:, :, :2].astype(np.float64)
-        centre = (xy * found[:, :, None]).sum(axis=1) / np.maximum(found.sum(axis=1), 1)[:, None]
-        unit = np.maximum(_extent(xy, found), MIN_SIZE_PX)
-        offset = np.where(found[:, :, None], (xy - centre[:, None]) / unit[:, None, None], 0.0)
-        p00 = (CENTRE_NOISE * unit) ** 2
-        new = dict(centre=centre, velocity=np.zeros((count, 2)), p00=p00, p01=np.zeros(count),
-                   p11=(INITIAL_SPEED * unit) ** 2, offset=offset, known=found, unit=unit, size=unit,
-                   track_id=np.full(count, TRACK_ID_NONE, np.int64),
-                   last_hit_s=np.full(count, self.time_s), shadow_s=np.zeros(count), matched=np.ones(count, bool))
-        rows = np.arange(len(self), len(self) + count)
-        for name in self._ARRAYS:
-            setattr(self, name, np.concatenate([getattr(self, name), new[name]]))
-        self.hits += [[self.time_s] for _ in range(count)]
-        self.smoothers += [smoother() if smoother else None for _ in range(count)]
-        return rows
-
-    def update(self, rows: np.ndarray, keypoints: np.ndarray, centres: np.ndarray, counts: np.ndarray) -> None:
-        """Detections [M, J, 3] with their centres [M, 2] measured against the (distinct) track
-        ``rows`` from ``counts`` shared joints each."""
-        unit = self.unit[rows]
-        r = (CENTRE_NOISE * self.size[rows]) ** 2 * 3.0 / np.minimum(np.maximum(counts, 1), 3) + NOISE_PX ** 2
-        p00, p01, p11 = self.p00[rows], self.p01[rows], self.p11[rows]
-        k0, k1 = p00 / (p00 + r), p01 / (p00 + r)
-        innovation = centres - self.centre[rows]
-        self.centre[rows] += k0[:, None] * innovation
-        self.velocity[rows] += k1[:, None] * innovation
-        self.p11[rows] = p11 - k1 * p01
-        self.p01[rows] = p01 * (1.0 - k0)
-        self.p00[rows] = p00 * (1.0 - k0)
-
-        found = keypoints[:, :, 2] > 0
-        xy = keypoints[:, :, :2].astype(np.float64)
-        known = self.known[rows]
-        shared = found & known
-        # size: how far the shared joints spread around their centre, against the shape's spread
-        seen = (xy - self.centre[rows][:, None]) / unit[:, None, None]
-        spread_now = _spread(seen, shared)
-        spread_shape = _spread(self.offset[rows], shared)
-        enough = (shared.sum(axis=1) >= 3) & (spread_shape > 0.05) & (spread_now > 0.0)
-        ratio = np.where(enough, spread_now / np.maximum(spread_shape, 1e-9), 1.0)
-        unit = unit * np.exp(SIZE_RATE * np.log(np.clip(ratio, 0.5, 2.0)))
-        seen = (xy - self.centre[rows][:, None]) / unit[:, None, None]
-        offset = np.where(shared[:, :, None], self.offset[rows] + SHAPE_RATE * (seen - self.offset[rows]),
-                          np.where(found[:, :, None], seen, self.offset[rows]))
-        self.offset[rows] = offset
-        self.known[rows] = known | found
-        self.unit[rows] = unit
-        self.size[rows] = np.maximum(unit * _extent(offset, self.known[rows]), MIN_SIZE_PX)
-        self.last_hit_s[rows] = self.time_s
-        self.matched[rows] = True
-        for row in rows[self.track_id[rows] == TRACK_ID_NONE].tolist():
-            self.hits[row].append(self.time_s)
-
-    def copy_state(self, source: int, target: int) -> None:
-        """Track ``target`` continues with ``source``'s motion and shape (a merge)."""
-        for name in ("centre", "velocity", "p00", "p01", "p11", "offset", "known", "unit", "size", "last_hit_s",
-                     "matched"):
-            getattr(self, name)[target] = getattr(self, name)[source]
-        self.shadow_s[target] = 0.0
-
-
-def _extent(xy: np.ndarray, found: np.ndarray) -> np.ndarray:
-    """[N, J, 2] points, [N, J] found -> the larger side of each box around the found points."""
-    lower = np.where(found[:, :, None], xy, np.inf).min(axis=1)
-    upper = np.where(found[:, :, None], xy, -np.inf).max(axis=1)
-    sides = np.where(found.any(axis=1)[:, None], upper - lower, 0.0)
-    return sides.max(axis=1)
-
-
-def _weighted_mean(points: np.ndarray, weight: np.ndarray, fallback: np.ndarray) -> np.ndarray:
-    """[..., J, 2] points, [..., J] weights -> [..., 2]; ``fallback`` where all weights are ~0."""
-    total = weight.sum(axis=-1)[..., None]
-    mean = (points * weight[..., None]).sum(axis=-2) / np.maximum(total, 1e-12)
-    return np.where(total > 1e-9, mean, fallback)
-
-
-def _spread(xy: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """RMS distance of the masked points of each row from their mean."""
-    count = np.maximum(mask.sum(axis=1), 1)
-    mean = (xy * mask[:, :, None]).sum(axis=1) / count[:, None]
-    return np.sqrt((((xy - mean[:, None]) ** 2).sum(axis=2) * mask).sum(axis=1) / count)
-
-
 class PersonTracker(object):
     """Assigns track ids to the people of successive frames of one camera."""
 
@@ -325,8 +108,8 @@ class PersonTracker(object):
         if problem:
             raise ValueError(problem)
         self.sigmas = np.asarray(sigmas, np.float64)
-        self._tolerance2 = (TOLERANCE_BASE + self.sigmas) ** 2
-        self.tracks = _Tracks(len(self.sigmas))
+        self._tolerance2 = similarity_model.joint_tolerance2(self.sigmas)
+        self.tracks = TrackTable(len(self.sigmas))
         self.clock = StampClock(self.config.reset_jump_back_s)
         self.next_id = 0
         self.resets = 0
@@ -348,10 +131,10 @@ class PersonTracker(object):
 
     def active_tracks(self) -> int:
         """Confirmed tracks not yet ended (visible or coasting)."""
-        return int(np.count_nonzero(self.tracks.track_id != TRACK_ID_NONE))
+        return int(np.count_nonzero(self.tracks.confirmed))
 
     def _reset(self) -> None:
-        self.tracks = _Tracks(len(self.sigmas))  # next_id keeps counting: ids are never reused
+        self.tracks = TrackTable(len(self.sigmas))  # next_id keeps counting: ids are never reused
         self.clock = StampClock(self.config.reset_jump_back_s)
         self.resets += 1
 
@@ -403,7 +186,7 @@ class PersonTracker(object):
         if not pairs.size or np.count_nonzero(pairs >= threshold, axis=1).max() < 2:
             return out  # no track with two plausible detections: no swap (the usual frame, cheap)
         dets = np.flatnonzero((rows >= 0) & (rows < len(pairs)))
-        dets = dets[self.tracks.track_id[rows[dets]] != TRACK_ID_NONE]
+        dets = dets[self.tracks.confirmed[rows[dets]]]
         if len(dets) < 2:
             return out
         square = pairs[np.ix_(rows[dets], dets)]  # [i, j]: track of detection i against detection j
@@ -415,19 +198,19 @@ class PersonTracker(object):
         out[dets] = (plausible & (swapped >= AMBIGUOUS_RATIO * kept)).any(axis=1)
         return out
 
-    def _smoother(self) -> Optional[Callable[[], _OneEuro]]:
+    def _smoother(self) -> Optional[Callable[[], OneEuroFilter]]:
         if not self.config.smoothing:
             return None
-        return lambda: _OneEuro(len(self.sigmas), self.config.smoothing_min_cutoff_hz, self.config.smoothing_beta)
+        return lambda: OneEuroFilter(len(self.sigmas), self.config.smoothing_min_cutoff_hz, self.config.smoothing_beta)
 
     def _end_lost(self, time_s: float, image_size: Optional[Tuple[int, int]]) -> None:
         """End tracks unseen too long, and unseen ones predicted to have walked out of the
         image (most of their joints outside): someone entering there is someone else."""
         tracks = self.tracks
-        limit = np.where(tracks.track_id != TRACK_ID_NONE, self.config.coast_s, self.config.confirm_window_s)
+        limit = np.where(tracks.confirmed, self.config.coast_s, self.config.confirm_window_s)
         alive = time_s - tracks.last_hit_s <= limit
         if len(tracks) and image_size is not None:
-            joints = tracks.centre[:, None] + tracks.offset * tracks.unit[:, None, None]
+            joints = tracks.joints(np.arange(len(tracks)))
             outside = ((joints < 0.0) | (joints > np.asarray(image_size, np.float64))).any(axis=2) & tracks.known
             missed = time_s - tracks.last_hit_s > OUT_MISSED_FRAMES * self.clock.period_s
             alive &= ~missed | (outside.sum(axis=1) * 2 <= tracks.known.sum(axis=1))
@@ -445,7 +228,7 @@ class PersonTracker(object):
         centres, shared = np.zeros((count, 2)), np.zeros(count, np.int64)
         free = np.arange(count)
         tracks = self.tracks
-        confirmed = tracks.track_id != TRACK_ID_NONE
+        confirmed = tracks.confirmed
         # tracks seen lately choose first: a long-unseen track's wide prediction must not take
         # a person from the track that has been following them
         recent = tracks.time_s - tracks.last_hit_s <= max(RECENT_S, RECENT_FRAMES * self.clock.period_s)
@@ -491,38 +274,8 @@ class PersonTracker(object):
                 rows[det], centres[det], shared[det] = track, centre[track, det], common[track, det]
 
     def similarity(self, rows: np.ndarray, keypoints: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Track ``rows`` x detections: similarity [T, D] in [0, 1], the detection's centre
-        [T, D, 2] as that track's shape places it, and the number of joints both have [T, D].
-
-        Two terms, on the joints both have: where the detection is (its centre by the track's
-        shape against the predicted centre, within the prediction's uncertainty plus
-        ``POSITION_TOLERANCE`` sizes) and what it looks like (each joint against the track's
-        shape placed there, within the joint's tolerance). Their product is scaled by n / (n + 1)
-        for n shared joints, so that a detection sharing few joints loses against one sharing
-        many. A wrong prediction (a turn while hidden) thus lowers only the position term."""
-        tracks = self.tracks
-        unit, size = tracks.unit[rows], tracks.size[rows]
-        found = keypoints[:, :, 2] > 0
-        shared = tracks.known[rows][:, None, :] & found[None, :, :]  # [T, D, J]
-        common = shared.sum(axis=2)
-        xy = keypoints[:, :, :2].astype(np.float64)
-        offset = tracks.offset[rows][:, None] * unit[:, None, None, None]  # [T, 1, J, 2]
-        placed = xy[None] - offset  # [T, D, J, 2]: the centre by each joint
-        spread = (size[:, None] ** 2 * self._tolerance2[None, :] + NOISE_PX ** 2)[:, None, :]  # [T, 1, J]
-        # the centre: mean of the joints' votes, then again with far-off votes (outliers) weighed down
-        weight = shared.astype(np.float64)
-        centre = _weighted_mean(placed, weight, tracks.centre[rows][:, None])
-        weight = weight * np.exp(-((placed - centre[:, :, None]) ** 2).sum(axis=3) / (8.0 * spread))
-        centre = _weighted_mean(placed, weight, centre)
-        residual2 = ((placed - centre[:, :, None]) ** 2).sum(axis=3)
-        shape = np.where(shared, np.exp(-residual2 / (2.0 * spread)), 0.0).sum(axis=2) / np.maximum(common, 1)
-        moved2 = ((centre - tracks.centre[rows][:, None]) ** 2).sum(axis=2)
-        unseen_s = tracks.time_s - tracks.last_hit_s[rows]
-        room = tracks.p00[rows] + NOISE_PX ** 2 + (POSITION_TOLERANCE * size) ** 2 + (GATE_SPEED * size * unseen_s) ** 2
-        position = np.exp(-moved2 / (2.0 * room[:, None]))
-        coverage = common / np.maximum(tracks.known[rows].sum(axis=1), 1)[:, None]
-        similarity = shape * position * common / (common + 1.0) * coverage ** COVERAGE_POWER
-        return np.where(common > 0, similarity, 0.0), centre, common
+        """Track ``rows`` x detections: ``similarity.similarity`` with this tracker's tolerances."""
+        return similarity_model.similarity(self.tracks, rows, keypoints, self._tolerance2)
 
     def _confirm(self, time_s: float, rows: np.ndarray, keypoints: np.ndarray,
                  image_size: Optional[Tuple[int, int]]) -> np.ndarray:
@@ -530,7 +283,7 @@ class PersonTracker(object):
         tracks = self.tracks
         window = self.config.confirm_window_s
         tentative = np.flatnonzero(rows >= 0)
-        tentative = tentative[tracks.track_id[rows[tentative]] == TRACK_ID_NONE]
+        tentative = tentative[~tracks.confirmed[rows[tentative]]]
         if not len(tentative):
             return rows
         fast = self._walking_in(keypoints, image_size)
@@ -545,11 +298,12 @@ class PersonTracker(object):
             ready = self._not_inside_followed(ready)
         if not ready:
             return rows
-        lost = np.flatnonzero((tracks.track_id != TRACK_ID_NONE) & ~tracks.matched)
+        lost = np.flatnonzero(tracks.coasting)
         gone = np.zeros(len(tracks), bool)
         if len(lost):
             detections = np.array([int(np.flatnonzero(rows == row)[0]) for row in ready])
-            similarity = self._pairs[np.ix_(lost, detections)] * self._same_motion(lost, np.asarray(ready))
+            similarity = self._pairs[np.ix_(lost, detections)] * similarity_model.same_motion(
+                tracks, lost, np.asarray(ready))
             track, det = linear_sum_assignment(-similarity)
             good = similarity[track, det] >= RECOVER_FACTOR * max(self.config.min_similarity, 1e-9)
             for old, new in zip(lost[track[good]].tolist(), np.asarray(ready)[det[good]].tolist()):
@@ -558,8 +312,8 @@ class PersonTracker(object):
                 gone[new] = True
         for row in ready:
             if not gone[row]:
-                tracks.track_id[row], self.next_id = self.next_id, self.next_id + 1
-                tracks.hits[row] = []
+                tracks.confirm(row, self.next_id)
+                self.next_id += 1
         return self._drop(rows, gone)
 
     @staticmethod
@@ -580,7 +334,7 @@ class PersonTracker(object):
         that took a detection this frame (a fragment of that person, or someone hidden behind
         them: they wait until they stand apart)."""
         tracks = self.tracks
-        followed = np.flatnonzero((tracks.track_id != TRACK_ID_NONE) & tracks.matched)
+        followed = np.flatnonzero(tracks.confirmed & tracks.matched)
         if not len(followed):
             return ready
         boxes = self._boxes(np.asarray(ready + followed.tolist()))
@@ -595,30 +349,22 @@ class PersonTracker(object):
     def _boxes(self, rows: np.ndarray) -> np.ndarray:
         """[R, 4] boxes around the known joints of tracks ``rows`` as they are now."""
         tracks = self.tracks
-        joints = tracks.centre[rows][:, None] + tracks.offset[rows] * tracks.unit[rows][:, None, None]
+        joints = tracks.joints(rows)
         known = tracks.known[rows][:, :, None]
         return np.concatenate([np.where(known, joints, np.inf).min(axis=1),
                                np.where(known, joints, -np.inf).max(axis=1)], axis=1)
-
-    def _same_motion(self, old: np.ndarray, new: np.ndarray) -> np.ndarray:
-        """[O, N] in (0, 1]: how well the velocities of new tracks agree with those of old ones
-        (someone walking the other way is not the lost person)."""
-        tracks = self.tracks
-        difference2 = ((tracks.velocity[old][:, None] - tracks.velocity[new][None]) ** 2).sum(axis=2)
-        room = (tracks.p11[old][:, None] + tracks.p11[new][None] + (RECOVER_SPEED * tracks.size[old][:, None]) ** 2)
-        return np.exp(-difference2 / (2.0 * room))
 
     def _merge_shadows(self, rows: np.ndarray, dt: float) -> np.ndarray:
         """Two confirmed tracks on one person: the unmatched one predicts onto the matched one's
         detection. After SHADOW_S of that it ends (the published id stays)."""
         tracks = self.tracks
-        confirmed = tracks.track_id != TRACK_ID_NONE
+        confirmed = tracks.confirmed
         idle = np.flatnonzero(confirmed & ~tracks.matched)
         busy = [d for d in range(len(rows)) if confirmed[rows[d]]]
         tracks.shadow_s[~confirmed | tracks.matched] = 0.0
         if not len(idle) or not busy:
             return rows
-        sizes = _similar_size(tracks.size[idle][:, None], tracks.size[rows[busy]][None, :])
+        sizes = similarity_model.similar_size(tracks.size[idle][:, None], tracks.size[rows[busy]][None, :])
         similarity = self._pairs[np.ix_(idle, busy)] * sizes
         best = similarity.argmax(axis=1)
         shadowing = similarity[np.arange(len(idle)), best] >= SHADOW_SIMILARITY
@@ -635,7 +381,7 @@ class PersonTracker(object):
         excess = len(tracks) - self.config.max_tracks
         if excess <= 0:
             return rows
-        worth = tracks.last_hit_s + np.where(tracks.track_id != TRACK_ID_NONE, 1e9, 0.0)
+        worth = tracks.last_hit_s + np.where(tracks.confirmed, 1e9, 0.0)
         gone = np.zeros(len(tracks), bool)
         gone[np.argsort(worth, kind="stable")[:excess]] = True
         return self._drop(rows, gone)
@@ -662,8 +408,3 @@ class PersonTracker(object):
         keep = np.ones(len(people), bool) if self.config.publish_unconfirmed else ids != TRACK_ID_NONE
         return TrackedPeople(People(keypoints[keep], people.scores[keep]), ids[keep], reason)
 
-
-def _similar_size(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """1 for equal sizes, falling to 0 at a ratio of 2."""
-    ratio = np.maximum(a, b) / np.maximum(np.minimum(a, b), 1e-9)
-    return np.clip(2.0 - ratio, 0.0, 1.0)
