@@ -181,7 +181,7 @@ PARAMETERS = (
               bag=BAG_FILE),
     Parameter("track_confirm_window_s", 0.5, "... within this many seconds (header stamps)", low=0.0,
               low_open=True, bag=BAG_FILE),
-    Parameter("track_coast_s", 1.5, "seconds a track survives without detections; a person back later gets a "
+    Parameter("track_coast_s", 3.0, "seconds a track survives without detections; a person back later gets a "
               "new id", low=0.0, low_open=True, bag=BAG_FILE),
     Parameter("track_min_similarity", 0.25, "weakest similarity (0..1: shape x position on the joints a track and "
               "a detection share) that continues a track", low=0.0, high=1.0, bag=BAG_FILE),

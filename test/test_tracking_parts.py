@@ -112,3 +112,29 @@ def test_same_motion_and_similar_size():
     assert agree[0, 0] > 0.99 and agree[0, 1] < 0.01
     sizes = similarity.similar_size(np.array([100.0, 100.0, 100.0]), np.array([100.0, 150.0, 250.0]))
     np.testing.assert_allclose(sizes, [1.0, 0.5, 0.0])
+
+
+def _frame(*xs: float) -> People:
+    return People(np.stack([_person(x) for x in xs]).reshape(-1, 17, 3), np.ones(len(xs), np.float32))
+
+
+def test_a_detection_that_a_missed_neighbours_track_fits_as_well_publishes_no_id():
+    """Two people overlapping, one of them missed: the one detection could be either person, so
+    it goes out without an id for that frame; each id is back on its person when they part."""
+    tracker = PersonTracker(COCO.sigmas)
+    stamp = iter(range(0, 10 ** 12, 33_000_000))
+    for x in np.linspace(500.0, 310.0, 12):  # B walks up to A
+        ids = tracker.update(_frame(300.0, x), next(stamp)).track_ids.tolist()
+    assert tracker.active_tracks() == 2
+    assert tracker.update(_frame(300.0), next(stamp)).track_ids.tolist() == [TRACK_ID_NONE]
+    for x in np.linspace(290.0, 100.0, 12):  # and on, past A
+        ids = tracker.update(_frame(300.0, x), next(stamp)).track_ids.tolist()
+    assert ids == [0, 1]
+
+
+def test_a_missed_person_away_from_the_detection_leaves_its_id_alone():
+    tracker = PersonTracker(COCO.sigmas)
+    for frame in range(10):
+        ids = tracker.update(_frame(300.0, 600.0), frame * 33_000_000).track_ids.tolist()
+    assert ids == [0, 1]
+    assert tracker.update(_frame(300.0), 10 * 33_000_000).track_ids.tolist() == [0]

@@ -56,6 +56,7 @@ FAST_CONFIRM_HITS = 1
 STRONG_JOINTS = 6  # at least this many joints ...
 STRONG_SCORE = 0.4  # ... each scored at least this
 EDGE_MARGIN = 0.1  # ... with a joint this close to the image edge (share of its width or height)
+CONTEST_RATIO = 0.85  # a match a missed person's track nearly as similar to (this share) publishes no id
 AMBIGUOUS_RATIO = 0.8  # two matches that could as well be swapped (this close) publish no id this frame
 
 
@@ -165,7 +166,7 @@ class PersonTracker(object):
         self._pairs = pairs[0]
         rows, centres, counts = self._associate(pairs)
         matched = rows >= 0
-        unsure = self._ambiguous(rows)
+        unsure = self._ambiguous(rows) | self._contested(rows)
         if matched.any():
             tracks.update(rows[matched], keypoints[matched], centres[matched], counts[matched])
         unmatched = np.flatnonzero(~matched)
@@ -189,13 +190,38 @@ class PersonTracker(object):
         dets = dets[self.tracks.confirmed[rows[dets]]]
         if len(dets) < 2:
             return out
-        square = pairs[np.ix_(rows[dets], dets)]  # [i, j]: track of detection i against detection j
+        square = pairs[_grid(rows[dets], dets)]  # [i, j]: track of detection i against detection j
         own = np.diag(square)
         swapped = square + square.T  # i's track takes j's detection and j's track takes i's
         kept = own[:, None] + own[None, :]
         plausible = np.minimum(square, square.T) >= threshold
         np.fill_diagonal(plausible, False)
         out[dets] = (plausible & (swapped >= AMBIGUOUS_RATIO * kept)).any(axis=1)
+        return out
+
+    def _contested(self, rows: np.ndarray) -> np.ndarray:
+        """[D]: detections matched to confirmed tracks that another confirmed track, seen lately
+        and left without a detection, resembles about as much (one of two people missed)."""
+        pairs = self._pairs
+        out = np.zeros(len(rows), bool)
+        if not pairs.size:
+            return out
+        tracks = self.tracks
+        count = len(pairs)
+        taken = np.zeros(count, bool)
+        taken[rows[(rows >= 0) & (rows < count)]] = True
+        recent = tracks.time_s - tracks.last_hit_s[:count] <= max(RECENT_S, RECENT_FRAMES * self.clock.period_s)
+        rivals = np.flatnonzero(tracks.confirmed[:count] & ~taken & recent)
+        if not len(rivals):
+            return out
+        dets = np.flatnonzero((rows >= 0) & (rows < count))
+        dets = dets[tracks.confirmed[rows[dets]]]
+        if not len(dets):
+            return out
+        own = pairs[rows[dets], dets]
+        best_rival = pairs[_grid(rivals, dets)].max(axis=0)
+        threshold = max(self.config.min_similarity, 1e-9)
+        out[dets] = (best_rival >= threshold) & (best_rival >= CONTEST_RATIO * own)
         return out
 
     def _smoother(self) -> Optional[Callable[[], OneEuroFilter]]:
@@ -237,8 +263,8 @@ class PersonTracker(object):
             candidates = np.flatnonzero(stage)
             if not len(candidates) or not len(free):
                 continue
-            similarity = all_similarity[np.ix_(candidates, free)]
-            centre, common = all_centre[np.ix_(candidates, free)], all_common[np.ix_(candidates, free)]
+            grid = _grid(candidates, free)
+            similarity, centre, common = all_similarity[grid], all_centre[grid], all_common[grid]
             track, det = linear_sum_assignment(-similarity)
             good = similarity[track, det] >= threshold
             track, det = track[good], det[good]
@@ -302,7 +328,7 @@ class PersonTracker(object):
         gone = np.zeros(len(tracks), bool)
         if len(lost):
             detections = np.array([int(np.flatnonzero(rows == row)[0]) for row in ready])
-            similarity = self._pairs[np.ix_(lost, detections)] * similarity_model.same_motion(
+            similarity = self._pairs[_grid(lost, detections)] * similarity_model.same_motion(
                 tracks, lost, np.asarray(ready))
             track, det = linear_sum_assignment(-similarity)
             good = similarity[track, det] >= RECOVER_FACTOR * max(self.config.min_similarity, 1e-9)
@@ -360,12 +386,12 @@ class PersonTracker(object):
         tracks = self.tracks
         confirmed = tracks.confirmed
         idle = np.flatnonzero(confirmed & ~tracks.matched)
-        busy = [d for d in range(len(rows)) if confirmed[rows[d]]]
+        busy = np.flatnonzero((rows >= 0) & confirmed[np.maximum(rows, 0)])  # detections on confirmed tracks
         tracks.shadow_s[~confirmed | tracks.matched] = 0.0
-        if not len(idle) or not busy:
+        if not len(idle) or not len(busy):
             return rows
         sizes = similarity_model.similar_size(tracks.size[idle][:, None], tracks.size[rows[busy]][None, :])
-        similarity = self._pairs[np.ix_(idle, busy)] * sizes
+        similarity = self._pairs[_grid(idle, busy)] * sizes
         best = similarity.argmax(axis=1)
         shadowing = similarity[np.arange(len(idle)), best] >= SHADOW_SIMILARITY
         tracks.shadow_s[idle] = np.where(shadowing, tracks.shadow_s[idle] + dt, 0.0)
@@ -408,3 +434,8 @@ class PersonTracker(object):
         keep = np.ones(len(people), bool) if self.config.publish_unconfirmed else ids != TRACK_ID_NONE
         return TrackedPeople(People(keypoints[keep], people.scores[keep]), ids[keep], reason)
 
+
+def _grid(rows: np.ndarray, columns: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Index of the rows x columns block of a matrix (``np.ix_`` without its checks: it costs
+    more than the indexing itself at a few people)."""
+    return rows[:, None], columns[None, :]
