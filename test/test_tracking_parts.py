@@ -85,7 +85,7 @@ def test_similarity_prefers_the_person_where_the_track_predicts_them():
     table.add(_person(300.0)[None], None)
     tolerance2 = similarity.joint_tolerance2(COCO.sigmas)
     detections = np.stack([_person(300.0), _person(330.0), _person(500.0)])
-    score, _, common = similarity.similarity(table, np.array([0]), detections, tolerance2)
+    score, _, common, _ = similarity.similarity(table, np.array([0]), detections, tolerance2)
     assert score[0, 0] > score[0, 1] > score[0, 2] >= 0.0
     assert score[0, 2] < 0.01  # a person away is not this track
     assert common[0].tolist() == [17, 17, 17]
@@ -97,7 +97,7 @@ def test_similarity_is_fair_to_a_detection_without_the_lower_body_but_fragments_
     tolerance2 = similarity.joint_tolerance2(COCO.sigmas)
     upper = _person(300.0, joints=11)  # hips and legs not detected
     fragment = _person(300.0, joints=4)
-    score, _, common = similarity.similarity(table, np.array([0]), np.stack([upper, fragment]), tolerance2)
+    score, _, common, _ = similarity.similarity(table, np.array([0]), np.stack([upper, fragment]), tolerance2)
     assert common[0].tolist() == [11, 4]
     assert score[0, 0] > 0.5  # still plainly the same person
     assert score[0, 1] < score[0, 0]
@@ -138,3 +138,28 @@ def test_a_missed_person_away_from_the_detection_leaves_its_id_alone():
         ids = tracker.update(_frame(300.0, 600.0), frame * 33_000_000).track_ids.tolist()
     assert ids == [0, 1]
     assert tracker.update(_frame(300.0), 10 * 33_000_000).track_ids.tolist() == [0]
+
+
+def _jittered_walk(jitter_px: float, frames: int = 150, seed: int = 0):
+    """One small person (100 px) walking right at 60 px/s, 30 Hz, every joint jittered."""
+    rng = np.random.RandomState(seed)
+    for frame in range(frames):
+        pose = _person(200.0 + 2.0 * frame, height=100.0)
+        pose[:, :2] += rng.normal(0.0, jitter_px, (17, 2))
+        yield People(pose[None], np.ones(1, np.float32)), frame * 33_333_333
+
+
+def test_a_track_learns_how_loosely_a_noisy_detector_fits_and_keeps_the_id():
+    tracker = PersonTracker(COCO.sigmas)
+    published = [tracker.update(people, stamp).track_ids[0] for people, stamp in _jittered_walk(16.0)]
+    ids = set(published) - {TRACK_ID_NONE}
+    assert ids == {0}  # one person, one id, however noisy
+    assert published.count(TRACK_ID_NONE) <= 5
+    assert tracker.tracks.looseness[0] > 2.0
+
+
+def test_a_clean_detector_leaves_the_tolerances_as_they_are():
+    tracker = PersonTracker(COCO.sigmas)
+    for people, stamp in _jittered_walk(1.0):
+        tracker.update(people, stamp)
+    assert tracker.tracks.looseness[0] < 1.0  # tolerances are used as they are (never tightened)

@@ -4,7 +4,8 @@
 have: where the detection is (its centre by the track's shape against the predicted centre,
 within the prediction's uncertainty plus ``POSITION_TOLERANCE`` sizes) and what it looks like
 (each joint against the track's shape placed there, within the joint's tolerance: the dataset's
-OKS sigma plus ``TOLERANCE_BASE`` for limbs moving between the averaged shape and this frame).
+OKS sigma plus ``TOLERANCE_BASE`` for limbs moving between the averaged shape and this frame,
+plus the detector's noise, all widened by the track's learned ``looseness`` where above 1).
 """
 from typing import Tuple
 
@@ -26,9 +27,11 @@ def joint_tolerance2(sigmas: np.ndarray) -> np.ndarray:
 
 
 def similarity(tracks: TrackTable, rows: np.ndarray, keypoints: np.ndarray, tolerance2: np.ndarray
-               ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+               ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Track ``rows`` x detections [D, J, 3]: similarity [T, D] in [0, 1], the detection's centre
-    [T, D, 2] as that track's shape places it, and the number of joints both have [T, D].
+    [T, D, 2] as that track's shape places it, the number of joints both have [T, D] and each
+    joint's squared distance from where the shape places it, in units of twice its tolerance
+    (``spread``: about 1 on average when the tolerances fit the detector) [T, D, J].
 
     The position and shape terms' product is scaled by n / (n + 1) for n shared joints, so that
     a detection sharing few joints loses against one sharing many, and by the share of the
@@ -41,21 +44,23 @@ def similarity(tracks: TrackTable, rows: np.ndarray, keypoints: np.ndarray, tole
     xy = keypoints[:, :, :2].astype(np.float64)
     offset = tracks.offset[rows][:, None] * unit[:, None, None, None]  # [T, 1, J, 2]
     placed = xy[None] - offset  # [T, D, J, 2]: the centre by each joint
-    spread = (size[:, None] ** 2 * tolerance2[None, :] + NOISE_PX ** 2)[:, None, :]  # [T, 1, J]
+    loose = np.maximum(tracks.looseness[rows], 1.0)[:, None]
+    spread = ((size[:, None] ** 2 * tolerance2[None, :] + NOISE_PX ** 2) * loose)[:, None, :]  # [T, 1, J]
     # the centre: mean of the joints' votes, then again with far-off votes (outliers) weighed down
     weight = shared.astype(np.float64)
-    centre = _weighted_mean(placed, weight, tracks.centre[rows][:, None])
-    weight = weight * np.exp(-((placed - centre[:, :, None]) ** 2).sum(axis=3) / (8.0 * spread))
-    centre = _weighted_mean(placed, weight, centre)
-    residual2 = ((placed - centre[:, :, None]) ** 2).sum(axis=3)
-    shape = np.where(shared, np.exp(-residual2 / (2.0 * spread)), 0.0).sum(axis=2) / np.maximum(common, 1)
+    first = (placed * weight[..., None]).sum(axis=2) / np.maximum(common, 1)[..., None]
+    weight *= np.exp(-((placed - first[:, :, None]) ** 2).sum(axis=3) / (8.0 * spread))
+    total = weight.sum(axis=2)[..., None]
+    centre = np.where(total > 1e-9, (placed * weight[..., None]).sum(axis=2) / np.maximum(total, 1e-12), first)
+    normalised = ((placed - centre[:, :, None]) ** 2).sum(axis=3) / (2.0 * spread)
+    shape = (np.exp(-normalised) * shared).sum(axis=2) / np.maximum(common, 1)
     moved2 = ((centre - tracks.centre[rows][:, None]) ** 2).sum(axis=2)
     unseen_s = tracks.time_s - tracks.last_hit_s[rows]
     room = tracks.p00[rows] + NOISE_PX ** 2 + (POSITION_TOLERANCE * size) ** 2 + (GATE_SPEED * size * unseen_s) ** 2
     position = np.exp(-moved2 / (2.0 * room[:, None]))
     coverage = common / np.maximum(tracks.known[rows].sum(axis=1), 1)[:, None]
     result = shape * position * common / (common + 1.0) * coverage ** COVERAGE_POWER
-    return np.where(common > 0, result, 0.0), centre, common
+    return np.where(common > 0, result, 0.0), centre, common, normalised
 
 
 def same_motion(tracks: TrackTable, old: np.ndarray, new: np.ndarray) -> np.ndarray:
@@ -70,10 +75,3 @@ def similar_size(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """1 for equal sizes, falling to 0 at a ratio of 2."""
     ratio = np.maximum(a, b) / np.maximum(np.minimum(a, b), 1e-9)
     return np.clip(2.0 - ratio, 0.0, 1.0)
-
-
-def _weighted_mean(points: np.ndarray, weight: np.ndarray, fallback: np.ndarray) -> np.ndarray:
-    """[..., J, 2] points, [..., J] weights -> [..., 2]; ``fallback`` where all weights are ~0."""
-    total = weight.sum(axis=-1)[..., None]
-    mean = (points * weight[..., None]).sum(axis=-2) / np.maximum(total, 1e-12)
-    return np.where(total > 1e-9, mean, fallback)

@@ -9,7 +9,9 @@ motion filter alone) until it ends. What it holds:
 - shape: ``offset`` [T, J, 2] of each joint from the centre in units of ``unit`` (px), averaged
   over the detections, and ``known`` where a joint was ever seen. ``size`` (px) is the extent of
   the known shape: what tolerances scale with, so it does not shrink when the lower body is not
-  detected.
+  detected;
+- looseness: how much more loosely this person's detections fit the shape than the
+  similarity's tolerances assume (learned; above 1 it widens them for this track).
 """
 from typing import Callable, List, Optional
 
@@ -23,15 +25,16 @@ TENTATIVE, CONFIRMED = 0, 1  # ``status`` of a track
 MIN_SIZE_PX = 32.0  # people with one or two keypoints have a (near) zero extent
 SHAPE_RATE = 0.35  # share of a new detection in a track's averaged shape
 SIZE_RATE = 0.2  # share of a new detection in a track's size
+LOOSENESS_RATE = 0.1  # share of a new detection in a track's looseness
 
 
 class TrackTable(object):
     """The tracks of one camera, row by row."""
 
-    _ARRAYS = ("status", "centre", "velocity", "p00", "p01", "p11", "offset", "known", "unit", "size",
+    _ARRAYS = ("status", "centre", "velocity", "p00", "p01", "p11", "offset", "known", "unit", "size", "looseness",
                "track_id", "last_hit_s", "shadow_s", "matched")
-    _CONTINUED = ("centre", "velocity", "p00", "p01", "p11", "offset", "known", "unit", "size", "last_hit_s",
-                  "matched")  # what a merge carries over from one track to another
+    _CONTINUED = ("centre", "velocity", "p00", "p01", "p11", "offset", "known", "unit", "size", "looseness",
+                  "last_hit_s", "matched")  # what a merge carries over from one track to another
 
     def __init__(self, num_joints: int) -> None:
         self.status = np.zeros(0, np.int8)  # TENTATIVE or CONFIRMED
@@ -39,6 +42,8 @@ class TrackTable(object):
         self.p00, self.p01, self.p11 = np.zeros(0), np.zeros(0), np.zeros(0)
         self.offset, self.known = np.zeros((0, num_joints, 2)), np.zeros((0, num_joints), bool)
         self.unit, self.size = np.zeros(0), np.zeros(0)
+        # how much noisier this person's keypoints are than the similarity's tolerances assume (learned)
+        self.looseness = np.zeros(0)
         self.track_id = np.zeros(0, np.int64)  # TRACK_ID_NONE until confirmed: no ids spent on noise
         self.last_hit_s, self.shadow_s = np.zeros(0), np.zeros(0)
         self.matched = np.zeros(0, bool)  # took a detection this frame
@@ -88,6 +93,7 @@ class TrackTable(object):
         p00, p01, p11 = motion.initial_covariance(unit)
         new = dict(status=np.full(count, TENTATIVE, np.int8), centre=centre, velocity=np.zeros((count, 2)),
                    p00=p00, p01=p01, p11=p11, offset=offset, known=found, unit=unit, size=unit,
+                   looseness=np.ones(count),
                    track_id=np.full(count, TRACK_ID_NONE, np.int64),
                    last_hit_s=np.full(count, self.time_s), shadow_s=np.zeros(count), matched=np.ones(count, bool))
         rows = np.arange(len(self), len(self) + count)
@@ -97,9 +103,15 @@ class TrackTable(object):
         self.smoothers += [smoother() if smoother else None for _ in range(count)]
         return rows
 
-    def update(self, rows: np.ndarray, keypoints: np.ndarray, centres: np.ndarray, counts: np.ndarray) -> None:
+    def update(self, rows: np.ndarray, keypoints: np.ndarray, centres: np.ndarray, counts: np.ndarray,
+               looseness: np.ndarray) -> None:
         """Detections [M, J, 3] with their centres [M, 2] measured against the (distinct) track
-        ``rows`` from ``counts`` shared joints each."""
+        ``rows`` from ``counts`` shared joints each, and how loosely their joints fit the shape
+        ``looseness`` [M] (NaN: not measured)."""
+        measured = ~np.isnan(looseness)
+        learned = self.looseness[rows]
+        self.looseness[rows] = np.where(measured, learned + LOOSENESS_RATE * (np.where(measured, looseness, 1.0)
+                                                                              - learned), learned)
         unit = self.unit[rows]
         motion.correct(self.centre, self.velocity, self.p00, self.p01, self.p11, rows, centres, self.size[rows],
                        counts)
@@ -109,8 +121,8 @@ class TrackTable(object):
         shared = found & known
         # size: how far the shared joints spread around their centre, against the shape's spread
         seen = (xy - self.centre[rows][:, None]) / unit[:, None, None]
-        spread_now = spread(seen, shared)
-        spread_shape = spread(self.offset[rows], shared)
+        spread_now, spread_shape = spread(np.concatenate([seen, self.offset[rows]]),
+                                          np.concatenate([shared, shared])).reshape(2, -1)
         enough = (shared.sum(axis=1) >= 3) & (spread_shape > 0.05) & (spread_now > 0.0)
         ratio = np.where(enough, spread_now / np.maximum(spread_shape, 1e-9), 1.0)
         unit = unit * np.exp(SIZE_RATE * np.log(np.clip(ratio, 0.5, 2.0)))

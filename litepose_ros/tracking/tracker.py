@@ -16,12 +16,15 @@ shape), ``similarity`` (track x detection), ``smoothing`` (One Euro). Per frame
    plausible partner match at a lower similarity. Two matches that could as well be swapped
    (people overlapping) stand, but publish no id this frame (an id flipping between two people
    is worse for a consumer than a frame without one).
-   Matched tracks take the detection; unmatched detections start tentative tracks, confirmed
-   with an id after ``confirm_hits`` detections within ``confirm_window_s`` (at once for a
-   confident, full skeleton at the image edge that no confirmed track resembles), unless they
-   continue a recently lost track along its predicted path (that track's id comes back); one
-   lying mostly inside a person tracked in this frame (a fragment of them, or someone behind
-   them) waits for its id until it stands apart.
+   A detection matched while a confirmed track seen lately and left without one fits it about
+   as well (two people close, one of them missed) publishes no id either.
+   Matched tracks take the detection (motion, shape, and how loosely the person's joints
+   fit the shape: noisy detections widen the tolerances); unmatched detections start
+   tentative tracks, confirmed with an id after ``confirm_hits`` detections within
+   ``confirm_window_s`` (at once for a confident, full skeleton at the image edge that no
+   confirmed track resembles), unless they continue a recently lost track along its predicted
+   path (that track's id comes back); one lying mostly inside a person tracked in this frame
+   (a fragment of them, or someone behind them) waits for its id until it stands apart.
 5. Of two confirmed tracks on one person (one follows the detections, the other shadows it)
    the shadow ends.
 
@@ -57,6 +60,12 @@ STRONG_JOINTS = 6  # at least this many joints ...
 STRONG_SCORE = 0.4  # ... each scored at least this
 EDGE_MARGIN = 0.1  # ... with a joint this close to the image edge (share of its width or height)
 CONTEST_RATIO = 0.85  # a match a missed person's track nearly as similar to (this share) publishes no id
+# Each track learns how loosely its person's detections fit the shape (a small person far off, a
+# noisy model): the mean of their joints' squared distances, in units of twice the joint's
+# tolerance and capped at FIT_CAP (outliers), over FIT_MEAN. Above 1 it widens the tolerances.
+# FIT_MEAN is the bench's choice (bench/bench_tracking_peers.py, 8 seeds: 0.2-0.69 tried).
+FIT_MEAN = 0.29
+FIT_CAP = 3.0
 AMBIGUOUS_RATIO = 0.8  # two matches that could as well be swapped (this close) publish no id this frame
 
 
@@ -164,12 +173,14 @@ class PersonTracker(object):
         # duplicates all read it (for tracks the frame did not update)
         pairs = self.similarity(np.arange(len(tracks)), keypoints)
         self._pairs = pairs[0]
-        rows, centres, counts = self._associate(pairs)
+        rows, centres, counts = self._associate(pairs[:3])
         matched = rows >= 0
         unsure = self._ambiguous(rows) | self._contested(rows)
         if matched.any():
-            tracks.update(rows[matched], keypoints[matched], centres[matched], counts[matched])
-        unmatched = np.flatnonzero(~matched)
+            dets = _nonzero(matched)
+            tracks.update(rows[dets], keypoints[dets], centres[dets], counts[dets],
+                          self._looseness(pairs[3][rows[dets], dets], rows[dets], keypoints[dets]))
+        unmatched = _nonzero(~matched)
         if len(unmatched):
             rows[unmatched] = tracks.add(keypoints[unmatched], self._smoother())
         rows = self._confirm(time_s, rows, keypoints, image_size)
@@ -186,7 +197,7 @@ class PersonTracker(object):
         threshold = max(self.config.min_similarity, 1e-9)
         if not pairs.size or np.count_nonzero(pairs >= threshold, axis=1).max() < 2:
             return out  # no track with two plausible detections: no swap (the usual frame, cheap)
-        dets = np.flatnonzero((rows >= 0) & (rows < len(pairs)))
+        dets = _nonzero((rows >= 0) & (rows < len(pairs)))
         dets = dets[self.tracks.confirmed[rows[dets]]]
         if len(dets) < 2:
             return out
@@ -198,6 +209,16 @@ class PersonTracker(object):
         np.fill_diagonal(plausible, False)
         out[dets] = (plausible & (swapped >= AMBIGUOUS_RATIO * kept)).any(axis=1)
         return out
+
+    def _looseness(self, residual: np.ndarray, rows: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
+        """[M] how loosely detections matched to tracks ``rows`` fit their shapes: the mean of
+        their joints' normalised squared distances over that of a detector whose noise the
+        tolerances describe; NaN with fewer than 4 joints shared."""
+        shared = self.tracks.known[rows] & (keypoints[:, :, 2] > 0)
+        count = shared.sum(axis=1)
+        # a mean (a median costs more than the rest of the update), outliers capped
+        mean = np.where(shared, np.minimum(residual, FIT_CAP), 0.0).sum(axis=1) / np.maximum(count, 1)
+        return np.where(count >= 4, mean / FIT_MEAN, np.nan)
 
     def _contested(self, rows: np.ndarray) -> np.ndarray:
         """[D]: detections matched to confirmed tracks that another confirmed track, seen lately
@@ -211,10 +232,10 @@ class PersonTracker(object):
         taken = np.zeros(count, bool)
         taken[rows[(rows >= 0) & (rows < count)]] = True
         recent = tracks.time_s - tracks.last_hit_s[:count] <= max(RECENT_S, RECENT_FRAMES * self.clock.period_s)
-        rivals = np.flatnonzero(tracks.confirmed[:count] & ~taken & recent)
+        rivals = _nonzero(tracks.confirmed[:count] & ~taken & recent)
         if not len(rivals):
             return out
-        dets = np.flatnonzero((rows >= 0) & (rows < count))
+        dets = _nonzero((rows >= 0) & (rows < count))
         dets = dets[tracks.confirmed[rows[dets]]]
         if not len(dets):
             return out
@@ -233,13 +254,13 @@ class PersonTracker(object):
         """End tracks unseen too long, and unseen ones predicted to have walked out of the
         image (most of their joints outside): someone entering there is someone else."""
         tracks = self.tracks
-        limit = np.where(tracks.confirmed, self.config.coast_s, self.config.confirm_window_s)
-        alive = time_s - tracks.last_hit_s <= limit
-        if len(tracks) and image_size is not None:
-            joints = tracks.joints(np.arange(len(tracks)))
-            outside = ((joints < 0.0) | (joints > np.asarray(image_size, np.float64))).any(axis=2) & tracks.known
-            missed = time_s - tracks.last_hit_s > OUT_MISSED_FRAMES * self.clock.period_s
-            alive &= ~missed | (outside.sum(axis=1) * 2 <= tracks.known.sum(axis=1))
+        unseen_s = time_s - tracks.last_hit_s
+        alive = unseen_s <= np.where(tracks.confirmed, self.config.coast_s, self.config.confirm_window_s)
+        missed = _nonzero(alive & (unseen_s > OUT_MISSED_FRAMES * self.clock.period_s))
+        if len(missed) and image_size is not None:
+            joints, known = tracks.joints(missed), tracks.known[missed]
+            outside = ((joints < 0.0) | (joints > np.asarray(image_size, np.float64))).any(axis=2) & known
+            alive[missed] = outside.sum(axis=1) * 2 <= known.sum(axis=1)
         if not alive.all():
             tracks.keep(alive)
 
@@ -260,7 +281,7 @@ class PersonTracker(object):
         recent = tracks.time_s - tracks.last_hit_s <= max(RECENT_S, RECENT_FRAMES * self.clock.period_s)
         threshold = max(self.config.min_similarity, 1e-9)
         for stage in (confirmed & recent, confirmed & ~recent, ~confirmed):
-            candidates = np.flatnonzero(stage)
+            candidates = _nonzero(stage)
             if not len(candidates) or not len(free):
                 continue
             grid = _grid(candidates, free)
@@ -280,12 +301,12 @@ class PersonTracker(object):
                 centres: np.ndarray, shared: np.ndarray, eligible: np.ndarray) -> None:
         """A detection left over and a recent track left over that are each other's only
         plausible partner match at a lower similarity (a frame where the person looked odd)."""
-        free = np.flatnonzero(rows < 0)
+        free = _nonzero(rows < 0)
         if not len(free):
             return
         taken = np.zeros(len(eligible), bool)
         taken[rows[rows >= 0]] = True
-        idle = np.flatnonzero(eligible & ~taken)
+        idle = _nonzero(eligible & ~taken)
         if not len(idle):
             return
         floor = RESCUE_FACTOR * max(self.config.min_similarity, 1e-9)
@@ -299,7 +320,8 @@ class PersonTracker(object):
                     (not len(rival) or rival.max() < 0.5 * best) and track not in rows:
                 rows[det], centres[det], shared[det] = track, centre[track, det], common[track, det]
 
-    def similarity(self, rows: np.ndarray, keypoints: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def similarity(self, rows: np.ndarray, keypoints: np.ndarray
+                   ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Track ``rows`` x detections: ``similarity.similarity`` with this tracker's tolerances."""
         return similarity_model.similarity(self.tracks, rows, keypoints, self._tolerance2)
 
@@ -308,7 +330,7 @@ class PersonTracker(object):
         """New tracks with enough hits get an id: a lost track's, if they continue its path."""
         tracks = self.tracks
         window = self.config.confirm_window_s
-        tentative = np.flatnonzero(rows >= 0)
+        tentative = _nonzero(rows >= 0)
         tentative = tentative[~tracks.confirmed[rows[tentative]]]
         if not len(tentative):
             return rows
@@ -324,10 +346,10 @@ class PersonTracker(object):
             ready = self._not_inside_followed(ready)
         if not ready:
             return rows
-        lost = np.flatnonzero(tracks.coasting)
+        lost = _nonzero(tracks.coasting)
         gone = np.zeros(len(tracks), bool)
         if len(lost):
-            detections = np.array([int(np.flatnonzero(rows == row)[0]) for row in ready])
+            detections = np.array([int(_nonzero(rows == row)[0]) for row in ready])
             similarity = self._pairs[_grid(lost, detections)] * similarity_model.same_motion(
                 tracks, lost, np.asarray(ready))
             track, det = linear_sum_assignment(-similarity)
@@ -360,7 +382,7 @@ class PersonTracker(object):
         that took a detection this frame (a fragment of that person, or someone hidden behind
         them: they wait until they stand apart)."""
         tracks = self.tracks
-        followed = np.flatnonzero(tracks.confirmed & tracks.matched)
+        followed = _nonzero(tracks.confirmed & tracks.matched)
         if not len(followed):
             return ready
         boxes = self._boxes(np.asarray(ready + followed.tolist()))
@@ -385,8 +407,8 @@ class PersonTracker(object):
         detection. After SHADOW_S of that it ends (the published id stays)."""
         tracks = self.tracks
         confirmed = tracks.confirmed
-        idle = np.flatnonzero(confirmed & ~tracks.matched)
-        busy = np.flatnonzero((rows >= 0) & confirmed[np.maximum(rows, 0)])  # detections on confirmed tracks
+        idle = _nonzero(confirmed & ~tracks.matched)
+        busy = _nonzero((rows >= 0) & confirmed[np.maximum(rows, 0)])  # detections on confirmed tracks
         tracks.shadow_s[~confirmed | tracks.matched] = 0.0
         if not len(idle) or not len(busy):
             return rows
@@ -396,7 +418,7 @@ class PersonTracker(object):
         shadowing = similarity[np.arange(len(idle)), best] >= SHADOW_SIMILARITY
         tracks.shadow_s[idle] = np.where(shadowing, tracks.shadow_s[idle] + dt, 0.0)
         gone = np.zeros(len(tracks), bool)
-        for i in np.flatnonzero(tracks.shadow_s[idle] >= SHADOW_S).tolist():
+        for i in _nonzero(tracks.shadow_s[idle] >= SHADOW_S).tolist():
             shadow = int(idle[i])
             gone[shadow] = True  # the id being published stays: no switch at the merge
         return self._drop(rows, gone)
@@ -429,7 +451,7 @@ class PersonTracker(object):
         if self.config.smoothing and tracked.any():
             keypoints = keypoints.copy()
             smoothers = self.tracks.smoothers
-            for index in np.flatnonzero(tracked).tolist():
+            for index in _nonzero(tracked).tolist():
                 keypoints[index] = smoothers[rows[index]](people.keypoints[index], time_s)
         keep = np.ones(len(people), bool) if self.config.publish_unconfirmed else ids != TRACK_ID_NONE
         return TrackedPeople(People(keypoints[keep], people.scores[keep]), ids[keep], reason)
@@ -439,3 +461,8 @@ def _grid(rows: np.ndarray, columns: np.ndarray) -> Tuple[np.ndarray, np.ndarray
     """Index of the rows x columns block of a matrix (``np.ix_`` without its checks: it costs
     more than the indexing itself at a few people)."""
     return rows[:, None], columns[None, :]
+
+
+def _nonzero(mask: np.ndarray) -> np.ndarray:
+    """Indices where a 1-D mask is true (``np.flatnonzero`` without its ravel)."""
+    return mask.nonzero()[0]
