@@ -157,12 +157,12 @@ def peers() -> Dict[str, Runner]:
     runners: Dict[str, Runner] = {}
     for keypoint_px in (12.0, 24.0, 40.0):  # 12 = image height / 40, the demo's setting
         for threshold in (0.4, 0.26):  # at least 2 / 3 joints within keypoint_px
-            for memory_s in (1.0, 2.0):
+            for memory_s in (1.0, 2.0, 3.0):  # 3 s: ours coasts 3 s by default
                 runners["norfair kp {:.0f} px, d {}, {:.0f} s".format(keypoint_px, threshold, memory_s)] = \
                     norfair_runner(keypoint_px, threshold, memory_s)
     for min_iou in (0.1, 0.3):
         for high in (0.3, 0.45):
-            for lost_s in (1.0, 2.0):
+            for lost_s in (1.0, 2.0, 3.0):
                 runners["ByteTrack iou {}, high {}, {:.0f} s".format(min_iou, high, lost_s)] = \
                     bytetrack_runner(min_iou, lost_s, high, 2)
     return runners

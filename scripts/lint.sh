@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 .venv/bin/ruff check .
 RUNTIME_MODULES=(
   litepose_ros/__init__.py litepose_ros/common litepose_ros/image litepose_ros/backends litepose_ros/decoding
-  litepose_ros/native litepose_ros/tracking.py litepose_ros/depth litepose_ros/messages litepose_ros/pipeline
+  litepose_ros/native litepose_ros/tracking litepose_ros/depth litepose_ros/messages litepose_ros/pipeline
   litepose_ros/settings litepose_ros/ros launch
   litepose_ros/engines/__init__.py litepose_ros/engines/tensorrt_build.py litepose_ros/export/__init__.py
   litepose_ros/export/verify.py litepose_ros/commands/build_engine_cmd.py litepose_ros/commands/verify_cmd.py

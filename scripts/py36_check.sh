@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run the runtime modules' tests (preprocessing, metadata, people, decoder, depth) on
+# Run the runtime modules' tests (preprocessing, metadata, people, decoder, depth, tracker parts) on
 # Python 3.6 with numpy 1.19, the Jetson Nano's JetPack 4.6 stack. vermin checks the syntax of
 # every runtime module; this checks that the code really runs and decodes the same people there.
 set -euo pipefail
@@ -21,4 +21,5 @@ if [ ! -e "$stamp" ]; then
 fi
 # LITEPOSE_QUICK: 100 of the decoder's 500 seeded random cases (all 500 run in the main suite)
 LITEPOSE_QUICK=1 "$VENV36/bin/python" -m pytest -q -p no:cacheprovider -c /dev/null --rootdir . \
-  test/test_preprocess.py test/test_image_messages.py test/test_metadata.py test/test_people.py test/test_decoder.py test/test_depth.py
+  test/test_preprocess.py test/test_image_messages.py test/test_metadata.py test/test_people.py test/test_decoder.py test/test_depth.py \
+  test/test_tracking_parts.py

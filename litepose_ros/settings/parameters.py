@@ -177,13 +177,13 @@ PARAMETERS = (
     Parameter("depth_min", 0.1, "nearer depths (metres) are invalid", low=0.0, bag=BAG_FILE),
     Parameter("depth_max", 10.0, "farther depths (metres) are invalid (> depth_min)", low=0.0, low_open=True,
               bag=BAG_FILE),
-    # person tracks (litepose_ros/tracking.py); static: the tracker is built once
+    # person tracks (litepose_ros/tracking/); static: the tracker is built once
     Parameter("tracking", True, "give each person a track_id that stays while they stay in view", bag=BAG_FILE),
     Parameter("track_confirm_hits", 3, "a new track gets an id after this many detections ...", low=1,
               bag=BAG_FILE),
     Parameter("track_confirm_window_s", 0.5, "... within this many seconds (header stamps)", low=0.0,
               low_open=True, bag=BAG_FILE),
-    Parameter("track_coast_s", 1.5, "seconds a track survives without detections; a person back later gets a "
+    Parameter("track_coast_s", 3.0, "seconds a track survives without detections; a person back later gets a "
               "new id", low=0.0, low_open=True, bag=BAG_FILE),
     Parameter("track_min_similarity", 0.25, "weakest similarity (0..1: shape x position on the joints a track and "
               "a detection share) that continues a track", low=0.0, high=1.0, bag=BAG_FILE),
