@@ -163,3 +163,21 @@ def test_a_clean_detector_leaves_the_tolerances_as_they_are():
     for people, stamp in _jittered_walk(1.0):
         tracker.update(people, stamp)
     assert tracker.tracks.looseness[0] < 1.0  # tolerances are used as they are (never tightened)
+
+
+def test_a_swap_with_a_half_hidden_person_is_withheld_not_published():
+    """B walks up behind A and stops there, half hidden (8 joints): the matches could as well be
+    swapped even though B's fragment is a weak match for either track; no swapped id goes out."""
+    tracker = PersonTracker(COCO.sigmas)
+    stamp = iter(range(0, 10 ** 12, 33_000_000))
+
+    def frame(b_x: float, b_joints: int) -> People:
+        b = _person(b_x, joints=b_joints)
+        return People(np.stack([_person(300.0), b]), np.ones(2, np.float32))
+
+    for x in np.linspace(500.0, 312.0, 15):
+        tracker.update(frame(x, 17), next(stamp))
+    assert tracker.active_tracks() == 2
+    published = [tracker.update(frame(312.0, 8), next(stamp)).track_ids.tolist() for _ in range(4)]
+    assert [1, 0] not in published, published
+    assert all(ids in ([0, 1], [TRACK_ID_NONE, TRACK_ID_NONE]) for ids in published), published

@@ -66,7 +66,8 @@ CONTEST_RATIO = 0.85  # a match a missed person's track nearly as similar to (th
 # FIT_MEAN is the bench's choice (bench/bench_tracking_peers.py, 8 seeds: 0.2-0.69 tried).
 FIT_MEAN = 0.29
 FIT_CAP = 3.0
-AMBIGUOUS_RATIO = 0.8  # two matches that could as well be swapped (this close) publish no id this frame
+AMBIGUOUS_RATIO = 0.8  # two matches that could as well be swapped (this close) publish no id this frame,
+SWAP_FLOOR = 0.5  # counting swapped pairs down to this multiple of track_min_similarity
 
 
 def _default(name: str) -> Any:
@@ -195,7 +196,7 @@ class PersonTracker(object):
         pairs = self._pairs
         out = np.zeros(len(rows), bool)
         threshold = max(self.config.min_similarity, 1e-9)
-        if not pairs.size or np.count_nonzero(pairs >= threshold, axis=1).max() < 2:
+        if not pairs.size or np.count_nonzero(pairs >= SWAP_FLOOR * threshold, axis=1).max() < 2:
             return out  # no track with two plausible detections: no swap (the usual frame, cheap)
         dets = _nonzero((rows >= 0) & (rows < len(pairs)))
         dets = dets[self.tracks.confirmed[rows[dets]]]
@@ -205,7 +206,7 @@ class PersonTracker(object):
         own = np.diag(square)
         swapped = square + square.T  # i's track takes j's detection and j's track takes i's
         kept = own[:, None] + own[None, :]
-        plausible = np.minimum(square, square.T) >= threshold
+        plausible = np.minimum(square, square.T) >= SWAP_FLOOR * threshold
         np.fill_diagonal(plausible, False)
         out[dets] = (plausible & (swapped >= AMBIGUOUS_RATIO * kept)).any(axis=1)
         return out
