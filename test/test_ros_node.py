@@ -133,6 +133,7 @@ def test_bad_frames_are_counted_and_skipped(tmp_path, ros, marker_model):
     c.wait_until(lambda: c.latest_diagnostic_values().get("frames_processed") == str(primed + 5), 5, "diagnostics")
     values = c.latest_diagnostic_values()
     assert values["frames_dropped"] == "0" and values["bad_frames"] == "4"
+    assert float(values["decode_ms"]) > 0.0 and float(values["track_ms"]) > 0.0  # tracking is on by default
     assert values["frames_received"] == str(primed + 9)
     assert node.proc.poll() is None
     assert node.stop() == 0

@@ -62,7 +62,7 @@ class LatestFrame(object):
 class StageStats(object):
     """Counters and per-stage latencies over a sliding window of recent frames; thread-safe."""
 
-    STAGES = ("preprocess_ms", "inference_ms", "decode_ms", "latency_ms")
+    STAGES = ("preprocess_ms", "inference_ms", "decode_ms", "track_ms", "latency_ms")
 
     def __init__(self, window_s: float = 5.0) -> None:
         self.window_s = window_s

@@ -337,7 +337,8 @@ class PoseNodeLogic(object):
             self.debug_pub.publish(self._debug_image(image, people, msg.header, track_ids))
         self.stats.output({
             "preprocess_ms": timings.preprocess_ms, "inference_ms": timings.inference_ms,
-            "decode_ms": timings.decode_ms, "latency_ms": (time.monotonic() - received) * 1000.0,
+            "decode_ms": timings.decode_ms, "track_ms": result.track_ms,
+            "latency_ms": (time.monotonic() - received) * 1000.0,
         })
 
     def _debug_image(self, image: Any, people: Any, header: Any, track_ids: Any = None) -> Image:
@@ -364,7 +365,7 @@ class PoseNodeLogic(object):
         values = [
             ("input_rate_hz", snap["input_rate_hz"]), ("output_rate_hz", snap["output_rate_hz"]),
             ("preprocess_ms", snap["preprocess_ms"]), ("inference_ms", snap["inference_ms"]),
-            ("decode_ms", snap["decode_ms"]), ("latency_ms", snap["latency_ms"]),
+            ("decode_ms", snap["decode_ms"]), ("track_ms", snap["track_ms"]), ("latency_ms", snap["latency_ms"]),
             ("max_latency_ms", snap["max_latency_ms"]),
             ("frames_received", received), ("frames_processed", int(snap["processed"])),
             ("frames_dropped", dropped), ("bad_frames", int(snap["bad_frames"])), ("errors", int(snap["errors"])),
