@@ -69,11 +69,12 @@ def test_analyze_writes_poses_bag_table_and_summary(model, tmp_path, capsys, bag
             assert int(row["track_id"]) == person.track_id
             assert float(row["left_wrist_x"]) == pytest.approx(person.keypoints[9].x, abs=1e-3)
             assert float(row["bbox_x_max"]) == pytest.approx(person.bbox_x_max, abs=1e-3)
+            assert float(row["track_ms"]) > 0.0  # the tracker is on by default
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["frames"]["processed"] == 35 and summary["frames"]["skipped"] == {}
     assert summary["people_per_frame"]["histogram"] == {"3": 35}
     assert summary["source_stream"]["median_period_ms"] == 80.0 and summary["source_stream"]["gaps"] == 0
-    assert set(summary["latency_ms"]) == {"processing", "preprocess", "inference", "decode"}
+    assert set(summary["latency_ms"]) == {"processing", "preprocess", "inference", "decode", "track"}
     for name in ("people_over_time", "latency_histogram", "keypoint_visibility", "tracks_over_time"):
         assert (tmp_path / "plots" / (name + ".png")).stat().st_size > 1000
 

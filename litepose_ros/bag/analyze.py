@@ -183,7 +183,8 @@ def process_frames(
         if result.reset_reason:
             print("frame {}: tracks reset: {}".format(frame.index, result.reset_reason), file=sys.stderr)
         timings = result.timings
-        stages = {"preprocess": timings.preprocess_ms, "inference": timings.inference_ms, "decode": timings.decode_ms}
+        stages = {"preprocess": timings.preprocess_ms, "inference": timings.inference_ms, "decode": timings.decode_ms,
+                  "track": result.track_ms}
         record = FrameRecord(frame.index, frame.stamp_ns, result.people, timings.total_ms, stages, result.track_ids,
                              result.positions, result.frame_id)
         records.append(record)

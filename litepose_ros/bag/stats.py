@@ -15,7 +15,7 @@ PERCENTILES = (50, 90, 95, 99)
 SCORE_BINS = np.linspace(0.0, 1.0, 11)  # keypoint scores are heatmap values, roughly 0..1
 GAP_FACTOR = 1.5  # a stamp step this many times the median period is a gap
 MAX_LISTED_GAPS = 20
-STAGES = ("processing", "preprocess", "inference", "decode")
+STAGES = ("processing", "preprocess", "inference", "decode", "track")
 
 
 class FrameRecord(NamedTuple):
@@ -257,7 +257,7 @@ class FrameTable(object):
 
 FRAME_COLUMNS = [
     "frame_index", "stamp_ns", "time_s", "people_count",
-    "processing_ms", "preprocess_ms", "inference_ms", "decode_ms",
+    "processing_ms", "preprocess_ms", "inference_ms", "decode_ms", "track_ms",
 ]
 PERSON_COLUMNS = ["person_index", "track_id", "person_score", "bbox_x_min", "bbox_y_min", "bbox_x_max", "bbox_y_max"]
 
