@@ -108,10 +108,9 @@ class TrackTable(object):
         """Detections [M, J, 3] with their centres [M, 2] measured against the (distinct) track
         ``rows`` from ``counts`` shared joints each, and how loosely their joints fit the shape
         ``looseness`` [M] (NaN: not measured)."""
-        measured = ~np.isnan(looseness)
         learned = self.looseness[rows]
-        self.looseness[rows] = np.where(measured, learned + LOOSENESS_RATE * (np.where(measured, looseness, 1.0)
-                                                                              - learned), learned)
+        seen = np.where(np.isnan(looseness), learned, looseness)  # not measured: unchanged
+        self.looseness[rows] = learned + LOOSENESS_RATE * (seen - learned)
         unit = self.unit[rows]
         motion.correct(self.centre, self.velocity, self.p00, self.p01, self.p11, rows, centres, self.size[rows],
                        counts)

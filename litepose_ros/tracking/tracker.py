@@ -120,6 +120,7 @@ class PersonTracker(object):
             raise ValueError(problem)
         self.sigmas = np.asarray(sigmas, np.float64)
         self._tolerance2 = similarity_model.joint_tolerance2(self.sigmas)
+        self._min_similarity = max(self.config.min_similarity, 1e-9)  # 0 would match anything
         self.tracks = TrackTable(len(self.sigmas))
         self.clock = StampClock(self.config.reset_jump_back_s)
         self.next_id = 0
@@ -195,7 +196,7 @@ class PersonTracker(object):
         and shape are not taken from them (each might be the other person)."""
         pairs = self._pairs
         out = np.zeros(len(rows), bool)
-        threshold = max(self.config.min_similarity, 1e-9)
+        threshold = self._min_similarity
         if not pairs.size or np.count_nonzero(pairs >= SWAP_FLOOR * threshold, axis=1).max() < 2:
             return out  # no track with two plausible detections: no swap (the usual frame, cheap)
         dets = _nonzero((rows >= 0) & (rows < len(pairs)))
@@ -232,7 +233,7 @@ class PersonTracker(object):
         count = len(pairs)
         taken = np.zeros(count, bool)
         taken[rows[(rows >= 0) & (rows < count)]] = True
-        recent = tracks.time_s - tracks.last_hit_s[:count] <= max(RECENT_S, RECENT_FRAMES * self.clock.period_s)
+        recent = self._recent()[:count]
         rivals = _nonzero(tracks.confirmed[:count] & ~taken & recent)
         if not len(rivals):
             return out
@@ -242,9 +243,14 @@ class PersonTracker(object):
             return out
         own = pairs[rows[dets], dets]
         best_rival = pairs[_grid(rivals, dets)].max(axis=0)
-        threshold = max(self.config.min_similarity, 1e-9)
+        threshold = self._min_similarity
         out[dets] = (best_rival >= threshold) & (best_rival >= CONTEST_RATIO * own)
         return out
+
+    def _recent(self) -> np.ndarray:
+        """[T]: tracks seen lately (within RECENT_S or RECENT_FRAMES frame periods, the longer)."""
+        tracks = self.tracks
+        return tracks.time_s - tracks.last_hit_s <= max(RECENT_S, RECENT_FRAMES * self.clock.period_s)
 
     def _smoother(self) -> Optional[Callable[[], OneEuroFilter]]:
         if not self.config.smoothing:
@@ -279,8 +285,8 @@ class PersonTracker(object):
         confirmed = tracks.confirmed
         # tracks seen lately choose first: a long-unseen track's wide prediction must not take
         # a person from the track that has been following them
-        recent = tracks.time_s - tracks.last_hit_s <= max(RECENT_S, RECENT_FRAMES * self.clock.period_s)
-        threshold = max(self.config.min_similarity, 1e-9)
+        recent = self._recent()
+        threshold = self._min_similarity
         for stage in (confirmed & recent, confirmed & ~recent, ~confirmed):
             candidates = _nonzero(stage)
             if not len(candidates) or not len(free):
@@ -310,7 +316,7 @@ class PersonTracker(object):
         idle = _nonzero(eligible & ~taken)
         if not len(idle):
             return
-        floor = RESCUE_FACTOR * max(self.config.min_similarity, 1e-9)
+        floor = RESCUE_FACTOR * self._min_similarity
         for det in free.tolist():
             column = similarity[:, det]
             track = int(idle[np.argmax(column[idle])])
@@ -354,7 +360,7 @@ class PersonTracker(object):
             similarity = self._pairs[_grid(lost, detections)] * similarity_model.same_motion(
                 tracks, lost, np.asarray(ready))
             track, det = linear_sum_assignment(-similarity)
-            good = similarity[track, det] >= RECOVER_FACTOR * max(self.config.min_similarity, 1e-9)
+            good = similarity[track, det] >= RECOVER_FACTOR * self._min_similarity
             for old, new in zip(lost[track[good]].tolist(), np.asarray(ready)[det[good]].tolist()):
                 tracks.copy_state(new, old)  # the lost person is back: their id continues
                 rows[rows == new] = old
