@@ -18,7 +18,10 @@ checkpoint=()
 .venv/bin/litepose predict --model "$OUT/litepose_${ARCH}_coco.onnx" \
   "$DATA/coco" "$DATA/video/face-demographics-walking_frames" \
   --output "$OUT/predictions.json" --draw "$OUT/drawn"
-.venv/bin/litepose eval --model "$OUT/litepose_${ARCH}_coco.onnx" \
+# The official test protocol runs the network on non-square inputs: an export of any input size.
+.venv/bin/litepose export --arch "$ARCH" --dataset coco "${checkpoint[@]}" --dynamic-size \
+  --output "$OUT/litepose_${ARCH}_coco_any_size.onnx"
+.venv/bin/litepose eval --model "$OUT/litepose_${ARCH}_coco_any_size.onnx" \
   --annotations "$DATA/coco/person_keypoints_mmpose_test.json" --images "$DATA/coco" \
   --output "$OUT/eval_metrics.json"
 # The robot path on this machine: pose_node as a process over real DDS, fed the video frames.
