@@ -376,3 +376,55 @@ def test_two_people_that_could_as_well_be_swapped_get_no_id_for_that_frame():
     # both exactly between their tracks: either assignment fits as well, so neither is claimed
     assert tracker.update(pair(320.0, 320.0), 5 * 10 ** 8).track_ids.tolist() == [TRACK_ID_NONE] * 2
     assert tracker.update(pair(280.0, 360.0), 6 * 10 ** 8).track_ids.tolist() == [0, 1]
+
+
+def _person(x: float, template: str = "standing", height: float = 200.0, joints=None, score: float = 1.0
+            ) -> np.ndarray:
+    """[1, J, 3] keypoints of one person standing at ``x``; only ``joints`` found (all if None)."""
+    from litepose_testing.tracking_scenes import TEMPLATES
+
+    keypoints = np.zeros((1, COCO.num_joints, 3), np.float32)
+    keypoints[0, :, :2] = TEMPLATES[template] * height + (x, 240)
+    found = np.zeros(COCO.num_joints, bool)
+    found[slice(None) if joints is None else joints] = True
+    keypoints[0, found, 2] = score
+    return keypoints
+
+
+def _ids(tracker: PersonTracker, keypoints: np.ndarray, frame: int) -> list:
+    people = People(keypoints, np.ones(len(keypoints), np.float32))
+    return tracker.update(people, frame * 10 ** 8, (640, 480)).track_ids.tolist()
+
+
+UPPER_BODY_AND_HIPS = [0, 5, 6, 7, 8, 9, 10, 11, 12]
+
+
+def test_an_odd_detection_keeps_the_id_though_a_faint_new_track_resembles_it():
+    """A person seen a frame ago comes back looking odd (arms out, legs hidden, 20 px off the
+    prediction): under track_min_similarity, but their track and the detection are each other's
+    only plausible partner, so the rescue keeps the id. A faint fragment seen 0.4 s earlier
+    beside them left a new track whose wide prediction resembles the detection too: that is no
+    reason to give the person up (before, it blocked the rescue: id -1, then a new id)."""
+    tracker = PersonTracker(COCO.sigmas, TrackerConfig())
+    for frame in range(10):
+        keypoints = _person(200.0)
+        if frame == 6:
+            fragment = _person(230.0, height=120.0, joints=list(range(11)), score=0.3)
+            keypoints = np.concatenate([keypoints, fragment])
+        ids = _ids(tracker, keypoints, frame)
+    assert ids[0] == 0
+    odd = _person(220.0, "arms_out", joints=UPPER_BODY_AND_HIPS)
+    assert tracker.similarity(np.array([0]), odd)[0][0, 0] < tracker.config.min_similarity  # a rescue, not a match
+    assert _ids(tracker, odd, 10) == [0]
+
+
+def test_a_person_raising_their_arms_with_legs_hidden_beside_someone_keeps_the_id():
+    """Arms up, legs hidden, 15 px off the prediction: the similarity to their own track is
+    about what their track has with the neighbour's detection, so the similarity cannot single
+    them out; the box around the joints both have still overlaps the prediction, and only theirs."""
+    tracker = PersonTracker(COCO.sigmas, TrackerConfig())
+    for frame in range(10):
+        ids = _ids(tracker, np.concatenate([_person(200.0), _person(260.0)]), frame)
+    assert ids == [0, 1]
+    raised = _person(215.0, "arms_up", joints=UPPER_BODY_AND_HIPS)
+    assert _ids(tracker, np.concatenate([raised, _person(260.0)]), 10) == [0, 1]

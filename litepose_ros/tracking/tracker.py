@@ -13,9 +13,10 @@ shape), ``similarity`` (track x detection), ``smoothing`` (One Euro). Per frame
    seen lately first, then other confirmed ones, then tentative ones (so spurious detections
    cannot take a person from a new track).
 4. A left-over detection and a left-over track seen a frame ago that are each other's only
-   plausible partner match at a lower similarity. Two matches that could as well be swapped
-   (people overlapping) stand, but publish no id this frame (an id flipping between two people
-   is worse for a consumer than a frame without one).
+   plausible partner match at a lower similarity, or where their boxes overlap (someone who
+   turned round no longer fits the track's shape, but is where it predicts them). Two matches
+   that could as well be swapped (people overlapping) stand, but publish no id this frame (an
+   id flipping between two people is worse for a consumer than a frame without one).
    A detection matched while a confirmed track seen lately and left without one fits it about
    as well (two people close, one of them missed) publishes no id either.
    Matched tracks take the detection (motion, shape, and how loosely the person's joints
@@ -47,6 +48,11 @@ from .state import TRACK_ID_NONE, TrackTable
 OUT_MISSED_FRAMES = 2.5  # a track unseen for this many frame periods ends once predicted out of the image
 RESCUE_FACTOR = 0.4  # a track seen in the last RESCUE_FRAMES frame periods and a left-over detection
 RESCUE_FRAMES = 2.5  # that are each other's only candidate match at this multiple of track_min_similarity
+# ... or whose boxes (over the joints both have) overlap this much (IoU), each other's only such
+# candidate: a person who turned round or changed posture no longer fits the track's shape, but
+# is where the track predicts them
+RESCUE_BOX_IOU = 0.35
+RESCUE_BOX_JOINTS = 6  # ... sharing at least this many joints
 HOLD_INSIDE = 0.4  # a new track this much (area share) inside a followed person waits for its id
 RECENT_S, RECENT_FRAMES = 0.3, 2.5  # tracks unseen for less (the longer of the two) choose first
 RECOVER_FACTOR = 1.0  # a lost track is recovered at this multiple of track_min_similarity
@@ -175,7 +181,7 @@ class PersonTracker(object):
         # duplicates all read it (for tracks the frame did not update)
         pairs = self.similarity(np.arange(len(tracks)), keypoints)
         self._pairs = pairs[0]
-        rows, centres, counts = self._associate(pairs[:3])
+        rows, centres, counts = self._associate(pairs[:3], keypoints)
         matched = rows >= 0
         unsure = self._ambiguous(rows) | self._contested(rows)
         if matched.any():
@@ -271,7 +277,7 @@ class PersonTracker(object):
         if not alive.all():
             tracks.keep(alive)
 
-    def _associate(self, pairs: Tuple[np.ndarray, np.ndarray, np.ndarray]
+    def _associate(self, pairs: Tuple[np.ndarray, np.ndarray, np.ndarray], keypoints: np.ndarray
                    ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Track row per detection (-1 = unmatched), the detection's centre measured against
         that track's shape and the joints they share. Hungarian matching in stages: confirmed
@@ -302,6 +308,7 @@ class PersonTracker(object):
             free = free[rows[free] < 0]
         last_frame = tracks.time_s - tracks.last_hit_s <= RESCUE_FRAMES * self.clock.period_s + 1e-9
         self._rescue(all_similarity, all_centre, all_common, rows, centres, shared, confirmed & last_frame)
+        self._rescue_by_box(keypoints, all_centre, all_common, rows, centres, shared, confirmed & last_frame)
         return rows, centres, shared
 
     def _rescue(self, similarity: np.ndarray, centre: np.ndarray, common: np.ndarray, rows: np.ndarray,
@@ -317,15 +324,58 @@ class PersonTracker(object):
         if not len(idle):
             return
         floor = RESCUE_FACTOR * self._min_similarity
+        # rivals are confirmed tracks: a new track's wide prediction (often noise) blocks no rescue
+        rivals = np.where(self.tracks.confirmed[:, None], similarity, 0.0)
         for det in free.tolist():
             column = similarity[:, det]
             track = int(idle[np.argmax(column[idle])])
             best = column[track]
-            others = np.delete(column, track)
+            others = np.delete(rivals[:, det], track)
             rival = np.delete(similarity[track], det)
             if best >= floor and (not len(others) or others.max() < 0.5 * best) and \
                     (not len(rival) or rival.max() < 0.5 * best) and track not in rows:
                 rows[det], centres[det], shared[det] = track, centre[track, det], common[track, det]
+
+    def _rescue_by_box(self, keypoints: np.ndarray, centre: np.ndarray, common: np.ndarray, rows: np.ndarray,
+                       centres: np.ndarray, shared: np.ndarray, eligible: np.ndarray) -> None:
+        """A detection left over and a recent track left over whose boxes overlap, each the other's
+        only such candidate, match (someone who turned round or changed posture: the shape no
+        longer fits, the place does)."""
+        free = _nonzero(rows < 0)
+        if not len(free):
+            return
+        taken = np.zeros(len(eligible), bool)
+        taken[rows[rows >= 0]] = True
+        idle = _nonzero(eligible & ~taken)
+        if not len(idle):
+            return
+        overlap = self._box_overlap(idle, keypoints[free])  # [I, F]
+        for column in np.argsort(-overlap.max(axis=0), kind="stable").tolist():
+            track = int(np.argmax(overlap[:, column]))
+            best = overlap[track, column]
+            if best < RESCUE_BOX_IOU or idle[track] in rows:
+                continue
+            # each other's only candidate: the runner-up of either is under half as good
+            if _second(overlap[:, column]) < 0.5 * best and _second(overlap[track]) < 0.5 * best:
+                row, det = int(idle[track]), int(free[column])
+                rows[det], centres[det], shared[det] = row, centre[row, det], common[row, det]
+
+    def _box_overlap(self, rows: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
+        """[R, D] IoU of the boxes of tracks ``rows`` (their predicted joints) and of detections,
+        each box over the joints the two share; 0 for pairs sharing fewer than RESCUE_BOX_JOINTS."""
+        tracks = self.tracks
+        both = tracks.known[rows][:, None, :] & (keypoints[:, :, 2] > 0)[None]  # [R, D, J]
+        enough = both.sum(axis=2) >= RESCUE_BOX_JOINTS
+        mask = both[..., None]
+        predicted = tracks.joints(rows)[:, None]  # [R, 1, J, 2]
+        seen = keypoints[None, :, :, :2].astype(np.float64)  # [1, D, J, 2]
+        low = [np.where(mask, points, np.inf).min(axis=2) for points in (predicted, seen)]
+        high = [np.where(mask, points, -np.inf).max(axis=2) for points in (predicted, seen)]
+        low = [np.where(enough[..., None], value, 0.0) for value in low]  # no infinities further on
+        high = [np.where(enough[..., None], value, 0.0) for value in high]
+        inside = np.prod(np.maximum(np.minimum(high[0], high[1]) - np.maximum(low[0], low[1]), 0.0), axis=2)
+        union = np.prod(high[0] - low[0], axis=2) + np.prod(high[1] - low[1], axis=2) - inside
+        return np.where(enough, inside / np.maximum(union, 1e-9), 0.0)
 
     def similarity(self, rows: np.ndarray, keypoints: np.ndarray
                    ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -468,6 +518,11 @@ def _grid(rows: np.ndarray, columns: np.ndarray) -> Tuple[np.ndarray, np.ndarray
     """Index of the rows x columns block of a matrix (``np.ix_`` without its checks: it costs
     more than the indexing itself at a few people)."""
     return rows[:, None], columns[None, :]
+
+
+def _second(values: np.ndarray) -> float:
+    """The second largest of ``values`` (0 with fewer than two)."""
+    return float(np.partition(values, -2)[-2]) if len(values) >= 2 else 0.0
 
 
 def _nonzero(mask: np.ndarray) -> np.ndarray:
