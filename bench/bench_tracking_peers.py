@@ -15,7 +15,8 @@ per scene is reported ("best peer"), plus the single setting that is best overal
 
 Cost: thread CPU time of one update, median over the frames of a 5-person and a 15-person scene.
 
-    python bench/bench_tracking_peers.py [--seeds 3] [--scenes SUBSTRING] [--ours-only] [--cost-only]
+    python bench/bench_tracking_peers.py [--seeds 3] [--first-seed 0] [--scenes SUBSTRING] [--ours-only]
+                                         [--cost-only]
 """
 import argparse
 import logging
@@ -198,12 +199,12 @@ def nominal_rate(scene: ds.Scene) -> float:
     return float(1.0 / np.median(np.diff(scene.times_s)))
 
 
-def quality(seeds: int, only: str, ours_only: bool) -> List[str]:
+def quality(seeds: int, only: str, ours_only: bool, first_seed: int = 0) -> List[str]:
     runners: Dict[str, Runner] = {"ours": run_ours, "reference": run_reference}
     if not ours_only:
         runners.update(peers())
     totals: Dict[str, Dict[str, Score]] = {}  # scene -> runner -> score over the seeds
-    for seed in range(seeds):
+    for seed in range(first_seed, first_seed + seeds):
         for scene in ds.scenes(seed):
             if only and only not in scene.name:
                 continue
@@ -280,13 +281,15 @@ def cost(seconds: float, ours_only: bool) -> List[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=3, help="seeds per scene (different people and noise)")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="first seed (e.g. 8 with --seeds 8: seeds no tuning has looked at)")
     parser.add_argument("--scenes", default="", help="only scenes whose name contains this")
     parser.add_argument("--ours-only", action="store_true", help="skip the peers (quick iterations)")
     parser.add_argument("--cost-only", action="store_true", help="only the cost per update")
     parser.add_argument("--cost-seconds", type=float, default=60.0, help="length of the cost scenes (0: skip)")
     args = parser.parse_args()
     logging.disable(logging.WARNING)  # norfair warns about its scalar distance function on every tracker
-    lines = [] if args.cost_only else quality(args.seeds, args.scenes, args.ours_only)
+    lines = [] if args.cost_only else quality(args.seeds, args.scenes, args.ours_only, args.first_seed)
     if args.cost_seconds > 0:
         lines += cost(args.cost_seconds, args.ours_only)
     print("\n".join(lines))
