@@ -315,13 +315,8 @@ class PersonTracker(object):
                 centres: np.ndarray, shared: np.ndarray, eligible: np.ndarray) -> None:
         """A detection left over and a recent track left over that are each other's only
         plausible partner match at a lower similarity (a frame where the person looked odd)."""
-        free = _nonzero(rows < 0)
-        if not len(free):
-            return
-        taken = np.zeros(len(eligible), bool)
-        taken[rows[rows >= 0]] = True
-        idle = _nonzero(eligible & ~taken)
-        if not len(idle):
+        free, idle = _left_over(rows, eligible)
+        if not len(free) or not len(idle):
             return
         floor = RESCUE_FACTOR * self._min_similarity
         # rivals are confirmed tracks: a new track's wide prediction (often noise) blocks no rescue
@@ -341,13 +336,8 @@ class PersonTracker(object):
         """A detection left over and a recent track left over whose boxes overlap, each the other's
         only such candidate, match (someone who turned round or changed posture: the shape no
         longer fits, the place does)."""
-        free = _nonzero(rows < 0)
-        if not len(free):
-            return
-        taken = np.zeros(len(eligible), bool)
-        taken[rows[rows >= 0]] = True
-        idle = _nonzero(eligible & ~taken)
-        if not len(idle):
+        free, idle = _left_over(rows, eligible)
+        if not len(free) or not len(idle):
             return
         overlap = self._box_overlap(idle, keypoints[free])  # [I, F]
         for column in np.argsort(-overlap.max(axis=0), kind="stable").tolist():
@@ -518,6 +508,13 @@ def _grid(rows: np.ndarray, columns: np.ndarray) -> Tuple[np.ndarray, np.ndarray
     """Index of the rows x columns block of a matrix (``np.ix_`` without its checks: it costs
     more than the indexing itself at a few people)."""
     return rows[:, None], columns[None, :]
+
+
+def _left_over(rows: np.ndarray, eligible: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Detections without a track (``rows`` < 0) and ``eligible`` tracks without a detection."""
+    taken = np.zeros(len(eligible), bool)
+    taken[rows[rows >= 0]] = True
+    return _nonzero(rows < 0), _nonzero(eligible & ~taken)
 
 
 def _second(values: np.ndarray) -> float:
