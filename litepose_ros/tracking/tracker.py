@@ -306,9 +306,10 @@ class PersonTracker(object):
             centres[free[det]] = centre[track, det]
             shared[free[det]] = common[track, det]
             free = free[rows[free] < 0]
-        last_frame = tracks.time_s - tracks.last_hit_s <= RESCUE_FRAMES * self.clock.period_s + 1e-9
-        self._rescue(all_similarity, all_centre, all_common, rows, centres, shared, confirmed & last_frame)
-        self._rescue_by_box(keypoints, all_centre, all_common, rows, centres, shared, confirmed & last_frame)
+        if len(free):  # detections left over: recent tracks left over may rescue them
+            last_frame = tracks.time_s - tracks.last_hit_s <= RESCUE_FRAMES * self.clock.period_s + 1e-9
+            self._rescue(all_similarity, all_centre, all_common, rows, centres, shared, confirmed & last_frame)
+            self._rescue_by_box(keypoints, all_centre, all_common, rows, centres, shared, confirmed & last_frame)
         return rows, centres, shared
 
     def _rescue(self, similarity: np.ndarray, centre: np.ndarray, common: np.ndarray, rows: np.ndarray,
@@ -337,6 +338,7 @@ class PersonTracker(object):
         only such candidate, match (someone who turned round or changed posture: the shape no
         longer fits, the place does)."""
         free, idle = _left_over(rows, eligible)
+        free = free[(keypoints[free, :, 2] > 0).sum(axis=1) >= RESCUE_BOX_JOINTS]  # the others overlap nothing
         if not len(free) or not len(idle):
             return
         overlap = self._box_overlap(idle, keypoints[free])  # [I, F]
@@ -355,17 +357,11 @@ class PersonTracker(object):
         each box over the joints the two share; 0 for pairs sharing fewer than RESCUE_BOX_JOINTS."""
         tracks = self.tracks
         both = tracks.known[rows][:, None, :] & (keypoints[:, :, 2] > 0)[None]  # [R, D, J]
-        enough = both.sum(axis=2) >= RESCUE_BOX_JOINTS
-        mask = both[..., None]
-        predicted = tracks.joints(rows)[:, None]  # [R, 1, J, 2]
-        seen = keypoints[None, :, :, :2].astype(np.float64)  # [1, D, J, 2]
-        low = [np.where(mask, points, np.inf).min(axis=2) for points in (predicted, seen)]
-        high = [np.where(mask, points, -np.inf).max(axis=2) for points in (predicted, seen)]
-        low = [np.where(enough[..., None], value, 0.0) for value in low]  # no infinities further on
-        high = [np.where(enough[..., None], value, 0.0) for value in high]
-        inside = np.prod(np.maximum(np.minimum(high[0], high[1]) - np.maximum(low[0], low[1]), 0.0), axis=2)
-        union = np.prod(high[0] - low[0], axis=2) + np.prod(high[1] - low[1], axis=2) - inside
-        return np.where(enough, inside / np.maximum(union, 1e-9), 0.0)
+        track_low, track_high = _bounds(tracks.joints(rows)[:, None], both)
+        seen_low, seen_high = _bounds(keypoints[None, :, :, :2].astype(np.float64), both)
+        inside = np.prod(np.maximum(np.minimum(track_high, seen_high) - np.maximum(track_low, seen_low), 0.0), axis=2)
+        union = np.prod(track_high - track_low, axis=2) + np.prod(seen_high - seen_low, axis=2) - inside
+        return np.where(both.sum(axis=2) >= RESCUE_BOX_JOINTS, inside / np.maximum(union, 1e-9), 0.0)
 
     def similarity(self, rows: np.ndarray, keypoints: np.ndarray
                    ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -443,11 +439,7 @@ class PersonTracker(object):
 
     def _boxes(self, rows: np.ndarray) -> np.ndarray:
         """[R, 4] boxes around the known joints of tracks ``rows`` as they are now."""
-        tracks = self.tracks
-        joints = tracks.joints(rows)
-        known = tracks.known[rows][:, :, None]
-        return np.concatenate([np.where(known, joints, np.inf).min(axis=1),
-                               np.where(known, joints, -np.inf).max(axis=1)], axis=1)
+        return np.concatenate(_bounds(self.tracks.joints(rows), self.tracks.known[rows]), axis=1)
 
     def _merge_shadows(self, rows: np.ndarray, dt: float) -> np.ndarray:
         """Two confirmed tracks on one person: the unmatched one predicts onto the matched one's
@@ -515,6 +507,16 @@ def _left_over(rows: np.ndarray, eligible: np.ndarray) -> Tuple[np.ndarray, np.n
     taken = np.zeros(len(eligible), bool)
     taken[rows[rows >= 0]] = True
     return _nonzero(rows < 0), _nonzero(eligible & ~taken)
+
+
+def _bounds(points: np.ndarray, mask: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Lower and upper corners [..., 2] of the box around the masked points ([..., J, 2] points,
+    [..., J] mask, broadcast together); both 0 where no point is masked."""
+    some = mask.any(axis=-1)[..., None]
+    mask = mask[..., None]
+    low = np.where(some, np.where(mask, points, np.inf).min(axis=-2), 0.0)
+    high = np.where(some, np.where(mask, points, -np.inf).max(axis=-2), 0.0)
+    return low, high
 
 
 def _second(values: np.ndarray) -> float:
